@@ -1,0 +1,126 @@
+package datastore
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"syscall"
+)
+
+// ErrNotInstalled is returned by Discover when the engine is not installed.
+var ErrNotInstalled = errors.New("datastore: engine not installed")
+
+// Version is an installed engine version found by Discover.
+type Version struct {
+	Name    string // short name offered by the API, e.g. "10.11"
+	Version string // full version, e.g. "10.11.19"
+}
+
+// Spec is what an engine needs to know to lay out and run one instance on
+// the local host. Paths are absolute; the driver creates the directories.
+type Spec struct {
+	InstanceID string
+	DataDir    string // owned by the instance user
+	RunDir     string // socket and pid file; owned by the instance user
+	LogDir     string // owned by the instance user
+	ConfDir    string // written by hoard only; readable, not writable, by the instance user
+	Address    string // IP the engine listens on
+	Port       int
+	RAMMB      int // flavor RAM, sizes the engine's memory settings
+	VolumeGB   int
+}
+
+// File is a configuration file rendered by an engine, relative to ConfDir.
+type File struct {
+	Name    string
+	Content []byte
+}
+
+// Conn tells how to reach an engine as hoard's administrative account.
+type Conn struct {
+	Address  string
+	Port     int
+	Socket   string // local Unix socket; preferred when set
+	User     string
+	Password Secret
+}
+
+// Secret is a password that never prints: it implements slog.LogValuer and
+// fmt.Stringer with a redacted value.
+type Secret string
+
+// String implements fmt.Stringer without revealing the secret.
+func (Secret) String() string { return "[redacted]" }
+
+// LogValue implements slog.LogValuer without revealing the secret.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Database is a database (schema) to create.
+type Database struct {
+	Name         string
+	CharacterSet string
+	Collate      string
+}
+
+// User is an engine user to create, with the databases it gets all
+// privileges on.
+type User struct {
+	Name      string
+	Host      string
+	Password  Secret
+	Databases []string
+}
+
+// Process is the recipe for running one engine server as a local process.
+// Every method is pure (no side effects) unless it says otherwise.
+type Process interface {
+	// Render returns the configuration files for spec.
+	Render(spec Spec) ([]File, error)
+	// Initialized reports whether spec's data directory is fully
+	// initialised (so InitArgs must not run again).
+	Initialized(spec Spec) bool
+	// InitArgs returns the command that initialises an empty data directory,
+	// run as the instance user; nil if the engine needs no init.
+	InitArgs(spec Spec) []string
+	// ServerArgs returns the command that runs the server in the foreground,
+	// run as the instance user in its own session.
+	ServerArgs(spec Spec) []string
+	// StopSignal is the signal that makes the server shut down cleanly.
+	StopSignal() syscall.Signal
+	// Socket returns the local socket path of spec's server ("" if none).
+	Socket(spec Spec) string
+}
+
+// Engine is one database engine.
+type Engine interface {
+	// Name is the engine package name, e.g. "mariadb".
+	Name() string
+	// Datastores are the API datastore type names this engine is offered
+	// under, e.g. "mysql" and "mariadb"; the first is the primary one.
+	Datastores() []string
+	// DefaultPort is the engine's standard port.
+	DefaultPort() int
+	// Discover returns the installed versions (ErrNotInstalled if none).
+	Discover(ctx context.Context) ([]Version, error)
+	// Process returns the local process recipe.
+	Process() Process
+	// Ping checks once whether the server answers at c; nil when it does.
+	// It must not block longer than ctx allows.
+	Ping(ctx context.Context, c Conn) error
+	// Bootstrap makes a freshly initialised server ready for hoard: it
+	// creates hoard's administrative account c.User with c.Password (reachable
+	// over the socket and the network) and removes anonymous and password-less
+	// accounts. It connects over the local socket with the engine's
+	// post-init credentials. It is idempotent: run again, it only makes sure
+	// the account exists with that password.
+	Bootstrap(ctx context.Context, c Conn) error
+	// CreateDatabases creates databases; existing ones are left as they are
+	// (idempotent, so a resumed task can repeat it).
+	CreateDatabases(ctx context.Context, c Conn, dbs []Database) error
+	// CreateUsers creates users (or, if one exists, sets its password) and
+	// grants each all privileges on its databases; idempotent.
+	CreateUsers(ctx context.Context, c Conn, users []User) error
+	// AdminUser is the name of hoard's own account inside the engine; it is
+	// reserved and never shown through the API.
+	AdminUser() string
+}

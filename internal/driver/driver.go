@@ -1,0 +1,87 @@
+package driver
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+)
+
+// ErrNotFound means the driver knows nothing of the instance.
+var ErrNotFound = errors.New("driver: instance not found")
+
+// Spec describes one instance to a driver.
+type Spec struct {
+	InstanceID string
+	Engine     string // datastore engine name, e.g. "mariadb"
+	Address    string
+	Port       int
+	RAMMB      int
+	VolumeGB   int
+}
+
+// State is what the driver observes of an instance's engine.
+type State string
+
+// Observed states.
+const (
+	StateRunning State = "running" // process alive (not necessarily ready)
+	StateStopped State = "stopped" // no process
+	StateAbsent  State = "absent"  // nothing provisioned
+)
+
+// EventKind says what happened to an engine outside an explicit call.
+type EventKind string
+
+// Event kinds reported to an Observer.
+const (
+	// EventExited: the engine exited although it should run. The driver
+	// restarts it by itself (with back-off).
+	EventExited EventKind = "exited"
+	// EventRecovered: an engine that had exited runs and answers again.
+	EventRecovered EventKind = "recovered"
+)
+
+// Event is reported by a driver to its Observer.
+type Event struct {
+	InstanceID string
+	Kind       EventKind
+	Detail     string
+}
+
+// Observer receives events; it must not block for long.
+type Observer func(Event)
+
+// Driver runs instances. Every method is idempotent and safe for concurrent
+// use; operations on one instance are serialised by the driver.
+type Driver interface {
+	// Provision creates what the instance needs before its first start
+	// (directories, config, initialised data). Repeating it is harmless.
+	Provision(ctx context.Context, s Spec) error
+	// Start starts the engine unless it already runs, and from then on
+	// keeps it running (restarting it if it dies) until Stop or Destroy.
+	// It returns once the process is started, not once it is ready.
+	Start(ctx context.Context, s Spec) error
+	// Stop stops the engine gracefully, escalating to a kill after a grace
+	// period; a no-op if it is not running.
+	Stop(ctx context.Context, id string) error
+	// Restart stops the engine (if running) and starts it again with the
+	// configuration rendered from s; only the database service restarts.
+	Restart(ctx context.Context, s Spec) error
+	// Destroy stops the engine and removes everything the instance had
+	// (processes, files, volume); a no-op if nothing is left.
+	Destroy(ctx context.Context, id string) error
+	// State reports what the driver observes now.
+	State(ctx context.Context, id string) (State, error)
+	// UsedBytes reports the disk space the instance's data uses.
+	UsedBytes(ctx context.Context, id string) (int64, error)
+	// Conn returns how hoard reaches the engine as its admin account; the
+	// password is filled in by the caller.
+	Conn(s Spec) datastore.Conn
+	// Recover re-attaches to the engines of instances that outlived a hoard
+	// restart (keeping the running ones supervised), and removes the
+	// processes and files of instances not in specs (orphans).
+	Recover(ctx context.Context, specs []Spec) error
+	// Close stops supervising (engines keep running) and releases resources.
+	Close() error
+}

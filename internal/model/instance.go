@@ -1,0 +1,75 @@
+package model
+
+import "time"
+
+// InstanceStatus is the status of an instance as the API shows it. The values
+// are Trove's exact wire strings; new values are only ever appended.
+type InstanceStatus string
+
+// Instance statuses (API reference §8.1).
+const (
+	StatusBuild           InstanceStatus = "BUILD"
+	StatusActive          InstanceStatus = "ACTIVE"
+	StatusReboot          InstanceStatus = "REBOOT"
+	StatusResize          InstanceStatus = "RESIZE"
+	StatusBackup          InstanceStatus = "BACKUP"
+	StatusRestartRequired InstanceStatus = "RESTART_REQUIRED"
+	StatusShutdown        InstanceStatus = "SHUTDOWN"
+	StatusBlocked         InstanceStatus = "BLOCKED"
+	StatusFailed          InstanceStatus = "FAILED"
+	StatusError           InstanceStatus = "ERROR"
+)
+
+// ActionAllowed reports whether an instance action (restart, resize, ...) may
+// start from status s: the state gate of API reference §9.2.
+func (s InstanceStatus) ActionAllowed() bool {
+	switch s {
+	case StatusActive, StatusRestartRequired, StatusShutdown, StatusBlocked:
+		return true
+	}
+	return false
+}
+
+// ActionAllowedStatuses lists the statuses for which ActionAllowed is true.
+var ActionAllowedStatuses = []InstanceStatus{StatusActive, StatusRestartRequired, StatusShutdown, StatusBlocked}
+
+// Instance is one database instance: its identity, what it runs, where it
+// runs, and its current status. Deleted instances are removed from the store.
+type Instance struct {
+	ID       string
+	TenantID string
+	Name     string
+	Status   InstanceStatus
+	// Deleting is true once a delete was accepted; Status is then SHUTDOWN.
+	Deleting bool
+
+	FlavorID   int
+	VolumeSize int // GB
+
+	Datastore          string // datastore type name, e.g. "mysql"
+	DatastoreVersion   string // datastore version name, e.g. "10.11"
+	DatastoreVersionID string
+
+	// Address is the address clients connect to (an IP on the local driver);
+	// empty until assigned.
+	Address string
+	// Port is the engine's port at Address (3306 for MariaDB).
+	Port int
+
+	// AdminSecret is the sealed (encrypted) password of hoard's own
+	// administrative account inside the engine; see package secret.
+	AdminSecret []byte
+
+	// Fault describes the last failure, shown in the detail view; nil if none.
+	Fault *Fault
+
+	Created time.Time
+	Updated time.Time
+}
+
+// Fault is a recorded failure of an instance (detail view field "fault").
+type Fault struct {
+	Message string
+	Details string
+	Created time.Time
+}

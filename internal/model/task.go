@@ -1,0 +1,44 @@
+package model
+
+import "time"
+
+// TaskKind names a long-running operation carried out by the task runner.
+type TaskKind string
+
+// Task kinds.
+const (
+	TaskCreate  TaskKind = "create"
+	TaskRestart TaskKind = "restart"
+	TaskDelete  TaskKind = "delete"
+)
+
+// TaskState is where a task is in its life.
+type TaskState string
+
+// Task states.
+const (
+	TaskPending TaskState = "pending" // waiting for a runner (or its lease expired)
+	TaskRunning TaskState = "running" // claimed by Owner until LeaseUntil
+	TaskDone    TaskState = "done"
+	TaskFailed  TaskState = "failed"
+)
+
+// Task is a durable record of an operation on an instance. Its steps are
+// idempotent; Step is the index of the next step to run, so a runner that
+// takes over an expired lease resumes where the last one stopped.
+type Task struct {
+	ID         string
+	InstanceID string
+	Kind       TaskKind
+	State      TaskState
+	Step       int
+	Owner      string
+	LeaseUntil time.Time
+	Attempts   int
+	// Payload is sealed (encrypted) JSON with what the steps need, such as
+	// the users and databases to create; secrets never rest in clear.
+	Payload []byte
+	Error   string
+	Created time.Time
+	Updated time.Time
+}

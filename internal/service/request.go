@@ -1,0 +1,30 @@
+package service
+
+import (
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/model"
+)
+
+// CreateInstanceRequest is a decoded, shape-checked instance create request.
+// The service checks everything that needs the catalogue or the engine.
+type CreateInstanceRequest struct {
+	Name string
+	// FlavorRef is the flavor id as given (id or href, already reduced to
+	// its last path segment by the decoder).
+	FlavorRef  string
+	VolumeSize int
+	// DatastoreType and DatastoreVersion are names or ids; empty selects
+	// the default.
+	DatastoreType    string
+	DatastoreVersion string
+	Databases        []datastore.Database
+	Users            []datastore.User
+}
+
+// InstanceDetail is an instance with what the detail view adds to it.
+type InstanceDetail struct {
+	*model.Instance
+	// VolumeUsedGB is the used volume space in GB, nil when unknown (for
+	// example while the instance is not ACTIVE).
+	VolumeUsedGB *float64
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/model"
+)
+
+// Sentinel errors. Backends wrap them; callers test with errors.Is.
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrExists    = errors.New("store: already exists")
+	ErrLeaseLost = errors.New("store: task lease lost")
+	// ErrNoAddress means every candidate address is taken.
+	ErrNoAddress = errors.New("store: no free address")
+)
+
+// StateError is returned when a state gate refuses a change: Status is the
+// status the instance had.
+type StateError struct {
+	InstanceID string
+	Status     model.InstanceStatus
+}
+
+func (e *StateError) Error() string {
+	return "store: instance " + e.InstanceID + " is in status " + string(e.Status)
+}
+
+// Store is the whole metadata store.
+type Store interface {
+	Instances
+	Tasks
+	Catalog
+	Identity
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Page selects a page of a list: items with key strictly greater than
+// Marker (any if empty), at most Limit of them (Limit > 0).
+type Page struct {
+	Marker string
+	Limit  int
+}
+
+// Instances stores instances. Lookups with a non-empty tenantID only see
+// that tenant's instances (another tenant's instance is ErrNotFound).
+type Instances interface {
+	// CreateInstance inserts inst and its first task in one transaction.
+	CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error
+	// GetInstance returns one instance; tenantID "" matches any tenant.
+	GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error)
+	// ListInstances returns a tenant's instances ordered by id, one page;
+	// tenantID "" lists every tenant's.
+	ListInstances(ctx context.Context, tenantID string, page Page) ([]*model.Instance, error)
+	// CountInstances returns how many instances a tenant has.
+	CountInstances(ctx context.Context, tenantID string) (int, error)
+	// UpdateInstance reads instance id, calls fn on it and writes it back
+	// (bumping Updated) in one transaction. If fn returns an error nothing is
+	// written and that error is returned.
+	UpdateInstance(ctx context.Context, id string, fn func(*model.Instance) error) (*model.Instance, error)
+	// StartAction is the state gate: in one transaction it checks that the
+	// tenant's instance id has one of the allowed statuses (else *StateError),
+	// that no unfinished task exists for it (else *StateError), sets its
+	// status to newStatus (and Deleting if task is a delete) and inserts task.
+	StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error)
+	// SetObservedStatus sets the status of instance id to status only if its
+	// current status is one of from and it has no unfinished task; it reports
+	// whether it changed anything. The supervisor uses it so that observed
+	// state never overwrites an operation in progress.
+	SetObservedStatus(ctx context.Context, id string, from []model.InstanceStatus, status model.InstanceStatus) (bool, error)
+	// AssignAddress gives instance id the first candidate address not used
+	// by another instance, or returns the one it already has. ErrNoAddress if
+	// none is free.
+	AssignAddress(ctx context.Context, id string, candidates []string) (string, error)
+	// DeleteInstance removes instance id and its finished tasks.
+	DeleteInstance(ctx context.Context, id string) error
+}
+
+// Tasks stores durable tasks and their leases.
+type Tasks interface {
+	// ClaimTask takes the oldest task that is pending, or running with a
+	// lease that ended before now, for owner until now+lease, incrementing
+	// Attempts. ErrNotFound when there is none.
+	ClaimTask(ctx context.Context, owner string, now time.Time, lease time.Duration) (*model.Task, error)
+	// RenewLease extends owner's lease on task id; ErrLeaseLost if owner no
+	// longer holds it.
+	RenewLease(ctx context.Context, id, owner string, until time.Time) error
+	// AdvanceTask records that the task's steps before step are done and
+	// replaces its payload (nil keeps it); ErrLeaseLost if owner lost it.
+	AdvanceTask(ctx context.Context, id, owner string, step int, payload []byte) error
+	// FinishTask sets the final state (TaskDone or TaskFailed) and error
+	// text, clears the payload and the lease; ErrLeaseLost if owner lost it.
+	FinishTask(ctx context.Context, id, owner string, state model.TaskState, errText string) error
+	// ReleaseLeases makes every running task pending again (used at start-up
+	// by a single-node hoard: nobody else can hold a lease).
+	ReleaseLeases(ctx context.Context) error
+	// GetTask returns one task.
+	GetTask(ctx context.Context, id string) (*model.Task, error)
+	// ActiveTask returns the unfinished task of an instance, or ErrNotFound.
+	ActiveTask(ctx context.Context, instanceID string) (*model.Task, error)
+}
+
+// Catalog stores flavors and datastores.
+type Catalog interface {
+	// PutFlavor inserts or replaces a flavor.
+	PutFlavor(ctx context.Context, f model.Flavor) error
+	ListFlavors(ctx context.Context) ([]model.Flavor, error)
+	GetFlavor(ctx context.Context, id int) (*model.Flavor, error)
+	// PutDatastoreVersion inserts or updates a datastore version and its
+	// datastore (matched by name; created if new, keeping existing IDs), and
+	// makes it the datastore's default version if makeDefault.
+	PutDatastoreVersion(ctx context.Context, v model.DatastoreVersion, makeDefault bool) (model.DatastoreVersion, error)
+	// ListDatastores returns every datastore with its versions.
+	ListDatastores(ctx context.Context) ([]model.Datastore, error)
+}
+
+// Identity stores the built-in identity service's records.
+type Identity interface {
+	CreateProject(ctx context.Context, p model.Project) error // ErrExists on a duplicate id or name
+	GetProject(ctx context.Context, id string) (*model.Project, error)
+	GetProjectByName(ctx context.Context, name string) (*model.Project, error)
+	ListProjects(ctx context.Context) ([]model.Project, error)
+
+	CreateUser(ctx context.Context, u model.User) error // ErrExists on a duplicate id or name
+	GetUser(ctx context.Context, id string) (*model.User, error)
+	GetUserByName(ctx context.Context, name string) (*model.User, error)
+	ListUsers(ctx context.Context) ([]model.User, error)
+	SetUserPassword(ctx context.Context, id string, hash []byte) error
+
+	// GrantRole is idempotent.
+	GrantRole(ctx context.Context, a model.RoleAssignment) error
+	// Roles returns a user's role names on a project (empty if none).
+	Roles(ctx context.Context, userID, projectID string) ([]string, error)
+	// ProjectsOf returns the projects a user has any role on.
+	ProjectsOf(ctx context.Context, userID string) ([]model.Project, error)
+
+	CreateToken(ctx context.Context, t model.Token) error
+	// GetToken returns the token with this hash, or ErrNotFound (expired
+	// tokens are still returned; the caller checks ExpiresAt).
+	GetToken(ctx context.Context, hash []byte) (*model.Token, error)
+	DeleteToken(ctx context.Context, hash []byte) error
+	// DeleteExpiredTokens removes tokens that expired before now.
+	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
+}
