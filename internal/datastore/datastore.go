@@ -76,11 +76,10 @@ type User struct {
 type Process interface {
 	// Render returns the configuration files for spec.
 	Render(spec Spec) ([]File, error)
-	// Initialized reports whether spec's data directory is fully
-	// initialised (so InitArgs must not run again).
-	Initialized(spec Spec) bool
 	// InitArgs returns the command that initialises an empty data directory,
-	// run as the instance user; nil if the engine needs no init.
+	// run as the instance user; nil if the engine needs no init. The driver
+	// records a successful init with a marker of its own; an init that was
+	// interrupted is redone from an emptied data directory.
 	InitArgs(spec Spec) []string
 	// ServerArgs returns the command that runs the server in the foreground,
 	// run as the instance user in its own session.

@@ -34,6 +34,8 @@ type Store interface {
 	Tasks
 	Catalog
 	Identity
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
 }
@@ -94,6 +96,9 @@ type Tasks interface {
 	// FinishTask sets the final state (TaskDone or TaskFailed) and error
 	// text, clears the payload and the lease; ErrLeaseLost if owner lost it.
 	FinishTask(ctx context.Context, id, owner string, state model.TaskState, errText string) error
+	// ReleaseTask hands a running task back (pending, no owner) so that
+	// another runner resumes it at once; ErrLeaseLost if owner lost it.
+	ReleaseTask(ctx context.Context, id, owner string) error
 	// ReleaseLeases makes every running task pending again (used at start-up
 	// by a single-node hoard: nobody else can hold a lease).
 	ReleaseLeases(ctx context.Context) error
