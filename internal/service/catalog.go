@@ -1,0 +1,169 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
+)
+
+// DefaultFlavors is the seeded flavor catalogue: Rackspace's sizes, ids 1..6.
+var DefaultFlavors = []model.Flavor{
+	{ID: 1, Name: "512MB Instance", RAM: 512, VCPUs: 1, Disk: 0},
+	{ID: 2, Name: "1GB Instance", RAM: 1024, VCPUs: 1, Disk: 0},
+	{ID: 3, Name: "2GB Instance", RAM: 2048, VCPUs: 2, Disk: 0},
+	{ID: 4, Name: "4GB Instance", RAM: 4096, VCPUs: 2, Disk: 0},
+	{ID: 5, Name: "8GB Instance", RAM: 8192, VCPUs: 4, Disk: 0},
+	{ID: 6, Name: "16GB Instance", RAM: 16384, VCPUs: 8, Disk: 0},
+}
+
+// SeedCatalog writes the default flavors (leaving existing ones alone) and
+// registers every datastore version the configured engines find installed.
+// Versions that were registered before but are no longer installed are
+// left in the store but not offered: datastores only list what Discover
+// finds now.
+func (s *Service) SeedCatalog(ctx context.Context) error {
+	have, err := s.st.ListFlavors(ctx)
+	if err != nil {
+		return fmt.Errorf("service: seed flavors: %w", err)
+	}
+	if len(have) == 0 {
+		for _, f := range DefaultFlavors {
+			if err := s.st.PutFlavor(ctx, f); err != nil {
+				return fmt.Errorf("service: seed flavor %d: %w", f.ID, err)
+			}
+		}
+	}
+	for name, e := range s.cfg.Engines {
+		versions, err := e.Discover(ctx)
+		if err != nil {
+			s.log.Warn("engine not offered", "engine", name, "err", err)
+			continue
+		}
+		for i, v := range versions {
+			for _, ds := range e.Datastores() {
+				dv, err := s.st.PutDatastoreVersion(ctx, model.DatastoreVersion{
+					DatastoreName: ds, Name: v.Name, Version: v.Version, Engine: name, Active: true,
+				}, i == 0)
+				if err != nil {
+					return fmt.Errorf("service: register %s %s: %w", ds, v.Name, err)
+				}
+				s.log.Info("datastore version offered", "datastore", ds, "version", dv.Name, "engine", name, "engine_version", v.Version)
+			}
+		}
+	}
+	return nil
+}
+
+// ListFlavors implements api.Backend.
+func (s *Service) ListFlavors(ctx context.Context) ([]model.Flavor, error) {
+	return s.st.ListFlavors(ctx)
+}
+
+// GetFlavor implements api.Backend.
+func (s *Service) GetFlavor(ctx context.Context, id int) (*model.Flavor, error) {
+	f, err := s.st.GetFlavor(ctx, id)
+	if isNotFound(err) {
+		return nil, fault.Errorf(fault.NotFound, "flavor.get", "Resource %d cannot be found.", id)
+	}
+	return f, err
+}
+
+// ListDatastores implements api.Backend: only active versions of engines
+// that are configured are listed.
+func (s *Service) ListDatastores(ctx context.Context) ([]model.Datastore, error) {
+	all, err := s.st.ListDatastores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Datastore, 0, len(all))
+	for _, d := range all {
+		var vs []model.DatastoreVersion
+		for _, v := range d.Versions {
+			if _, ok := s.cfg.Engines[v.Engine]; ok && v.Active {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		d.Versions = vs
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (s *Service) versionByID(ctx context.Context, id string) (*model.DatastoreVersion, error) {
+	all, err := s.st.ListDatastores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range all {
+		for _, v := range d.Versions {
+			if v.ID == id {
+				return &v, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("service: datastore version %s: %w", id, errNotFound)
+}
+
+// resolveDatastore picks the datastore version a create asks for
+// (reference §7.3): unknown type → 404, unknown version → 400.
+func (s *Service) resolveDatastore(ctx context.Context, typ, version string) (*model.Datastore, *model.DatastoreVersion, error) {
+	const op = "instance.create"
+	all, err := s.ListDatastores(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if typ == "" {
+		typ = s.cfg.DefaultDatastore
+	}
+	var ds *model.Datastore
+	for i := range all {
+		if all[i].ID == typ || strings.EqualFold(all[i].Name, typ) {
+			ds = &all[i]
+			break
+		}
+	}
+	if ds == nil {
+		return nil, nil, fault.Errorf(fault.NotFound, op, "Datastore '%s' cannot be found.", typ)
+	}
+	if version == "" {
+		for i := range ds.Versions {
+			if ds.Versions[i].ID == ds.DefaultVersionID {
+				return ds, &ds.Versions[i], nil
+			}
+		}
+		if len(ds.Versions) > 0 {
+			return ds, &ds.Versions[0], nil
+		}
+		return nil, nil, fault.Errorf(fault.Invalid, op, "Default version for datastore '%s' not found.", ds.Name)
+	}
+	for i := range ds.Versions {
+		v := &ds.Versions[i]
+		if v.ID == version || v.Name == version || v.Version == version {
+			return ds, v, nil
+		}
+	}
+	return nil, nil, fault.Errorf(fault.Invalid, op, "Datastore version '%s' cannot be found.", version)
+}
+
+// resolveFlavor finds the flavor of a create request; unknown → 400 as in
+// Trove ("Resource X cannot be found.").
+func (s *Service) resolveFlavor(ctx context.Context, ref string) (*model.Flavor, error) {
+	id, err := strconv.Atoi(ref)
+	if err == nil {
+		f, err := s.st.GetFlavor(ctx, id)
+		if err == nil {
+			return f, nil
+		}
+		if !isNotFound(err) {
+			return nil, err
+		}
+	}
+	return nil, fault.Errorf(fault.Invalid, "instance.create", "Resource %s cannot be found.", ref)
+}

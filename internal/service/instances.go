@@ -1,0 +1,302 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/secret"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+var errNotFound = store.ErrNotFound
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// createPayload is what a create task still has to apply inside the engine.
+// It is sealed before it is stored, and erased once applied.
+type createPayload struct {
+	Databases []datastore.Database `json:"databases,omitempty"`
+	Users     []payloadUser        `json:"users,omitempty"`
+}
+
+// payloadUser is datastore.User with a password that marshals (Secret
+// deliberately has no JSON form of its own).
+type payloadUser struct {
+	Name      string   `json:"name"`
+	Host      string   `json:"host"`
+	Password  string   `json:"password"`
+	Databases []string `json:"databases,omitempty"`
+}
+
+// Validator is implemented by engines that check database and user
+// definitions before they are accepted (name rules, reserved names).
+type Validator interface {
+	ValidateDatabase(db datastore.Database) error
+	ValidateUser(u datastore.User) error
+}
+
+// validName reports whether an instance name is acceptable: 1–255
+// characters with at least one letter or digit.
+func validName(name string) bool {
+	if name == "" || len([]rune(name)) > 255 {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateInstance implements api.Backend.
+func (s *Service) CreateInstance(ctx context.Context, tenantID string, req CreateInstanceRequest) (*InstanceDetail, error) {
+	const op = "instance.create"
+	if !validName(req.Name) {
+		return nil, fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters and contain at least one letter or digit.")
+	}
+	if req.VolumeSize < 1 {
+		return nil, fault.New(fault.Invalid, op, "Volume size was not specified.")
+	}
+	if req.VolumeSize > s.cfg.MaxVolumeGB {
+		return nil, fault.Errorf(fault.OverLimit, op, "Volume 'size' cannot exceed maximum of %d GB, %d cannot be accepted.", s.cfg.MaxVolumeGB, req.VolumeSize)
+	}
+	flavor, err := s.resolveFlavor(ctx, req.FlavorRef)
+	if err != nil {
+		return nil, err
+	}
+	ds, dv, err := s.resolveDatastore(ctx, req.DatastoreType, req.DatastoreVersion)
+	if err != nil {
+		return nil, err
+	}
+	engine, ok := s.cfg.Engines[dv.Engine]
+	if !ok {
+		return nil, fault.Errorf(fault.Invalid, op, "Datastore version '%s' is not active.", dv.Name)
+	}
+	if err := s.checkDatabasesUsers(engine, req.Databases, req.Users); err != nil {
+		return nil, err
+	}
+	if s.cfg.MaxInstances > 0 {
+		n, err := s.st.CountInstances(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		if n >= s.cfg.MaxInstances {
+			return nil, fault.New(fault.OverLimit, op, "Quota exceeded for resources: ['instances'].")
+		}
+	}
+
+	p := createPayload{Databases: req.Databases}
+	for _, u := range req.Users {
+		p.Users = append(p.Users, payloadUser{Name: u.Name, Host: u.Host, Password: string(u.Password), Databases: u.Databases})
+	}
+	plain, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	payload, err := s.cfg.Sealer.Seal(plain)
+	if err != nil {
+		return nil, err
+	}
+	adminSecret, err := s.cfg.Sealer.Seal([]byte(secret.Password(24)))
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	inst := &model.Instance{
+		ID:                 uuid.NewString(),
+		TenantID:           tenantID,
+		Name:               req.Name,
+		Status:             model.StatusBuild,
+		FlavorID:           flavor.ID,
+		VolumeSize:         req.VolumeSize,
+		Datastore:          ds.Name,
+		DatastoreVersion:   dv.Name,
+		DatastoreVersionID: dv.ID,
+		Port:               engine.DefaultPort(),
+		AdminSecret:        adminSecret,
+		Created:            now,
+		Updated:            now,
+	}
+	task := &model.Task{
+		ID: uuid.NewString(), InstanceID: inst.ID, Kind: model.TaskCreate, State: model.TaskPending,
+		Payload: payload, Created: now, Updated: now,
+	}
+	if err := s.st.CreateInstance(ctx, inst, task); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	s.cfg.Notify()
+	s.log.Info("instance create accepted", "instance_id", inst.ID, "tenant_id", tenantID, "task_id", task.ID)
+	return &InstanceDetail{Instance: inst}, nil
+}
+
+// checkDatabasesUsers applies the reference's create rules (§8.2, §11, §12).
+func (s *Service) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.Database, users []datastore.User) error {
+	const op = "instance.create"
+	v, _ := engine.(Validator)
+	names := map[string]bool{}
+	for _, d := range dbs {
+		if v != nil {
+			if err := v.ValidateDatabase(d); err != nil {
+				return err
+			}
+		} else if d.Name == "" {
+			return fault.New(fault.Invalid, op, "Database name must not be empty.")
+		}
+		if names[d.Name] {
+			return fault.Errorf(fault.Invalid, op, "Database '%s' is listed more than once.", d.Name)
+		}
+		names[d.Name] = true
+	}
+	seen := map[string]bool{}
+	for _, u := range users {
+		if v != nil {
+			if err := v.ValidateUser(u); err != nil {
+				return err
+			}
+		} else if u.Name == "" || u.Password == "" {
+			return fault.New(fault.Invalid, op, "User name and password must not be empty.")
+		}
+		if strings.EqualFold(u.Name, engine.AdminUser()) {
+			return fault.Errorf(fault.Invalid, op, "User name \"%s\" is on the reserved list.", u.Name)
+		}
+		key := u.Name + "@" + u.Host
+		if seen[key] {
+			return fault.Errorf(fault.Invalid, op, "User '%s' is listed more than once.", key)
+		}
+		seen[key] = true
+		dbSeen := map[string]bool{}
+		for _, d := range u.Databases {
+			if !names[d] {
+				return fault.Errorf(fault.Invalid, op,
+					"The request indicates that user %s should have access to database %s, but database %s is not included in the initial databases list.", u.Name, d, d)
+			}
+			if dbSeen[d] {
+				return fault.Errorf(fault.Invalid, op, "Database '%s' is listed more than once for user %s.", d, u.Name)
+			}
+			dbSeen[d] = true
+		}
+	}
+	return nil
+}
+
+// GetInstance implements api.Backend.
+func (s *Service) GetInstance(ctx context.Context, tenantID, id string) (*InstanceDetail, error) {
+	inst, err := s.st.GetInstance(ctx, tenantID, id)
+	if err != nil {
+		return nil, mapStoreErr("instance.get", id, err)
+	}
+	d := &InstanceDetail{Instance: inst}
+	if inst.Status == model.StatusActive || inst.Status == model.StatusRestartRequired || inst.Status == model.StatusBlocked {
+		if gb, ok := s.usedGB(ctx, inst.ID); ok {
+			d.VolumeUsedGB = &gb
+		}
+	}
+	return d, nil
+}
+
+// usageTTL is how long a measured volume usage is reused.
+const usageTTL = 5 * time.Second
+
+// usedGB returns the instance's used volume in GB (two decimals), measured
+// at most once per usageTTL.
+func (s *Service) usedGB(ctx context.Context, id string) (float64, bool) {
+	now := s.cfg.Now()
+	s.usageMu.Lock()
+	e, ok := s.usage[id]
+	s.usageMu.Unlock()
+	if !ok || now.Sub(e.at) > usageTTL {
+		b, err := s.cfg.Driver.UsedBytes(ctx, id)
+		e = usageEntry{gb: math.Round(float64(b)/(1<<30)*100) / 100, at: now, err: err}
+		if err == nil && b > 0 && e.gb == 0 {
+			e.gb = 0.01
+		}
+		s.usageMu.Lock()
+		s.usage[id] = e
+		s.usageMu.Unlock()
+	}
+	return e.gb, e.err == nil
+}
+
+// ListInstances implements api.Backend.
+func (s *Service) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+	want := page.Limit
+	page.Limit++
+	list, err := s.st.ListInstances(ctx, tenantID, page)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list) > want {
+		return list[:want], true, nil
+	}
+	return list, false, nil
+}
+
+// RenameInstance implements api.Backend.
+func (s *Service) RenameInstance(ctx context.Context, tenantID, id, name string) error {
+	const op = "instance.update"
+	if !validName(name) {
+		return fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters and contain at least one letter or digit.")
+	}
+	if _, err := s.st.GetInstance(ctx, tenantID, id); err != nil {
+		return mapStoreErr(op, id, err)
+	}
+	_, err := s.st.UpdateInstance(ctx, id, func(i *model.Instance) error {
+		i.Name = name
+		return nil
+	})
+	return mapStoreErr(op, id, err)
+}
+
+// deleteAllowed lists the statuses a delete may start from: every status
+// but BUILD (reference §8.7).
+var deleteAllowed = []model.InstanceStatus{
+	model.StatusActive, model.StatusReboot, model.StatusResize, model.StatusBackup,
+	model.StatusRestartRequired, model.StatusShutdown, model.StatusBlocked,
+	model.StatusFailed, model.StatusError,
+}
+
+// DeleteInstance implements api.Backend.
+func (s *Service) DeleteInstance(ctx context.Context, tenantID, id string) error {
+	const op = "instance.delete"
+	now := s.now()
+	task := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: model.TaskDelete, State: model.TaskPending, Created: now, Updated: now}
+	_, err := s.st.StartAction(ctx, tenantID, id, deleteAllowed, model.StatusShutdown, task)
+	var se *store.StateError
+	if errors.As(err, &se) {
+		if se.Status == model.StatusBuild {
+			return fault.Errorf(fault.Unprocessable, op, "Instance %s is not ready. (Status is BUILD).", id)
+		}
+		return fault.Errorf(fault.Unprocessable, op, "Instance %s cannot be deleted while another operation is in progress (status is %s).", id, se.Status)
+	}
+	if err != nil {
+		return mapStoreErr(op, id, err)
+	}
+	s.cfg.Notify()
+	s.log.Info("instance delete accepted", "instance_id", id, "tenant_id", tenantID, "task_id", task.ID)
+	return nil
+}
+
+// RestartInstance implements api.Backend.
+func (s *Service) RestartInstance(ctx context.Context, tenantID, id string) error {
+	const op = "instance.restart"
+	now := s.now()
+	task := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
+	if _, err := s.st.StartAction(ctx, tenantID, id, model.ActionAllowedStatuses, model.StatusReboot, task); err != nil {
+		return mapStoreErr(op, id, err)
+	}
+	s.cfg.Notify()
+	s.log.Info("instance restart accepted", "instance_id", id, "tenant_id", tenantID, "task_id", task.ID)
+	return nil
+}
