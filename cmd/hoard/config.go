@@ -1,0 +1,138 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+var errUsage = errors.New("usage")
+
+// serveConfig is the configuration of `hoard serve`. Every flag is also an
+// environment variable (HOARD_ + the flag name in upper case, '-' → '_');
+// a flag on the command line wins over the environment.
+type serveConfig struct {
+	Listen        string
+	PublicURL     string
+	DataDir       string
+	AdminUser     string
+	AdminPassword string
+	AdminProject  string
+	AddressPool   string
+	Region        string
+	LogLevel      string
+	LogFormat     string
+	RateLimit     int
+	MaxBodyBytes  int64
+	MaxVolumeSize int
+	MaxInstances  int
+	InstanceUser  string
+	Workers       int
+	ShutdownGrace time.Duration
+	TokenTTL      time.Duration
+}
+
+func envName(flagName string) string {
+	return "HOARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func parseServeFlags(args []string) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("hoard serve", flag.ContinueOnError)
+	str := func(p *string, name, def, help string) {
+		fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", help, envName(name)))
+	}
+	num := func(p *int, name string, def int, help string) {
+		fs.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", help, envName(name)))
+	}
+	dur := func(p *time.Duration, name string, def time.Duration, help string) {
+		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", help, envName(name)))
+	}
+	str(&c.Listen, "listen", "127.0.0.1:8779", "address the API and identity service listen on")
+	str(&c.PublicURL, "public-url", "", "base URL clients reach this service at (default http://<listen>)")
+	str(&c.DataDir, "data-dir", "./hoard-data", "directory for metadata, keys and instances")
+	str(&c.AdminUser, "admin-user", "admin", "name of the bootstrap admin user")
+	str(&c.AdminPassword, "admin-password", "", "password of the bootstrap admin user (default: generated into <data-dir>/admin-password)")
+	str(&c.AdminProject, "admin-project", "admin", "name of the bootstrap admin project")
+	str(&c.AddressPool, "address-pool", "127.0.1.0/24", "CIDR of the loopback addresses given to instances")
+	str(&c.Region, "region", "RegionOne", "region name in the service catalog")
+	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "text", "text or json")
+	num(&c.RateLimit, "rate-limit", 1200, "API requests per minute per project; 0 disables rate limiting")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, fmt.Sprintf("largest accepted request body (env %s)", envName("max-body-bytes")))
+	num(&c.MaxVolumeSize, "max-volume-size", 10, "largest volume (GB) one instance may have")
+	num(&c.MaxInstances, "max-instances", 10, "instances per project; 0 means no limit")
+	str(&c.InstanceUser, "instance-user", "", "OS user that runs database engines (default: hoard when run as root, else the current user)")
+	num(&c.Workers, "workers", 4, "task runner workers")
+	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
+	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
+
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errUsage
+		}
+		return nil, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "hoard serve: unexpected arguments %q\n", fs.Args())
+		return nil, errUsage
+	}
+	return c, c.validate()
+}
+
+// validate reports every problem at once.
+func (c *serveConfig) validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("--listen must not be empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if c.AdminUser == "" || c.AdminProject == "" {
+		errs = append(errs, errors.New("--admin-user and --admin-project must not be empty"))
+	}
+	if c.RateLimit < 0 || c.MaxInstances < 0 {
+		errs = append(errs, errors.New("--rate-limit and --max-instances must not be negative"))
+	}
+	if c.MaxVolumeSize < 1 {
+		errs = append(errs, errors.New("--max-volume-size must be at least 1"))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("--max-body-bytes must be at least 1024"))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, errors.New("--workers must be at least 1"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return errors.Join(errs...)
+}
+

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/api"
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/mariadb"
+	"github.com/hoard-db/hoard/internal/driver"
+	"github.com/hoard-db/hoard/internal/driver/local"
+	"github.com/hoard-db/hoard/internal/identity"
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/netpool"
+	"github.com/hoard-db/hoard/internal/secret"
+	"github.com/hoard-db/hoard/internal/service"
+	"github.com/hoard-db/hoard/internal/store/sqlite"
+	"github.com/hoard-db/hoard/internal/task"
+)
+
+func newLogger(c *serveConfig) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// lockDataDir takes an exclusive lock on the data directory so that two
+// hoard processes never share one SQLite store and one instance tree.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "hoard.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another hoard process", dir)
+	}
+	return f, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	c, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c)
+	slog.SetDefault(log)
+
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	dataDir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "hoard.db"))
+	if err != nil {
+		return fmt.Errorf("open metadata store: %w", err)
+	}
+	defer st.Close()
+	// A single-node hoard owns every lease: nobody else runs tasks.
+	if err := st.ReleaseLeases(ctx); err != nil {
+		return fmt.Errorf("release task leases: %w", err)
+	}
+
+	sealer, err := secret.LoadOrCreateKey(filepath.Join(dataDir, "secret.key"))
+	if err != nil {
+		return err
+	}
+	addrs, err := netpool.Candidates(c.AddressPool)
+	if err != nil {
+		return fmt.Errorf("--address-pool: %w", err)
+	}
+
+	engines := map[string]datastore.Engine{}
+	maria := mariadb.New(mariadb.Config{Logger: log.With("engine", "mariadb")})
+	engines[maria.Name()] = maria
+
+	runner := task.New(st, task.Config{
+		Workers:       c.Workers,
+		Logger:        log.With("component", "task"),
+		ShutdownGrace: c.ShutdownGrace,
+		Hook:          crashHook(os.Getenv("HOARD_TEST_CRASH_AT")),
+	})
+	var svc *service.Service
+	drv, err := local.New(local.Config{
+		Root:    filepath.Join(dataDir, "instances"),
+		User:    c.InstanceUser,
+		Engines: engines,
+		Observer: func(ev driver.Event) {
+			if svc != nil {
+				svc.Observe(ev)
+			}
+		},
+		Credentials: func(id string) (string, datastore.Secret) {
+			if svc == nil {
+				return "", ""
+			}
+			return svc.Credentials(id)
+		},
+		Logger: log.With("component", "driver", "driver", "local"),
+	})
+	if err != nil {
+		return fmt.Errorf("local driver: %w", err)
+	}
+	svc = service.New(service.Config{
+		Store:        st,
+		Driver:       drv,
+		Engines:      engines,
+		Sealer:       sealer,
+		Notify:       runner.Notify,
+		Addresses:    addrs,
+		MaxVolumeGB:  c.MaxVolumeSize,
+		MaxInstances: c.MaxInstances,
+		Logger:       log.With("component", "service"),
+	})
+	if err := svc.SeedCatalog(ctx); err != nil {
+		return err
+	}
+	for _, d := range svc.Definitions() {
+		runner.Register(d)
+	}
+
+	ids := identity.New(st, identity.Config{
+		PublicURL: c.PublicURL,
+		Region:    c.Region,
+		TokenTTL:  c.TokenTTL,
+		Logger:    log.With("component", "identity"),
+	})
+	if err := bootstrapAdmin(ctx, ids, c, dataDir, log); err != nil {
+		return err
+	}
+
+	if err := svc.Recover(ctx); err != nil {
+		return err
+	}
+
+	srv := api.New(api.Config{
+		MaxBodyBytes: c.MaxBodyBytes,
+		RateLimit:    c.RateLimit,
+		Identity:     ids.Handler(),
+		Logger:       log.With("component", "api"),
+	}, svc, ids)
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	runCtx, stopRunner := context.WithCancel(context.Background())
+	runnerDone := make(chan error, 1)
+	go func() { runnerDone <- runner.Run(runCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- httpSrv.Serve(ln) }()
+	log.Info("hoard serving", "listen", ln.Addr().String(), "public_url", c.PublicURL, "data_dir", dataDir, "version", version)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case sig := <-sigs:
+		log.Info("shutting down", "signal", sig.String())
+	case err := <-serveDone:
+		stopRunner()
+		<-runnerDone
+		drv.Close()
+		return fmt.Errorf("http server: %w", err)
+	}
+	// Stop accepting work, let in-flight requests finish, then let the task
+	// runner finish or hand back its steps. Engines keep running.
+	srv.SetDraining(true)
+	shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopRunner()
+	if err := <-runnerDone; err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("task runner", "err", err)
+	}
+	if err := drv.Close(); err != nil {
+		log.Warn("driver close", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin makes sure the admin user and project exist. Without a
+// configured password, a generated one is written to a file only the owner
+// can read, together with an openrc file for the OpenStack CLI.
+func bootstrapAdmin(ctx context.Context, ids *identity.Service, c *serveConfig, dataDir string, log *slog.Logger) error {
+	pwFile := filepath.Join(dataDir, "admin-password")
+	pw := c.AdminPassword
+	if pw == "" {
+		b, err := os.ReadFile(pwFile)
+		switch {
+		case err == nil:
+			pw = strings.TrimSpace(string(b))
+		case errors.Is(err, fs.ErrNotExist):
+			pw = secret.Password(18)
+			if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+				return fmt.Errorf("write admin password: %w", err)
+			}
+			log.Info("generated the admin password", "file", pwFile)
+		default:
+			return fmt.Errorf("read admin password: %w", err)
+		}
+	}
+	if err := ids.Bootstrap(ctx, c.AdminUser, pw, c.AdminProject); err != nil {
+		return fmt.Errorf("bootstrap identity: %w", err)
+	}
+	rc := fmt.Sprintf(`# Credentials of hoard's bootstrap admin; source this file to use the OpenStack CLI.
+export OS_AUTH_URL=%s/identity/v3
+export OS_IDENTITY_API_VERSION=3
+export OS_USERNAME=%s
+export OS_PASSWORD='%s'
+export OS_PROJECT_NAME=%s
+export OS_USER_DOMAIN_NAME=%s
+export OS_PROJECT_DOMAIN_NAME=%s
+export OS_REGION_NAME=%s
+`, c.PublicURL, c.AdminUser, strings.ReplaceAll(pw, "'", `'\''`), c.AdminProject,
+		model.DefaultDomainName, model.DefaultDomainName, c.Region)
+	if err := os.WriteFile(filepath.Join(dataDir, "admin-openrc"), []byte(rc), 0o600); err != nil {
+		return fmt.Errorf("write admin-openrc: %w", err)
+	}
+	return nil
+}
