@@ -1,0 +1,334 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
+	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
+	fault_message, fault_details, fault_created, created, updated`
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanInstance(sc scanner) (*model.Instance, error) {
+	var (
+		inst             model.Instance
+		address          sql.NullString
+		faultMsg         sql.NullString
+		faultDetails     sql.NullString
+		faultCreated     sql.NullInt64
+		created, updated int64
+	)
+	err := sc.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
+		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
+		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetails, &faultCreated, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	inst.Address = address.String
+	if faultMsg.Valid {
+		inst.Fault = &model.Fault{
+			Message: faultMsg.String,
+			Details: faultDetails.String,
+			Created: fromUnix(faultCreated.Int64),
+		}
+	}
+	inst.Created = fromUnix(created)
+	inst.Updated = fromUnix(updated)
+	return &inst, nil
+}
+
+// instanceArgs returns inst's column values in instanceCols order.
+func instanceArgs(inst *model.Instance) []any {
+	var faultMsg, faultDetails, faultCreated any
+	if f := inst.Fault; f != nil {
+		faultMsg, faultDetails, faultCreated = f.Message, f.Details, unix(f.Created)
+	}
+	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
+		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
+		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
+		unix(inst.Created), unix(inst.Updated)}
+}
+
+// getInstance reads one instance; tenantID "" matches any tenant.
+func getInstance(ctx context.Context, q querier, tenantID, id string) (*model.Instance, error) {
+	inst, err := scanInstance(q.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && tenantID != "" && inst.TenantID != tenantID) {
+		return nil, store.ErrNotFound
+	}
+	return inst, err
+}
+
+// hasUnfinishedTask reports whether instance id has a pending or running task.
+func hasUnfinishedTask(ctx context.Context, q querier, id string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM tasks WHERE instance_id = ? AND state IN ('pending', 'running')`, id).Scan(&n)
+	return n > 0, err
+}
+
+// CreateInstance implements store.Instances. Zero Created/Updated times of
+// inst and task are set to now, and an empty task State to pending.
+func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error {
+	now := s.now()
+	if inst.Created.IsZero() {
+		inst.Created = now
+	}
+	if inst.Updated.IsZero() {
+		inst.Updated = inst.Created
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		if err != nil {
+			return err
+		}
+		if task != nil {
+			if task.InstanceID == "" {
+				task.InstanceID = inst.ID
+			}
+			return insertTask(ctx, tx, task, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create instance %s: %w", inst.ID, err)
+	}
+	return nil
+}
+
+// GetInstance implements store.Instances.
+func (s *Store) GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error) {
+	inst, err := getInstance(ctx, s.db, tenantID, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get instance %s: %w", id, err)
+	}
+	return inst, nil
+}
+
+// ListInstances implements store.Instances. A Limit <= 0 means no limit.
+func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+	limit := page.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	var rows *sql.Rows
+	var err error
+	if tenantID == "" {
+		rows, err = s.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
+			WHERE id > ? ORDER BY id LIMIT ?`, page.Marker, limit)
+	} else {
+		rows, err = s.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
+			WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list instances: %w", err)
+	}
+	defer rows.Close()
+	var out []*model.Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list instances: %w", err)
+		}
+		out = append(out, inst)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list instances: %w", err)
+	}
+	return out, nil
+}
+
+// CountInstances implements store.Instances; tenantID "" counts every
+// tenant's instances.
+func (s *Store) CountInstances(ctx context.Context, tenantID string) (int, error) {
+	var n int
+	var err error
+	if tenantID == "" {
+		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM instances`).Scan(&n)
+	} else {
+		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM instances WHERE tenant_id = ?`, tenantID).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count instances: %w", err)
+	}
+	return n, nil
+}
+
+// putInstance writes every column of inst but its id.
+func putInstance(ctx context.Context, tx *sql.Tx, inst *model.Instance) error {
+	args := instanceArgs(inst)
+	args = append(args[1:], inst.ID)
+	_, err := tx.ExecContext(ctx, `UPDATE instances SET tenant_id = ?, name = ?, status = ?, deleting = ?,
+		flavor_id = ?, volume_size = ?, datastore = ?, datastore_version = ?, datastore_version_id = ?,
+		address = ?, port = ?, admin_secret = ?, fault_message = ?, fault_details = ?, fault_created = ?,
+		created = ?, updated = ? WHERE id = ?`, args...)
+	if isUnique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+// UpdateInstance implements store.Instances.
+func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.Instance) error) (*model.Instance, error) {
+	var out *model.Instance
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		inst, err := getInstance(ctx, tx, "", id)
+		if err != nil {
+			return err
+		}
+		if err := fn(inst); err != nil {
+			return err
+		}
+		inst.ID = id
+		inst.Updated = s.now()
+		out = inst
+		return putInstance(ctx, tx, inst)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update instance %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// StartAction implements store.Instances. Zero Created/Updated times of task
+// are set to now, an empty State to pending and an empty InstanceID to id.
+func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
+	if task == nil {
+		return nil, fmt.Errorf("sqlite: start action on instance %s: nil task", id)
+	}
+	var out *model.Instance
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		inst, err := getInstance(ctx, tx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(allowed, inst.Status) {
+			return &store.StateError{InstanceID: id, Status: inst.Status}
+		}
+		busy, err := hasUnfinishedTask(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if busy {
+			return &store.StateError{InstanceID: id, Status: inst.Status}
+		}
+		now := s.now()
+		inst.Status = newStatus
+		if task.Kind == model.TaskDelete {
+			inst.Deleting = true
+		}
+		inst.Updated = now
+		if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, deleting = ?, updated = ? WHERE id = ?`,
+			string(inst.Status), inst.Deleting, unix(now), id); err != nil {
+			return err
+		}
+		task.InstanceID = id
+		out = inst
+		return insertTask(ctx, tx, task, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: start action on instance %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// SetObservedStatus implements store.Instances.
+func (s *Store) SetObservedStatus(ctx context.Context, id string, from []model.InstanceStatus, status model.InstanceStatus) (bool, error) {
+	changed := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		inst, err := getInstance(ctx, tx, "", id)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(from, inst.Status) {
+			return nil
+		}
+		busy, err := hasUnfinishedTask(ctx, tx, id)
+		if err != nil || busy {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, updated = ? WHERE id = ?`,
+			string(status), unix(s.now()), id); err != nil {
+			return err
+		}
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: set observed status of instance %s: %w", id, err)
+	}
+	return changed, nil
+}
+
+// AssignAddress implements store.Instances.
+func (s *Store) AssignAddress(ctx context.Context, id string, candidates []string) (string, error) {
+	var addr string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		inst, err := getInstance(ctx, tx, "", id)
+		if err != nil {
+			return err
+		}
+		if inst.Address != "" {
+			addr = inst.Address
+			return nil
+		}
+		for _, c := range candidates {
+			if c == "" {
+				continue
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM instances WHERE address = ?`, c).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE instances SET address = ?, updated = ? WHERE id = ?`,
+				c, unix(s.now()), id); err != nil {
+				return err
+			}
+			addr = c
+			return nil
+		}
+		return store.ErrNoAddress
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlite: assign address to instance %s: %w", id, err)
+	}
+	return addr, nil
+}
+
+// DeleteInstance implements store.Instances. Unfinished tasks are kept: the
+// delete task that calls it finishes afterwards.
+func (s *Store) DeleteInstance(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tasks WHERE instance_id = ? AND state IN ('done', 'failed')`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete instance %s: %w", id, err)
+	}
+	return nil
+}
