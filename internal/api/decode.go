@@ -1,0 +1,456 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/service"
+)
+
+const maxNameLen = 255
+
+// localities are the accepted values of a create request's "locality".
+var localities = []string{"affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"}
+
+// readBody reads the (size-limited) request body.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, bodyTooLarge(max)
+		}
+		return nil, fmt.Errorf("api: read request body: %w", err)
+	}
+	return b, nil
+}
+
+func malformed(err error) error {
+	return fault.Wrap(fault.Invalid, "api.decode", "Malformed request body", err)
+}
+
+// decodeObject decodes body as a JSON object into a map of raw values. An
+// empty body is an empty object (Trove treats a missing body as {}).
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, malformed(err)
+	}
+	if m == nil { // the body was null
+		return nil, fault.New(fault.Invalid, "api.decode", "Malformed request body: expected a JSON object")
+	}
+	return m, nil
+}
+
+// isNull reports whether raw is absent or JSON null.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}
+
+// problems collects validation failures so that one 400 reports them all.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+func (p problems) err(op string) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return fault.New(fault.Invalid, op, "Validation error: "+strings.Join(p, "; "))
+}
+
+// objectField decodes raw as a JSON object; ok is false (and a problem
+// recorded) when it is not one.
+func objectField(p *problems, path string, raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		p.add("%s must be an object", path)
+		return nil, false
+	}
+	return m, true
+}
+
+// stringField decodes raw as a JSON string.
+func stringField(p *problems, path string, raw json.RawMessage) (string, bool) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		p.add("%s must be a string", path)
+		return "", false
+	}
+	return s, true
+}
+
+// intOrDigits decodes raw as a non-negative JSON integer or a string of
+// digits.
+func intOrDigits(raw json.RawMessage) (int, bool) {
+	raw = bytes.TrimSpace(raw)
+	var s string
+	if len(raw) > 0 && raw[0] == '"' {
+		if json.Unmarshal(raw, &s) != nil {
+			return 0, false
+		}
+	} else {
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return 0, false
+		}
+		s = string(n)
+	}
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// validName checks an instance name: 1–255 characters with at least one
+// ASCII letter or digit.
+func validName(p *problems, path, name string) {
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		p.add("%s must not be empty", path)
+	case n > maxNameLen:
+		p.add("%s must be at most %d characters", path, maxNameLen)
+	case !strings.ContainsFunc(name, isASCIIAlnum):
+		p.add("%s must contain at least one letter or digit", path)
+	}
+}
+
+func isASCIIAlnum(r rune) bool {
+	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+}
+
+// lastSegment reduces a flavor href to its last path segment.
+func lastSegment(s string) string {
+	s = strings.TrimRight(s, "/")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// notImplementedCreateKeys are create fields of features hoard does not
+// offer yet.
+var notImplementedCreateKeys = []struct{ key, what string }{
+	{"restorePoint", "Restoring from a backup"},
+	{"replica_of", "Replication"},
+	{"slave_of", "Replication"},
+	{"replica_count", "Replication"},
+	{"configuration", "Configuration groups"},
+}
+
+// decodeCreate decodes and shape-checks an instance create body. Errors are
+// of kind fault.Invalid (all problems in one message) or NotImplemented.
+// Unknown keys are ignored: clients send extras.
+func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
+	const op = "api.instance.create"
+	var req service.CreateInstanceRequest
+	top, err := decodeObject(body)
+	if err != nil {
+		return req, err
+	}
+	raw, ok := top["instance"]
+	if !ok || isNull(raw) {
+		return req, fault.New(fault.Invalid, op, "Validation error: 'instance' is a required property")
+	}
+	var p problems
+	inst, ok := objectField(&p, "instance", raw)
+	if !ok {
+		return req, p.err(op)
+	}
+
+	if raw, ok := inst["name"]; !ok || isNull(raw) {
+		p.add("instance 'name' is a required property")
+	} else if name, ok := stringField(&p, "instance 'name'", raw); ok {
+		validName(&p, "instance 'name'", name)
+		req.Name = name
+	}
+
+	if raw, ok := inst["flavorRef"]; !ok || isNull(raw) {
+		p.add("instance 'flavorRef' is a required property")
+	} else {
+		req.FlavorRef = decodeFlavorRef(&p, raw)
+	}
+
+	if raw, ok := inst["volume"]; !ok || isNull(raw) {
+		p.add("instance 'volume' is a required property (Volume size was not specified.)")
+	} else if vol, ok := objectField(&p, "instance 'volume'", raw); ok {
+		if raw, ok := vol["size"]; !ok || isNull(raw) {
+			p.add("instance 'volume' 'size' is a required property")
+		} else if n, ok := intOrDigits(raw); !ok || n < 1 {
+			p.add("instance 'volume' 'size' must be an integer of at least 1")
+		} else {
+			req.VolumeSize = n
+		}
+		if raw, ok := vol["type"]; ok && !isNull(raw) {
+			stringField(&p, "instance 'volume' 'type'", raw) // accepted and ignored
+		}
+	}
+
+	if raw, ok := inst["datastore"]; ok && !isNull(raw) {
+		if ds, ok := objectField(&p, "instance 'datastore'", raw); ok {
+			if raw, ok := ds["type"]; ok && !isNull(raw) {
+				req.DatastoreType, _ = stringField(&p, "instance 'datastore' 'type'", raw)
+			}
+			if raw, ok := ds["version"]; ok && !isNull(raw) {
+				req.DatastoreVersion, _ = stringField(&p, "instance 'datastore' 'version'", raw)
+			}
+		}
+	}
+
+	if raw, ok := inst["databases"]; ok && !isNull(raw) {
+		req.Databases = decodeDatabases(&p, raw)
+	}
+	if raw, ok := inst["users"]; ok && !isNull(raw) {
+		req.Users = decodeUsers(&p, raw)
+	}
+
+	if raw, ok := inst["locality"]; ok && !isNull(raw) {
+		if loc, ok := stringField(&p, "instance 'locality'", raw); ok && !slices.Contains(localities, loc) {
+			p.add("Invalid locality '%s'. Must be one of [%s]", loc, strings.Join(localities, ", "))
+		}
+	}
+	for _, k := range []string{"availability_zone", "region_name"} {
+		if raw, ok := inst[k]; ok && !isNull(raw) {
+			stringField(&p, "instance '"+k+"'", raw)
+		}
+	}
+	// access, nics and modules are accepted and ignored: there is one
+	// network and no module support.
+
+	if err := p.err(op); err != nil {
+		return service.CreateInstanceRequest{}, err
+	}
+	for _, ni := range notImplementedCreateKeys {
+		raw, ok := inst[ni.key]
+		if !ok || isNull(raw) || string(bytes.TrimSpace(raw)) == `""` {
+			continue
+		}
+		return service.CreateInstanceRequest{}, fault.Errorf(fault.NotImplemented, op,
+			"%s is not implemented (instance '%s' given).", ni.what, ni.key)
+	}
+	return req, nil
+}
+
+// decodeFlavorRef accepts an integer, a digit string or an href.
+func decodeFlavorRef(p *problems, raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			p.add("instance 'flavorRef' must be a string or an integer")
+			return ""
+		}
+		ref := lastSegment(strings.TrimSpace(s))
+		if ref == "" {
+			p.add("instance 'flavorRef' must not be empty")
+		}
+		return ref
+	}
+	n, ok := intOrDigits(raw)
+	if !ok {
+		p.add("instance 'flavorRef' must be a flavor id or href")
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func decodeDatabases(p *problems, raw json.RawMessage) []datastore.Database {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		p.add("instance 'databases' must be a list")
+		return nil
+	}
+	dbs := make([]datastore.Database, 0, len(items))
+	for i, item := range items {
+		path := fmt.Sprintf("instance 'databases'[%d]", i)
+		m, ok := objectField(p, path, item)
+		if !ok {
+			continue
+		}
+		var db datastore.Database
+		db.Name = requiredString(p, path, "name", m)
+		db.CharacterSet = optionalString(p, path, "character_set", m)
+		db.Collate = optionalString(p, path, "collate", m)
+		dbs = append(dbs, db)
+	}
+	return dbs
+}
+
+func decodeUsers(p *problems, raw json.RawMessage) []datastore.User {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		p.add("instance 'users' must be a list")
+		return nil
+	}
+	users := make([]datastore.User, 0, len(items))
+	for i, item := range items {
+		path := fmt.Sprintf("instance 'users'[%d]", i)
+		m, ok := objectField(p, path, item)
+		if !ok {
+			continue
+		}
+		u := datastore.User{
+			Name:     requiredString(p, path, "name", m),
+			Password: datastore.Secret(requiredString(p, path, "password", m)),
+			Host:     optionalString(p, path, "host", m),
+		}
+		if u.Host == "" {
+			u.Host = "%"
+		}
+		if raw, ok := m["databases"]; ok && !isNull(raw) {
+			for _, db := range decodeDatabases(p, raw) {
+				u.Databases = append(u.Databases, db.Name)
+			}
+		}
+		users = append(users, u)
+	}
+	return users
+}
+
+// requiredString returns m[key], which must be a non-empty string.
+func requiredString(p *problems, path, key string, m map[string]json.RawMessage) string {
+	raw, ok := m[key]
+	if !ok || isNull(raw) {
+		p.add("%s '%s' is a required property", path, key)
+		return ""
+	}
+	s, ok := stringField(p, fmt.Sprintf("%s '%s'", path, key), raw)
+	if ok && s == "" {
+		p.add("%s '%s' must not be empty", path, key)
+	}
+	return s
+}
+
+// optionalString returns m[key] if it is a string, "" if absent or null.
+func optionalString(p *problems, path, key string, m map[string]json.RawMessage) string {
+	raw, ok := m[key]
+	if !ok || isNull(raw) {
+		return ""
+	}
+	s, _ := stringField(p, fmt.Sprintf("%s '%s'", path, key), raw)
+	return s
+}
+
+// Action names.
+const actionRestart = "restart"
+
+// notImplementedActions are Trove actions hoard does not offer yet.
+var notImplementedActions = []string{"resize", "promote_to_replica_source", "eject_replica_source", "reset_status"}
+
+// decodeAction decodes an instance action body, which must hold exactly one
+// known action. It returns the action name; for restart the body is fully
+// checked, for the not implemented actions only the key matters. Errors are
+// of kind fault.Invalid.
+func decodeAction(body []byte) (string, error) {
+	const op = "api.instance.action"
+	m, err := decodeObject(body)
+	if err != nil {
+		return "", err
+	}
+	switch len(m) {
+	case 0:
+		return "", fault.New(fault.Invalid, op, "No action given: the body must hold exactly one action, e.g. {\"restart\": {}}.")
+	case 1:
+	default:
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return "", fault.Errorf(fault.Invalid, op, "Only one action may be given per request (got %s).", strings.Join(keys, ", "))
+	}
+	for name, raw := range m {
+		switch {
+		case name == actionRestart:
+			var args map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &args); err != nil || args == nil {
+				return "", fault.New(fault.Invalid, op, "Validation error: 'restart' must be an object.")
+			}
+			if len(args) != 0 {
+				return "", fault.New(fault.Invalid, op, "Validation error: 'restart' takes no arguments.")
+			}
+			return name, nil
+		case slices.Contains(notImplementedActions, name):
+			return name, nil
+		default:
+			return "", fault.Errorf(fault.Invalid, op, "Unknown action '%s'.", truncate(name, 64))
+		}
+	}
+	panic("unreachable")
+}
+
+// truncate shortens client text echoed in messages.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "..."
+}
+
+// instanceUpdate is a decoded PUT/PATCH body.
+type instanceUpdate struct {
+	Name   string // new name; "" keeps the name
+	Rename bool
+}
+
+// notImplementedUpdateKeys are update attributes of features hoard does not
+// offer yet.
+var notImplementedUpdateKeys = []string{"configuration", "replica_of", "slave_of", "datastore_version", "access"}
+
+// decodeUpdate decodes a PUT or PATCH instance body. {"instance": {}} is a
+// valid no-op (gophercloud's DetachConfigurationGroup).
+func decodeUpdate(body []byte) (instanceUpdate, error) {
+	const op = "api.instance.update"
+	var u instanceUpdate
+	top, err := decodeObject(body)
+	if err != nil {
+		return u, err
+	}
+	raw, ok := top["instance"]
+	if !ok || isNull(raw) {
+		return u, fault.New(fault.Invalid, op, "Validation error: 'instance' is a required property")
+	}
+	var p problems
+	inst, ok := objectField(&p, "instance", raw)
+	if !ok {
+		return u, p.err(op)
+	}
+	var notImpl []string
+	for k, raw := range inst {
+		switch {
+		case k == "name":
+			if name, ok := stringField(&p, "instance 'name'", raw); ok {
+				validName(&p, "instance 'name'", name)
+				u.Name, u.Rename = name, true
+			}
+		case slices.Contains(notImplementedUpdateKeys, k):
+			notImpl = append(notImpl, k)
+		default:
+			p.add("unknown attribute instance '%s'", truncate(k, 64))
+		}
+	}
+	slices.Sort(p)
+	if err := p.err(op); err != nil {
+		return instanceUpdate{}, err
+	}
+	if len(notImpl) > 0 {
+		slices.Sort(notImpl)
+		return instanceUpdate{}, fault.Errorf(fault.NotImplemented, op,
+			"Updating instance '%s' is not implemented.", notImpl[0])
+	}
+	return u, nil
+}

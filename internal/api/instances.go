@@ -1,0 +1,170 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+// pageOf reads limit and marker (API reference §4): a missing limit is the
+// page size, a larger one is clamped to the maximum, a non-integer or one
+// below 1 is refused.
+func (s *Server) pageOf(r *http.Request) (store.Page, error) {
+	q := r.URL.Query()
+	p := store.Page{Marker: q.Get("marker"), Limit: s.cfg.PageSize}
+	if raw := q.Get("limit"); raw != "" || q.Has("limit") {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return p, fault.Errorf(fault.Invalid, "api.page", "Invalid limit '%s': it must be an integer of at least 1.", truncate(raw, 32))
+		}
+		p.Limit = min(n, s.cfg.MaxPageSize)
+	}
+	return p, nil
+}
+
+// nextLinks returns the "next" link: the request URL with marker set to
+// the last id of the page and limit to the page's limit.
+func nextLinks(r *http.Request, lastID string, limit int) []link {
+	q := r.URL.Query()
+	q.Set("marker", lastID)
+	q.Set("limit", strconv.Itoa(limit))
+	return []link{{Href: baseURL(r) + r.URL.EscapedPath() + "?" + q.Encode(), Rel: "next"}}
+}
+
+// instanceList is a page of instances. Links and InstancesLinks carry the
+// same next link: troveclient reads "links", gophercloud "instances_links".
+type instanceList struct {
+	Instances      []instanceView `json:"instances"`
+	Links          []link         `json:"links,omitempty"`
+	InstancesLinks []link         `json:"instances_links,omitempty"`
+}
+
+func (s *Server) listInstancesView(w http.ResponseWriter, r *http.Request, detail bool) error {
+	page, err := s.pageOf(r)
+	if err != nil {
+		return err
+	}
+	tenant := r.PathValue("tenant")
+	items, more, err := s.b.ListInstances(r.Context(), tenant, page)
+	if err != nil {
+		return err
+	}
+	admin := reqInfoFrom(r.Context()).isAdmin()
+	out := instanceList{Instances: make([]instanceView, 0, len(items))}
+	for _, in := range items {
+		if detail {
+			out.Instances = append(out.Instances, newInstanceDetailView(r, tenant, in, nil, admin))
+		} else {
+			out.Instances = append(out.Instances, newInstanceView(r, tenant, in))
+		}
+	}
+	if more && len(items) > 0 {
+		out.Links = nextLinks(r, items[len(items)-1].ID, page.Limit)
+		out.InstancesLinks = out.Links
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// listInstances serves GET /v1.0/{tenant}/instances (summary view).
+func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) error {
+	return s.listInstancesView(w, r, false)
+}
+
+// listInstancesDetail serves GET /v1.0/{tenant}/instances/detail.
+func (s *Server) listInstancesDetail(w http.ResponseWriter, r *http.Request) error {
+	return s.listInstancesView(w, r, true)
+}
+
+// createInstance serves POST /v1.0/{tenant}/instances: 200 with the detail
+// view (not 201/202: gophercloud accepts 200 only).
+func (s *Server) createInstance(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	req, err := decodeCreate(body)
+	if err != nil {
+		return err
+	}
+	tenant := r.PathValue("tenant")
+	d, err := s.b.CreateInstance(r.Context(), tenant, req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]instanceView{"instance": detailOf(r, tenant, d)})
+}
+
+// getInstance serves GET /v1.0/{tenant}/instances/{id}.
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) error {
+	tenant := r.PathValue("tenant")
+	d, err := s.b.GetInstance(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]instanceView{"instance": detailOf(r, tenant, d)})
+}
+
+// updateInstance serves PUT and PATCH /v1.0/{tenant}/instances/{id}: a
+// rename, or nothing for {"instance": {}}; 202 with an empty body.
+func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	u, err := decodeUpdate(body)
+	if err != nil {
+		return err
+	}
+	tenant, id := r.PathValue("tenant"), r.PathValue("id")
+	if u.Rename {
+		err = s.b.RenameInstance(r.Context(), tenant, id, u.Name)
+	} else {
+		_, err = s.b.GetInstance(r.Context(), tenant, id) // a no-op still needs the instance
+	}
+	if err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+// deleteInstance serves DELETE /v1.0/{tenant}/instances/{id}: 202, empty.
+func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request) error {
+	if err := s.b.DeleteInstance(r.Context(), r.PathValue("tenant"), r.PathValue("id")); err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+// instanceAction serves POST /v1.0/{tenant}/instances/{id}/action: restart
+// → 202 with an empty body; other Trove actions → 501.
+func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	action, err := decodeAction(body)
+	if err != nil {
+		return err
+	}
+	tenant, id := r.PathValue("tenant"), r.PathValue("id")
+	switch action {
+	case actionRestart:
+		err = s.b.RestartInstance(r.Context(), tenant, id)
+	default:
+		// Trove loads the instance first: an unknown one is 404 whatever
+		// the action.
+		if _, err := s.b.GetInstance(r.Context(), tenant, id); err != nil {
+			return err
+		}
+		err = fault.Errorf(fault.NotImplemented, "api.instance.action", "The action '%s' is not implemented.", action)
+	}
+	if err != nil {
+		return err
+	}
+	writeEmpty(w, http.StatusAccepted)
+	return nil
+}

@@ -1,0 +1,202 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+// Defaults applied by [New] to zero fields of [Config].
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultPageSize     = 20
+	DefaultMaxPageSize  = 100
+)
+
+// Config configures a [Server]. The zero value is usable.
+type Config struct {
+	// MaxBodyBytes caps request bodies (default 1 MiB); larger bodies get
+	// 413 overLimit.
+	MaxBodyBytes int64
+	// RateLimit is the number of requests per minute allowed per tenant (a
+	// token bucket holding up to RateLimit tokens); 0 turns limiting off.
+	RateLimit int
+	// PageSize is the page size of lists without a limit (default 20).
+	PageSize int
+	// MaxPageSize is the largest page served (default 100); a larger limit
+	// is clamped to it.
+	MaxPageSize int
+	// Identity, when non-nil, is mounted at /identity/ with the /identity
+	// prefix stripped (it sees /v3/auth/tokens for /identity/v3/auth/tokens).
+	Identity http.Handler
+	// Logger receives the access log and errors (default: discarded).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the Trove v1.0 HTTP API. It is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	b        Backend
+	auth     Authenticator
+	log      *slog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+	limiter  *rateLimiter
+	draining atomic.Bool
+	handler  http.Handler
+}
+
+// New returns a server that serves b, authenticating tokens with auth. It
+// panics if b or auth is nil.
+func New(cfg Config, b Backend, auth Authenticator) *Server {
+	if b == nil || auth == nil {
+		panic("api: New needs a Backend and an Authenticator")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxPageSize <= 0 {
+		cfg.MaxPageSize = DefaultMaxPageSize
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	cfg.PageSize = min(cfg.PageSize, cfg.MaxPageSize)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, b: b, auth: auth, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	if cfg.RateLimit > 0 {
+		s.limiter = newRateLimiter(cfg.RateLimit, cfg.Now)
+	}
+	s.routes()
+	s.handler = s.chain(http.HandlerFunc(s.dispatch))
+	return s
+}
+
+// Handler returns the whole listener: /, /v1.0, /v1.0/, /healthcheck,
+// /identity/... and /v1.0/{tenant}/...
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetDraining switches draining on or off. While draining every request,
+// GET /healthcheck included, is answered 503 serviceUnavailable, so that a
+// load balancer stops sending traffic before the listener closes.
+func (s *Server) SetDraining(on bool) { s.draining.Store(on) }
+
+// handlerFunc is a handler that reports failure by returning an error, which
+// is written as a Trove fault.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeFault(w, r, err)
+		}
+	})
+}
+
+func (s *Server) routes() {
+	s.handle("GET /{$}", s.versions)
+	s.handle("GET /v1.0", s.version)
+	s.handle("GET /v1.0/{$}", s.version)
+	s.handle("GET /healthcheck", s.healthcheck)
+	if s.cfg.Identity != nil {
+		s.mux.Handle("/identity/", http.StripPrefix("/identity", s.cfg.Identity))
+	}
+
+	const t = "/v1.0/{tenant}/"
+	s.handle("GET "+t+"flavors", s.listFlavors)
+	s.handle("GET "+t+"flavors/{id}", s.getFlavor)
+
+	s.handle("GET "+t+"datastores", s.listDatastores)
+	s.handle("GET "+t+"datastores/{ds}", s.getDatastore)
+	// One pattern serves both /datastores/{ds}/versions and
+	// /datastores/versions/{id}: as two patterns they would overlap
+	// (…/datastores/versions/versions) with neither more specific, which
+	// ServeMux refuses.
+	s.handle("GET "+t+"datastores/{a}/{b}", s.datastoreTwoSegments)
+	s.handle("GET "+t+"datastores/{ds}/versions/{v}", s.getDatastoreVersion)
+	s.handle("GET "+t+"datastores/{ds}/versions/{v}/flavors", s.listVersionFlavors)
+
+	s.handle("GET "+t+"instances", s.listInstances)
+	s.handle("POST "+t+"instances", s.createInstance)
+	s.handle("GET "+t+"instances/detail", s.listInstancesDetail)
+	s.handle("GET "+t+"instances/{id}", s.getInstance)
+	s.handle("PUT "+t+"instances/{id}", s.updateInstance)
+	s.handle("PATCH "+t+"instances/{id}", s.updateInstance)
+	s.handle("DELETE "+t+"instances/{id}", s.deleteInstance)
+	s.handle("POST "+t+"instances/{id}/action", s.instanceAction)
+}
+
+// dispatch routes r. ServeMux answers unknown paths and wrong methods in
+// plain text, so those two cases are detected first and answered with the
+// JSON faults itemNotFound and badMethod (with the mux's Allow header).
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	probe := &probeWriter{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		s.writeFault(w, r, fault.Errorf(fault.BadMethod, "api.route",
+			"The method %s is not allowed for this resource.", r.Method))
+		return
+	}
+	s.writeFault(w, r, fault.New(fault.NotFound, "api.route", "The resource could not be found."))
+}
+
+// probeWriter records what ServeMux's own 404/405 handlers would write.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (p *probeWriter) WriteHeader(code int) {
+	if p.status == 0 {
+		p.status = code
+	}
+}
+
+// writeJSON writes v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // hrefs keep their '&'
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("api: encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+// writeEmpty writes status with an empty JSON-typed body (Trove's 202s).
+func writeEmpty(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/service"
+)
+
+// timeLayout is Trove's timestamp: naive UTC, no zone suffix, no fraction.
+// gophercloud parses exactly this layout and fails on a trailing "Z".
+const timeLayout = "2006-01-02T15:04:05"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// link is a resource link.
+type link struct {
+	Href string `json:"href"`
+	Rel  string `json:"rel"`
+}
+
+// baseURL returns scheme://host of the request: https when the connection is
+// TLS or a proxy says so in X-Forwarded-Proto.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		p, _, _ = strings.Cut(p, ",")
+		switch p = strings.ToLower(strings.TrimSpace(p)); p {
+		case "http", "https":
+			scheme = p
+		}
+	}
+	return scheme + "://" + r.Host
+}
+
+// links returns the self and bookmark links of collection/id:
+// <base>/v1.0/<tenant>/<collection>/<id> and <base>/<collection>/<id>.
+func links(r *http.Request, tenant, collection, id string) []link {
+	base := baseURL(r)
+	id = url.PathEscape(id)
+	return []link{
+		{Href: base + "/v1.0/" + url.PathEscape(tenant) + "/" + collection + "/" + id, Rel: "self"},
+		{Href: base + "/" + collection + "/" + id, Rel: "bookmark"},
+	}
+}
+
+// flavorView is a flavor: "id" is a JSON number (gophercloud decodes an int),
+// "str_id" the same id as a string.
+type flavorView struct {
+	ID    int    `json:"id"`
+	StrID string `json:"str_id"`
+	Name  string `json:"name"`
+	RAM   int    `json:"ram"`
+	VCPUs int    `json:"vcpus"`
+	Disk  int    `json:"disk"`
+	Links []link `json:"links"`
+}
+
+func newFlavorView(r *http.Request, tenant string, f *model.Flavor) flavorView {
+	id := strconv.Itoa(f.ID)
+	return flavorView{ID: f.ID, StrID: id, Name: f.Name, RAM: f.RAM, VCPUs: f.VCPUs, Disk: f.Disk,
+		Links: links(r, tenant, "flavors", id)}
+}
+
+// datastoreView is a datastore with its versions.
+type datastoreView struct {
+	ID             string        `json:"id"`
+	Name           string        `json:"name"`
+	DefaultVersion string        `json:"default_version,omitempty"`
+	Links          []link        `json:"links"`
+	Versions       []versionView `json:"versions"`
+}
+
+// versionView is a datastore version. Datastore (the datastore id) is set
+// only on a standalone version, Active only for admins.
+type versionView struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Datastore string `json:"datastore,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Active    *bool  `json:"active,omitempty"`
+	Links     []link `json:"links"`
+}
+
+func newVersionView(r *http.Request, tenant string, v *model.DatastoreVersion, standalone, admin bool) versionView {
+	vv := versionView{ID: v.ID, Name: v.Name, Version: v.Version, Links: links(r, tenant, "datastores/versions", v.ID)}
+	if standalone {
+		vv.Datastore = v.DatastoreID
+	}
+	if admin {
+		active := v.Active
+		vv.Active = &active
+	}
+	return vv
+}
+
+func newDatastoreView(r *http.Request, tenant string, ds *model.Datastore, admin bool) datastoreView {
+	dv := datastoreView{ID: ds.ID, Name: ds.Name, DefaultVersion: ds.DefaultVersionID,
+		Links: links(r, tenant, "datastores", ds.ID), Versions: []versionView{}}
+	for i := range ds.Versions {
+		if v := &ds.Versions[i]; v.Active || admin {
+			dv.Versions = append(dv.Versions, newVersionView(r, tenant, v, false, admin))
+		}
+	}
+	return dv
+}
+
+// instanceFlavorView is the flavor inside an instance: its id is a JSON
+// string (gophercloud decodes a string), unlike the flavor resource's.
+type instanceFlavorView struct {
+	ID    string `json:"id"`
+	Links []link `json:"links"`
+}
+
+type instanceDatastoreView struct {
+	Type    string `json:"type"`
+	Version string `json:"version"`
+}
+
+type volumeView struct {
+	Size int      `json:"size"`
+	Used *float64 `json:"used,omitempty"`
+}
+
+type addressView struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+}
+
+type instanceFaultView struct {
+	Message string  `json:"message"`
+	Created string  `json:"created"`
+	Details *string `json:"details"` // null unless the caller is an admin
+}
+
+// instanceView is the summary view (lists) and, with Created, Updated and
+// Fault, the detail view (create, show, /instances/detail).
+type instanceView struct {
+	ID        string                `json:"id"`
+	Name      string                `json:"name"`
+	Status    model.InstanceStatus  `json:"status"`
+	Links     []link                `json:"links"`
+	Flavor    instanceFlavorView    `json:"flavor"`
+	Datastore instanceDatastoreView `json:"datastore"`
+	Volume    volumeView            `json:"volume"`
+	Hostname  string                `json:"hostname,omitempty"`
+	IP        []string              `json:"ip,omitempty"`
+	Addresses []addressView         `json:"addresses,omitempty"`
+	Created   string                `json:"created,omitempty"`
+	Updated   string                `json:"updated,omitempty"`
+	Fault     *instanceFaultView    `json:"fault,omitempty"`
+}
+
+func newInstanceView(r *http.Request, tenant string, in *model.Instance) instanceView {
+	flavorID := strconv.Itoa(in.FlavorID)
+	v := instanceView{
+		ID: in.ID, Name: in.Name, Status: in.Status,
+		Links:     links(r, tenant, "instances", in.ID),
+		Flavor:    instanceFlavorView{ID: flavorID, Links: links(r, tenant, "flavors", flavorID)},
+		Datastore: instanceDatastoreView{Type: in.Datastore, Version: in.DatastoreVersion},
+		Volume:    volumeView{Size: in.VolumeSize},
+	}
+	if in.Address != "" {
+		v.Hostname = in.Address
+		v.IP = []string{in.Address}
+		v.Addresses = []addressView{{Address: in.Address, Type: "private"}}
+	}
+	return v
+}
+
+func newInstanceDetailView(r *http.Request, tenant string, in *model.Instance, used *float64, admin bool) instanceView {
+	v := newInstanceView(r, tenant, in)
+	v.Created, v.Updated = formatTime(in.Created), formatTime(in.Updated)
+	v.Volume.Used = used
+	if f := in.Fault; f != nil {
+		fv := &instanceFaultView{Message: f.Message, Created: formatTime(f.Created)}
+		if admin && f.Details != "" {
+			d := f.Details
+			fv.Details = &d
+		}
+		v.Fault = fv
+	}
+	return v
+}
+
+func detailOf(r *http.Request, tenant string, d *service.InstanceDetail) instanceView {
+	return newInstanceDetailView(r, tenant, d.Instance, d.VolumeUsedGB, reqInfoFrom(r.Context()).isAdmin())
+}
+
+func (ri *reqInfo) isAdmin() bool { return ri.principal != nil && ri.principal.IsAdmin() }
