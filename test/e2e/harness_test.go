@@ -1,0 +1,352 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
+)
+
+// hoardBin is the binary built once by TestMain.
+var hoardBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hoard-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	hoardBin = filepath.Join(dir, "hoard")
+	build := exec.Command("go", "build", "-race", "-o", hoardBin, "github.com/hoard-db/hoard/cmd/hoard")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build hoard:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const adminPassword = "e2e-admin-secret"
+
+// poolCounter gives each hoard started by this test binary its own
+// address pool, so that parallel packages and tests never collide.
+var (
+	poolMu      sync.Mutex
+	poolCounter = 0
+)
+
+func nextPool() string {
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	poolCounter++
+	// 127.0.100.0/24 ... one /24 per hoard; pid spreads concurrent runs.
+	return fmt.Sprintf("127.%d.%d.0/24", 100+(os.Getpid()%50), poolCounter%250)
+}
+
+// hoard is a running `hoard serve` under test.
+type hoard struct {
+	t       *testing.T
+	dataDir string
+	listen  string
+	pool    string
+	env     []string
+	cmd     *exec.Cmd
+	done    chan error
+	logMu   sync.Mutex
+	log     strings.Builder
+}
+
+// startHoard starts hoard with a fresh data directory and waits until it
+// answers. Extra env entries (KEY=VALUE) are added to its environment.
+func startHoard(t *testing.T, env ...string) *hoard {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the end-to-end tests must run as root (engines run as the hoard system user)")
+	}
+	dataDir, err := os.MkdirTemp("", "hoard-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hoard{t: t, dataDir: dataDir, listen: freeAddr(t), pool: nextPool()}
+	t.Cleanup(func() { h.destroy() })
+	h.start(env...)
+	return h
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs the hoard process (again) on the same data directory.
+func (h *hoard) start(env ...string) {
+	h.t.Helper()
+	h.env = env
+	cmd := exec.Command(hoardBin, "serve",
+		"--listen", h.listen,
+		"--data-dir", h.dataDir,
+		"--admin-password", adminPassword,
+		"--address-pool", h.pool,
+		"--rate-limit", "0",
+		"--log-level", "debug",
+		"--shutdown-grace", "5s",
+	)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			h.logMu.Lock()
+			h.log.WriteString(sc.Text() + "\n")
+			h.logMu.Unlock()
+		}
+	}()
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.cmd = cmd
+	h.done = make(chan error, 1)
+	go func() { h.done <- cmd.Wait(); pw.Close() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + h.listen + "/healthcheck")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case err := <-h.done:
+			h.done <- err
+			h.t.Fatalf("hoard exited before it was ready: %v\n%s", err, h.logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("hoard not ready within 60s\n%s", h.logs())
+		}
+		pollPause(20 * time.Millisecond)
+	}
+}
+
+func (h *hoard) logs() string {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	return h.log.String()
+}
+
+// kill sends SIGKILL to hoard and waits for it to be gone.
+func (h *hoard) kill() {
+	h.t.Helper()
+	_ = h.cmd.Process.Signal(syscall.SIGKILL)
+	h.wait(30 * time.Second)
+}
+
+// stop sends SIGTERM (graceful shutdown) and waits.
+func (h *hoard) stop() {
+	h.t.Helper()
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	h.wait(30 * time.Second)
+}
+
+// wait waits for the hoard process to exit.
+func (h *hoard) wait(d time.Duration) error {
+	select {
+	case err := <-h.done:
+		h.done <- err
+		return err
+	case <-time.After(d):
+		h.t.Fatalf("hoard did not exit within %s", d)
+		return nil
+	}
+}
+
+func (h *hoard) running() bool {
+	select {
+	case err := <-h.done:
+		h.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// destroy stops hoard, kills every engine it left and removes its data.
+func (h *hoard) destroy() {
+	if h.running() {
+		_ = h.cmd.Process.Signal(syscall.SIGKILL)
+		<-h.done
+	}
+	for _, pid := range enginePIDs(h.dataDir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	waitFor(h.t, 30*time.Second, "engines of the test to exit", func() bool { return len(enginePIDs(h.dataDir)) == 0 })
+	if h.t.Failed() {
+		h.t.Logf("hoard log:\n%s", h.logs())
+	}
+	os.RemoveAll(h.dataDir)
+}
+
+// enginePIDs lists live processes (not zombies) whose command line mentions
+// dir: the engines of one hoard data directory.
+func enginePIDs(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), dir) {
+			continue
+		}
+		if !strings.Contains(string(cmdline), "mariadbd") {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitFor polls cond every 20 ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		pollPause(20 * time.Millisecond)
+	}
+}
+
+// client logs in as the bootstrap admin through the built-in identity
+// service (Keystone v3) and returns a database service client found in
+// the catalog, exactly as a gophercloud user would.
+func (h *hoard) client(ctx context.Context) *gophercloud.ServiceClient {
+	h.t.Helper()
+	pc, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{
+		IdentityEndpoint: "http://" + h.listen + "/identity/v3",
+		Username:         "admin",
+		Password:         adminPassword,
+		TenantName:       "admin",
+		DomainName:       "Default",
+	})
+	if err != nil {
+		h.t.Fatalf("login: %v", err)
+	}
+	sc, err := openstack.NewDBV1(pc, gophercloud.EndpointOpts{Region: "RegionOne"})
+	if err != nil {
+		h.t.Fatalf("database endpoint: %v", err)
+	}
+	return sc
+}
+
+// waitStatus polls an instance until its status is want, failing early on
+// a status in fail. It returns the instance.
+func waitStatus(ctx context.Context, t *testing.T, sc *gophercloud.ServiceClient, id string, want string, d time.Duration) *instances.Instance {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var last string
+	for {
+		inst, err := instances.Get(ctx, sc, id).Extract()
+		if err == nil {
+			last = inst.Status
+			if inst.Status == want {
+				return inst
+			}
+			if inst.Status == "ERROR" || inst.Status == "FAILED" {
+				msg := ""
+				if inst.Fault != nil {
+					msg = inst.Fault.Message
+				}
+				t.Fatalf("instance %s went to %s (%s) while waiting for %s", id, inst.Status, msg, want)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s: status %q after %s, want %s (last error %v)", id, last, d, want, err)
+		}
+		pollPause(50 * time.Millisecond)
+	}
+}
+
+// waitGone polls until GET on the instance answers 404.
+func waitGone(ctx context.Context, t *testing.T, sc *gophercloud.ServiceClient, id string, d time.Duration) {
+	t.Helper()
+	waitFor(t, d, "instance "+id+" to be deleted", func() bool {
+		_, err := instances.Get(ctx, sc, id).Extract()
+		return gophercloud.ResponseCodeIs(err, http.StatusNotFound)
+	})
+}
+
+// openDB connects to an instance over TCP as a database user.
+func openDB(t *testing.T, addr, user, password, db string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = net.JoinHostPort(addr, "3306")
+	cfg.User = user
+	cfg.Passwd = password
+	cfg.DBName = db
+	cfg.Timeout = 5 * time.Second
+	conn, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// instanceSocket is the engine socket of an instance, where the host's
+// root may log in (unix_socket authentication) as an operator would.
+func (h *hoard) instanceSocket(id string) string {
+	return filepath.Join(h.dataDir, "instances", id, "run", "mysqld.sock")
+}
+
+// rootSQL runs SQL as the host's root over the instance socket with the
+// mariadb client and returns its tab-separated output.
+func (h *hoard) rootSQL(t *testing.T, id, query string) string {
+	t.Helper()
+	out, err := exec.Command("mariadb", "--socket="+h.instanceSocket(id), "-uroot", "-N", "-B", "-e", query).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mariadb -e %q: %v\n%s", query, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// pollPause waits between two polls of a condition that has a deadline.
+func pollPause(d time.Duration) { <-time.After(d) }
