@@ -1,0 +1,169 @@
+package local
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// writeConfFile writes a file of hoard's own atomically (temp file, fsync,
+// rename): owned by hoard, mode 0640, group of the engine user, so the
+// engine can read it but not rewrite it.
+func (d *Driver) writeConfFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o640); err != nil {
+		return err
+	}
+	if d.acct.asRoot {
+		if err := f.Chown(os.Geteuid(), int(d.acct.gid)); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// mkdirOwned creates dir if needed and (re)sets its mode and, as root, its
+// owner: engineOwned directories belong to the engine user, the others to
+// hoard with the engine user's group.
+func (d *Driver) mkdirOwned(dir string, perm os.FileMode, engineOwned bool) error {
+	if err := os.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if d.acct.asRoot {
+		uid := os.Geteuid()
+		if engineOwned {
+			uid = int(d.acct.uid)
+		}
+		if err := os.Lchown(dir, uid, int(d.acct.gid)); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(dir, perm)
+}
+
+// openLog opens a log file for an engine process to write to. It does not
+// follow symlinks: the log directory belongs to the engine user.
+func openLog(path string, truncate bool) (*os.File, error) {
+	flags := os.O_RDWR | os.O_CREATE | syscall.O_NOFOLLOW
+	if truncate {
+		flags |= os.O_TRUNC
+	} else {
+		flags |= os.O_APPEND
+	}
+	return os.OpenFile(path, flags, 0o640)
+}
+
+// tail returns at most the last n lines (and 4 KiB) of f.
+func tail(f *os.File, n int) string {
+	const limit = 4096
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(fi.Size()-limit, 0)
+	b := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	b = bytes.TrimRight(b, "\n")
+	lines := bytes.Split(b, []byte("\n"))
+	if off > 0 && len(lines) > 1 {
+		lines = lines[1:] // the first one is cut
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// tailPath is tail of the file at path ("" if it cannot be read).
+func tailPath(path string, n int) string {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return tail(f, n)
+}
+
+// emptyDir removes everything inside dir, keeping dir itself.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exists reports whether path exists (errors other than "not exist" count
+// as existing, so that nothing is redone or removed by mistake).
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while walking
+			}
+			return err
+		}
+		if e.Type().IsRegular() {
+			fi, err := e.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,536 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+// maxSocketPath is the longest Unix socket path (sun_path is 108 bytes,
+// including the terminating NUL).
+const maxSocketPath = 107
+
+// logTailLines is how many lines of a log an error quotes.
+const logTailLines = 15
+
+// Provision creates the instance directory, writes the configuration
+// rendered from s (every time) and initialises the data directory once.
+func (d *Driver) Provision(ctx context.Context, s driver.Spec) error {
+	const op = "driver.local.provision"
+	eng, err := d.engine(op, s)
+	if err != nil {
+		return err
+	}
+	_, unlock, err := d.lock(op, s.InstanceID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.provision(ctx, op, s, eng)
+}
+
+func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng datastore.Engine) error {
+	ds := d.dsSpec(s)
+	dir := d.dir(s.InstanceID)
+	if err := d.makeDirs(dir, ds); err != nil {
+		return fmt.Errorf("while creating directories of instance %s: %w", s.InstanceID, err)
+	}
+	if err := d.render(op, s, eng); err != nil {
+		return err
+	}
+	marker := filepath.Join(dir, markerName)
+	if exists(marker) {
+		return nil
+	}
+	// An earlier init may have been interrupted: start again from nothing,
+	// but never under a running engine.
+	h, err := d.readHandle(s.InstanceID)
+	if err != nil {
+		return err
+	}
+	if h != nil && h.PID != 0 {
+		if p := attachPID(h.PID, h.StartTime, h.Exe, time.Hour); p != nil {
+			p.release()
+			return fault.Errorf(fault.Conflict, op, "instance %s runs but is not initialised", s.InstanceID)
+		}
+	}
+	if err := emptyDir(ds.DataDir); err != nil {
+		return fmt.Errorf("while emptying data of instance %s: %w", s.InstanceID, err)
+	}
+	if args := eng.Process().InitArgs(ds); len(args) > 0 {
+		if err := d.runInit(ctx, ds, args); err != nil {
+			return err
+		}
+	}
+	if err := d.writeConfFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
+		return fmt.Errorf("while marking instance %s initialised: %w", s.InstanceID, err)
+	}
+	return nil
+}
+
+// makeDirs creates the instance directory and its subdirectories and sets
+// their owners and modes.
+func (d *Driver) makeDirs(dir string, ds datastore.Spec) error {
+	for _, m := range []struct {
+		path        string
+		perm        os.FileMode
+		engineOwned bool
+	}{
+		{dir, 0o750, false},
+		{ds.ConfDir, 0o750, false},
+		{ds.DataDir, 0o700, true},
+		{ds.RunDir, 0o750, true},
+		{ds.LogDir, 0o750, true},
+	} {
+		if err := d.mkdirOwned(m.path, m.perm, m.engineOwned); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// render writes the configuration files rendered from s.
+func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
+	ds := d.dsSpec(s)
+	if sock := eng.Process().Socket(ds); len(sock) > maxSocketPath {
+		return fault.Errorf(fault.Invalid, op, "socket path of instance %s is %d bytes, at most %d fit", s.InstanceID, len(sock), maxSocketPath)
+	}
+	files, err := eng.Process().Render(ds)
+	if err != nil {
+		return fmt.Errorf("while rendering config of instance %s: %w", s.InstanceID, err)
+	}
+	for _, f := range files {
+		if f.Name == "" || f.Name == "." || f.Name == ".." || filepath.Base(f.Name) != f.Name {
+			return fmt.Errorf("engine %s rendered a config file with a bad name %q", eng.Name(), f.Name)
+		}
+		if err := d.writeConfFile(filepath.Join(ds.ConfDir, f.Name), f.Content); err != nil {
+			return fmt.Errorf("while writing config of instance %s: %w", s.InstanceID, err)
+		}
+	}
+	return nil
+}
+
+// runInit runs the engine's init command as the engine user, its output in
+// log/init.log.
+func (d *Driver) runInit(ctx context.Context, ds datastore.Spec, args []string) error {
+	logPath := filepath.Join(ds.LogDir, "init.log")
+	f, err := openLog(logPath, true)
+	if err != nil {
+		return fmt.Errorf("while opening init log of instance %s: %w", ds.InstanceID, err)
+	}
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = ds.DataDir
+	cmd.Env = d.env()
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = d.sysProcAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("while initialising data of instance %s: %w; last lines of %s:\n%s",
+			ds.InstanceID, err, logPath, tail(f, logTailLines))
+	}
+	d.log.Info("initialised data", "instance", ds.InstanceID, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Start starts the engine unless it runs, and supervises it.
+func (d *Driver) Start(ctx context.Context, s driver.Spec) error {
+	const op = "driver.local.start"
+	eng, err := d.engine(op, s)
+	if err != nil {
+		return err
+	}
+	inst, unlock, err := d.lock(op, s.InstanceID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.start(op, inst, s, eng)
+}
+
+// start does Start with inst locked.
+func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.Engine) error {
+	if inst.sup != nil && !inst.sup.finished() {
+		return nil
+	}
+	dir := d.dir(s.InstanceID)
+	if !exists(dir) {
+		return fault.Wrap(fault.NotFound, op, "instance not provisioned", driver.ErrNotFound)
+	}
+	if !exists(filepath.Join(dir, markerName)) {
+		return fault.Errorf(fault.Conflict, op, "instance %s is not provisioned", s.InstanceID)
+	}
+	h, err := d.readHandle(s.InstanceID)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		if p := attachPID(h.PID, h.StartTime, h.Exe, d.pollEvery); p != nil {
+			if !h.Want {
+				h.Want = true
+				if err := d.writeHandle(s.InstanceID, h); err != nil {
+					p.release()
+					return err
+				}
+			}
+			d.supervise(inst, s, eng, p)
+			return nil
+		}
+	}
+	if err := d.render(op, s, eng); err != nil {
+		return err
+	}
+	if err := checkFree(s.Address, s.Port); err != nil {
+		return fault.Wrap(fault.Conflict, op, fmt.Sprintf("address %s port %d is in use", s.Address, s.Port), err)
+	}
+	p, err := d.launch(s, eng)
+	if err != nil {
+		return err
+	}
+	d.log.Info("started engine", "instance", s.InstanceID, "pid", p.pid)
+	d.supervise(inst, s, eng, p)
+	return nil
+}
+
+// checkFree fails if something already listens on address:port.
+func checkFree(address string, port int) error {
+	if address == "" || port <= 0 {
+		return nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+		return nil // e.g. an address not configured yet: let the engine say
+	}
+	return l.Close()
+}
+
+// launch starts s's server as a child in its own session and persists its
+// handle before returning; if that fails, the process is killed.
+func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
+	ds := d.dsSpec(s)
+	args := eng.Process().ServerArgs(ds)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("engine %s has no server command", eng.Name())
+	}
+	logPath := filepath.Join(ds.LogDir, "server.log")
+	logf, err := openLog(logPath, false)
+	if err != nil {
+		return nil, fmt.Errorf("while opening server log of instance %s: %w", s.InstanceID, err)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = ds.DataDir
+	cmd.Env = d.env()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = d.sysProcAttr()
+	err = cmd.Start()
+	logf.Close()
+	if err != nil {
+		return nil, fmt.Errorf("while starting engine of instance %s: %w", s.InstanceID, err)
+	}
+	p := newChild(cmd)
+	st, serr := readStat(p.pid)
+	var eerr error
+	if serr == nil && !st.dead() {
+		p.startTime = st.StartTime
+		p.exe, eerr = exePath(p.pid)
+	}
+	if serr != nil || st.dead() || eerr != nil {
+		p.killGroup()
+		<-p.done
+		if eerr != nil && !errors.Is(eerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("while inspecting engine of instance %s: %w", s.InstanceID, eerr)
+		}
+		return nil, fmt.Errorf("engine of instance %s exited at once (%s); last lines of %s:\n%s",
+			s.InstanceID, p.detail, logPath, tailPath(logPath, logTailLines))
+	}
+	h := &handle{Engine: eng.Name(), Spec: s, Want: true, PID: p.pid, StartTime: p.startTime, Exe: p.exe, StartedAt: time.Now().UTC()}
+	if err := d.writeHandle(s.InstanceID, h); err != nil {
+		p.killGroup()
+		<-p.done
+		return nil, err
+	}
+	return p, nil
+}
+
+// supervise hands p to a new supervisor goroutine; inst must be locked.
+func (d *Driver) supervise(inst *instance, s driver.Spec, eng datastore.Engine, p *proc) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		p.release()
+		return
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	sup := &supervisor{d: d, spec: s, eng: eng, stopc: make(chan stopReq), done: make(chan struct{})}
+	inst.sup = sup
+	go sup.run(p)
+}
+
+// terminate stops p: its engine's stop signal, then after StopTimeout (or
+// once ctx is done) SIGKILL to its process group; it returns once p is gone.
+func (d *Driver) terminate(ctx context.Context, id string, p *proc, sig syscall.Signal) error {
+	if err := p.signal(sig); err != nil {
+		return fmt.Errorf("while signalling engine of instance %s: %w", id, err)
+	}
+	grace := time.NewTimer(d.cfg.StopTimeout)
+	defer grace.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-grace.C:
+		d.log.Warn("engine did not stop in time; killing it", "instance", id, "pid", p.pid, "timeout", d.cfg.StopTimeout)
+	case <-ctx.Done():
+		d.log.Warn("stop cancelled; killing engine", "instance", id, "pid", p.pid)
+	}
+	p.killGroup()
+	kill := time.NewTimer(d.killWait)
+	defer kill.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-kill.C:
+		return fmt.Errorf("engine of instance %s (pid %d) still runs %v after SIGKILL", id, p.pid, d.killWait)
+	}
+}
+
+// stopSignal is the stop signal of engine name (SIGTERM if unknown).
+func (d *Driver) stopSignal(name string) syscall.Signal {
+	if e, ok := d.cfg.Engines[name]; ok {
+		return e.Process().StopSignal()
+	}
+	return syscall.SIGTERM
+}
+
+// Stop stops the engine of instance id; a no-op if it does not run.
+func (d *Driver) Stop(ctx context.Context, id string) error {
+	const op = "driver.local.stop"
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	inst, unlock, err := d.lock(op, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.stop(ctx, inst, id)
+}
+
+// stop does Stop with inst locked.
+func (d *Driver) stop(ctx context.Context, inst *instance, id string) error {
+	if sup := inst.sup; sup != nil {
+		inst.sup = nil
+		if err := sup.stop(ctx); err != nil {
+			return err
+		}
+	}
+	if !exists(d.dir(id)) {
+		return nil
+	}
+	h, err := d.readHandle(id)
+	if err != nil || h == nil {
+		return err
+	}
+	// Not supervised here (e.g. before Recover): stop it by its handle.
+	if p := attachPID(h.PID, h.StartTime, h.Exe, d.pollEvery); p != nil {
+		err := d.terminate(ctx, id, p, d.stopSignal(h.Engine))
+		p.release()
+		if err != nil {
+			return err
+		}
+	}
+	if h.Want || h.PID != 0 {
+		h.Want, h.PID, h.StartTime, h.Exe, h.StartedAt = false, 0, 0, "", time.Time{}
+		if err := d.writeHandle(id, h); err != nil {
+			return err
+		}
+		d.log.Info("stopped engine", "instance", id)
+	}
+	return nil
+}
+
+// Restart stops the engine, renders the configuration from s and starts it.
+func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
+	const op = "driver.local.restart"
+	eng, err := d.engine(op, s)
+	if err != nil {
+		return err
+	}
+	inst, unlock, err := d.lock(op, s.InstanceID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := d.stop(ctx, inst, s.InstanceID); err != nil {
+		return err
+	}
+	if !exists(d.dir(s.InstanceID)) {
+		return fault.Wrap(fault.NotFound, op, "instance not provisioned", driver.ErrNotFound)
+	}
+	if err := d.render(op, s, eng); err != nil {
+		return err
+	}
+	return d.start(op, inst, s, eng)
+}
+
+// Destroy stops the engine and removes the instance directory.
+func (d *Driver) Destroy(ctx context.Context, id string) error {
+	const op = "driver.local.destroy"
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	inst, unlock, err := d.lock(op, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.destroy(ctx, inst, id)
+}
+
+func (d *Driver) destroy(ctx context.Context, inst *instance, id string) error {
+	if err := d.stop(ctx, inst, id); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(d.dir(id)); err != nil {
+		return fmt.Errorf("while removing instance %s: %w", id, err)
+	}
+	return nil
+}
+
+// State reports whether the engine of instance id runs.
+func (d *Driver) State(_ context.Context, id string) (driver.State, error) {
+	const op = "driver.local.state"
+	if err := checkID(op, id); err != nil {
+		return "", err
+	}
+	if !exists(d.dir(id)) {
+		return driver.StateAbsent, nil
+	}
+	h, err := d.readHandle(id)
+	if err != nil {
+		return "", err
+	}
+	if h == nil || h.PID == 0 {
+		return driver.StateStopped, nil
+	}
+	st, err := readStat(h.PID)
+	if err != nil || st.dead() || st.StartTime != h.StartTime {
+		return driver.StateStopped, nil
+	}
+	return driver.StateRunning, nil
+}
+
+// UsedBytes sums the sizes of the files in the instance's data directory.
+func (d *Driver) UsedBytes(_ context.Context, id string) (int64, error) {
+	const op = "driver.local.used_bytes"
+	if err := checkID(op, id); err != nil {
+		return 0, err
+	}
+	data := filepath.Join(d.dir(id), "data")
+	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) {
+		return 0, fault.Wrap(fault.NotFound, op, "instance not found", driver.ErrNotFound)
+	}
+	n, err := dirSize(data)
+	if err != nil {
+		return 0, fmt.Errorf("while measuring data of instance %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// Recover re-attaches to the engines of specs (starting those whose handle
+// says they should run but whose process is gone) and destroys instance
+// directories not in specs.
+func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
+	const op = "driver.local.recover"
+	var errs []error
+	keep := make(map[string]bool, len(specs))
+	for _, s := range specs {
+		keep[s.InstanceID] = true
+		if err := d.recoverOne(ctx, op, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, err := os.ReadDir(d.root)
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("while listing %s: %w", d.root, err))...)
+	}
+	for _, e := range entries {
+		id := e.Name()
+		if !e.IsDir() || keep[id] || !validID(id) || !d.looksLikeInstance(id) {
+			continue
+		}
+		d.log.Warn("removing orphaned instance", "instance", id)
+		if err := d.Destroy(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// looksLikeInstance guards Recover against removing directories that
+// someone else put under Root.
+func (d *Driver) looksLikeInstance(id string) bool {
+	for _, name := range []string{handleName, markerName, "conf", "data"} {
+		if exists(filepath.Join(d.dir(id), name)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Driver) recoverOne(ctx context.Context, op string, s driver.Spec) error {
+	eng, err := d.engine(op, s)
+	if err != nil {
+		return err
+	}
+	inst, unlock, err := d.lock(op, s.InstanceID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if inst.sup != nil && !inst.sup.finished() {
+		return nil
+	}
+	if !exists(d.dir(s.InstanceID)) {
+		return nil
+	}
+	h, err := d.readHandle(s.InstanceID)
+	if err != nil || h == nil {
+		return err
+	}
+	if p := attachPID(h.PID, h.StartTime, h.Exe, d.pollEvery); p != nil {
+		if !h.Want {
+			// Running although stopped: an interrupted Stop. Finish it.
+			p.release()
+			return d.stop(ctx, inst, s.InstanceID)
+		}
+		d.log.Info("re-attached to engine", "instance", s.InstanceID, "pid", p.pid)
+		d.supervise(inst, s, eng, p)
+		return nil
+	}
+	if h.Want {
+		d.log.Info("engine gone while hoard was down; starting it", "instance", s.InstanceID)
+		return d.start(op, inst, s, eng)
+	}
+	if h.PID != 0 {
+		h.PID, h.StartTime, h.Exe, h.StartedAt = 0, 0, "", time.Time{}
+		return d.writeHandle(s.InstanceID, h)
+	}
+	return nil
+}

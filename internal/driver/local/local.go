@@ -1,0 +1,351 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultUser         = "hoard"
+	DefaultStopTimeout  = 30 * time.Second
+	DefaultReadyTimeout = 60 * time.Second
+)
+
+// Config configures a Driver.
+type Config struct {
+	// Root holds the instances, each in Root/<instance id>/. It is created if
+	// missing and must be traversable by User.
+	Root string
+	// User is the OS user that runs engines. When hoard runs as root, ""
+	// means "hoard", which is created as a system user if missing. When hoard
+	// does not run as root, engines run as the current user and User must be
+	// "" or that user.
+	User string
+	// Engines are the engines this driver runs, by Engine.Name().
+	Engines map[string]datastore.Engine
+	// Observer receives supervision events; may be nil.
+	Observer driver.Observer
+	// Logger receives the driver's logs; slog.Default() if nil.
+	Logger *slog.Logger
+	// StopTimeout is how long a graceful stop may take before the process
+	// group is killed; DefaultStopTimeout if zero.
+	StopTimeout time.Duration
+	// ReadyTimeout is how long an engine restarted by supervision may take
+	// to answer a ping before it is killed and tried again;
+	// DefaultReadyTimeout if zero.
+	ReadyTimeout time.Duration
+	// Credentials returns the account used for supervision pings of an
+	// instance; may be nil (then empty: engines count "access denied" as
+	// alive).
+	Credentials func(instanceID string) (user string, password datastore.Secret)
+	// Env is extra environment (KEY=value) for engine processes. Engines
+	// otherwise get a minimal environment, never hoard's own.
+	Env []string
+}
+
+// Driver runs instances as local processes. It implements driver.Driver.
+type Driver struct {
+	cfg  Config
+	root string
+	log  *slog.Logger
+	acct account
+
+	// Tunables, set by New; tests shorten them.
+	backoffMin time.Duration
+	backoffMax time.Duration
+	pollEvery  time.Duration // re-attached process liveness
+	pingEvery  time.Duration // readiness after a supervision restart
+	killWait   time.Duration // how long a SIGKILLed process may take to go
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // supervisors
+
+	mu     sync.Mutex
+	closed bool
+	insts  map[string]*instance
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// instance serialises the operations on one instance.
+type instance struct {
+	mu  sync.Mutex
+	sup *supervisor // guarded by mu; nil when not supervised
+}
+
+// account is the OS identity engines run as.
+type account struct {
+	name     string
+	uid, gid uint32
+	asRoot   bool // hoard runs as root: switch credentials, chown files
+}
+
+// New returns a Driver for cfg, creating Root and (as root) the engine user.
+func New(cfg Config) (*Driver, error) {
+	const op = "driver.local.new"
+	if cfg.Root == "" {
+		return nil, fault.New(fault.Invalid, op, "root directory not set")
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("while resolving root %s: %w", cfg.Root, err)
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	for name, e := range cfg.Engines {
+		if e == nil || e.Name() != name {
+			return nil, fault.Errorf(fault.Invalid, op, "engine registered as %q has another name", name)
+		}
+	}
+	acct, err := resolveUser(cfg.User, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("while creating root %s: %w", root, err)
+	}
+	if acct.asRoot {
+		if err := checkReachable(root, acct.uid, acct.gid); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Driver{
+		cfg:        cfg,
+		root:       root,
+		log:        log.With("driver", "local"),
+		acct:       acct,
+		backoffMin: time.Second,
+		backoffMax: 30 * time.Second,
+		pollEvery:  200 * time.Millisecond,
+		pingEvery:  50 * time.Millisecond,
+		killWait:   10 * time.Second,
+		ctx:        ctx,
+		cancel:     cancel,
+		insts:      make(map[string]*instance),
+	}, nil
+}
+
+// resolveUser finds (and as root, creates) the user engines run as.
+func resolveUser(name string, log *slog.Logger) (account, error) {
+	const op = "driver.local.new"
+	if os.Geteuid() != 0 {
+		cur, err := user.Current()
+		if err != nil {
+			return account{}, fmt.Errorf("while looking up the current user: %w", err)
+		}
+		if name != "" && name != cur.Username {
+			return account{}, fault.Errorf(fault.Invalid, op, "cannot run engines as %q without root", name)
+		}
+		return account{name: cur.Username, uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}, nil
+	}
+	if name == "" {
+		name = DefaultUser
+	}
+	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		log.Info("creating engine user", "user", name)
+		out, cerr := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
+			"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		if cerr != nil {
+			return account{}, fmt.Errorf("while creating user %s: %w: %s", name, cerr, out)
+		}
+		u, err = user.Lookup(name)
+	}
+	if err != nil {
+		return account{}, fmt.Errorf("while looking up user %s: %w", name, err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return account{}, fmt.Errorf("user %s has uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return account{}, fmt.Errorf("user %s has gid %q: %w", name, u.Gid, err)
+	}
+	return account{name: name, uid: uint32(uid), gid: uint32(gid), asRoot: true}, nil
+}
+
+// checkReachable checks that uid/gid (without supplementary groups) can
+// traverse every directory from / down to dir.
+func checkReachable(dir string, uid, gid uint32) error {
+	for p := dir; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("while checking %s: %w", p, err)
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("cannot read owner of %s", p)
+		}
+		mode := fi.Mode().Perm()
+		var can bool
+		switch {
+		case st.Uid == uid:
+			can = mode&0o100 != 0
+		case st.Gid == gid:
+			can = mode&0o010 != 0
+		default:
+			can = mode&0o001 != 0
+		}
+		if !can {
+			return fault.Errorf(fault.Invalid, "driver.local.new",
+				"the engine user cannot traverse %s (mode %v); instances under %s would not start", p, mode, dir)
+		}
+		if p == "/" || p == filepath.Dir(p) {
+			return nil
+		}
+	}
+}
+
+// Close stops supervising; engines keep running. Later calls fail.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+	d.wg.Wait()
+	return nil
+}
+
+// lock returns instance id locked for one operation, and its unlock.
+func (d *Driver) lock(op, id string) (*instance, func(), error) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, nil, fault.New(fault.Unavailable, op, "driver closed")
+	}
+	inst := d.insts[id]
+	if inst == nil {
+		inst = &instance{}
+		d.insts[id] = inst
+	}
+	d.mu.Unlock()
+	inst.mu.Lock()
+	return inst, inst.mu.Unlock, nil
+}
+
+// validID reports whether id is usable as a directory name.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 || id[0] == '.' {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(op, id string) error {
+	if !validID(id) {
+		return fault.Errorf(fault.Invalid, op, "invalid instance id %q", id)
+	}
+	return nil
+}
+
+// engine validates s and returns its engine.
+func (d *Driver) engine(op string, s driver.Spec) (datastore.Engine, error) {
+	if err := checkID(op, s.InstanceID); err != nil {
+		return nil, err
+	}
+	e, ok := d.cfg.Engines[s.Engine]
+	if !ok {
+		return nil, fault.Errorf(fault.Invalid, op, "unknown engine %q", s.Engine)
+	}
+	return e, nil
+}
+
+// dir is the directory of instance id.
+func (d *Driver) dir(id string) string { return filepath.Join(d.root, id) }
+
+// dsSpec is the engine's view of s.
+func (d *Driver) dsSpec(s driver.Spec) datastore.Spec {
+	dir := d.dir(s.InstanceID)
+	return datastore.Spec{
+		InstanceID: s.InstanceID,
+		DataDir:    filepath.Join(dir, "data"),
+		RunDir:     filepath.Join(dir, "run"),
+		LogDir:     filepath.Join(dir, "log"),
+		ConfDir:    filepath.Join(dir, "conf"),
+		Address:    s.Address,
+		Port:       s.Port,
+		RAMMB:      s.RAMMB,
+		VolumeGB:   s.VolumeGB,
+	}
+}
+
+// Conn returns the address, port and socket of s's engine.
+func (d *Driver) Conn(s driver.Spec) datastore.Conn {
+	c := datastore.Conn{Address: s.Address, Port: s.Port}
+	if e, ok := d.cfg.Engines[s.Engine]; ok && validID(s.InstanceID) {
+		c.Socket = e.Process().Socket(d.dsSpec(s))
+	}
+	return c
+}
+
+// sysProcAttr runs a command in its own session as the engine user.
+func (d *Driver) sysProcAttr() *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setsid: true}
+	if d.acct.asRoot {
+		a.Credential = &syscall.Credential{Uid: d.acct.uid, Gid: d.acct.gid, Groups: []uint32{}}
+	}
+	return a
+}
+
+// env is the environment of engine processes: minimal, never hoard's own
+// (which may hold secrets), plus Config.Env.
+func (d *Driver) env() []string {
+	home := "/nonexistent"
+	if !d.acct.asRoot {
+		if h, err := os.UserHomeDir(); err == nil {
+			home = h
+		}
+	}
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C.UTF-8",
+		"HOME=" + home,
+		"USER=" + d.acct.name,
+		"LOGNAME=" + d.acct.name,
+	}
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		env = append(env, "TZ="+tz)
+	}
+	return append(env, d.cfg.Env...)
+}
+
+// report passes an event to the Observer.
+func (d *Driver) report(ev driver.Event) {
+	if d.cfg.Observer != nil {
+		d.cfg.Observer(ev)
+	}
+}
