@@ -105,13 +105,14 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 			if p == http.ErrAbortHandler { // net/http's sentinel: let the server abort the response
 				panic(p)
 			}
-			ri := reqInfoFrom(r.Context())
-			ri.logger(s.log).LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "panic serving request",
-				slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+			err := fmt.Errorf("api: panic: %v\n%s", p, debug.Stack())
 			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
-				return // too late for a fault; the client sees a truncated answer
+				// Too late for a fault; the client sees a truncated answer.
+				reqInfoFrom(r.Context()).logger(s.log).LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError,
+					"internal error", slog.String("err", err.Error()))
+				return
 			}
-			s.writeFault(w, r, fmt.Errorf("api: panic: %v", p))
+			s.writeFault(w, r, err) // logs err, stack included, at error level
 		}()
 		next.ServeHTTP(w, r)
 	})
