@@ -1,0 +1,225 @@
+package identity
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+// memStore is an in-memory store.Identity for tests.
+type memStore struct {
+	mu       sync.Mutex
+	projects map[string]model.Project
+	users    map[string]model.User
+	roles    map[[2]string][]string // {user, project} → roles
+	tokens   map[string]model.Token // by string(hash)
+}
+
+var _ store.Identity = (*memStore)(nil)
+
+func newMemStore() *memStore {
+	return &memStore{
+		projects: map[string]model.Project{},
+		users:    map[string]model.User{},
+		roles:    map[[2]string][]string{},
+		tokens:   map[string]model.Token{},
+	}
+}
+
+func (m *memStore) CreateProject(_ context.Context, p model.Project) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, q := range m.projects {
+		if q.ID == p.ID || q.Name == p.Name {
+			return store.ErrExists
+		}
+	}
+	m.projects[p.ID] = p
+	return nil
+}
+
+func (m *memStore) GetProject(_ context.Context, id string) (*model.Project, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.projects[id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return &p, nil
+}
+
+func (m *memStore) GetProjectByName(_ context.Context, name string) (*model.Project, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.projects {
+		if p.Name == name {
+			return &p, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (m *memStore) ListProjects(context.Context) ([]model.Project, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]model.Project, 0, len(m.projects))
+	for _, p := range m.projects {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b model.Project) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (m *memStore) CreateUser(_ context.Context, u model.User) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.users {
+		if v.ID == u.ID || v.Name == u.Name {
+			return store.ErrExists
+		}
+	}
+	m.users[u.ID] = u
+	return nil
+}
+
+func (m *memStore) GetUser(_ context.Context, id string) (*model.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return &u, nil
+}
+
+func (m *memStore) GetUserByName(_ context.Context, name string) (*model.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range m.users {
+		if u.Name == name {
+			return &u, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (m *memStore) ListUsers(context.Context) ([]model.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]model.User, 0, len(m.users))
+	for _, u := range m.users {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b model.User) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (m *memStore) SetUserPassword(_ context.Context, id string, hash []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	u.PasswordHash = hash
+	m.users[id] = u
+	return nil
+}
+
+func (m *memStore) GrantRole(_ context.Context, a model.RoleAssignment) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{a.UserID, a.ProjectID}
+	if !slices.Contains(m.roles[k], a.Role) {
+		m.roles[k] = append(m.roles[k], a.Role)
+	}
+	return nil
+}
+
+func (m *memStore) Roles(_ context.Context, userID, projectID string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.roles[[2]string{userID, projectID}]), nil
+}
+
+func (m *memStore) ProjectsOf(_ context.Context, userID string) ([]model.Project, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []model.Project
+	for k, rs := range m.roles {
+		if k[0] == userID && len(rs) > 0 {
+			if p, ok := m.projects[k[1]]; ok {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b model.Project) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (m *memStore) CreateToken(_ context.Context, t model.Token) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tokens[string(t.Hash)]; ok {
+		return store.ErrExists
+	}
+	t.Roles = slices.Clone(t.Roles)
+	m.tokens[string(t.Hash)] = t
+	return nil
+}
+
+func (m *memStore) GetToken(_ context.Context, hash []byte) (*model.Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tokens[string(hash)]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	t.Roles = slices.Clone(t.Roles)
+	return &t, nil
+}
+
+func (m *memStore) DeleteToken(_ context.Context, hash []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tokens[string(hash)]; !ok {
+		return store.ErrNotFound
+	}
+	delete(m.tokens, string(hash))
+	return nil
+}
+
+func (m *memStore) DeleteExpiredTokens(_ context.Context, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, t := range m.tokens {
+		if t.ExpiresAt.Before(now) {
+			delete(m.tokens, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *memStore) tokenCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.tokens)
+}
+
+// tokenHashes returns every stored token hash.
+func (m *memStore) tokenHashes() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out [][]byte
+	for _, t := range m.tokens {
+		out = append(out, t.Hash)
+	}
+	return out
+}
