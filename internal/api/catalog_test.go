@@ -125,8 +125,8 @@ func TestIdentityMount(t *testing.T) {
 	req := httptest.NewRequest("POST", "/identity/v3/auth/tokens", nil)
 	rec := httptest.NewRecorder()
 	h.srv.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusCreated || seen != "/v3/auth/tokens" {
-		t.Errorf("identity = %d path %q, want 201 /v3/auth/tokens", rec.Code, seen)
+	if rec.Code != http.StatusCreated || seen != "/identity/v3/auth/tokens" {
+		t.Errorf("identity = %d path %q, want 201 /identity/v3/auth/tokens", rec.Code, seen)
 	}
 	if rec.Header().Get("X-Openstack-Request-Id") == "" {
 		t.Error("identity answer has no request id")

@@ -32,8 +32,8 @@ type Config struct {
 	// MaxPageSize is the largest page served (default 100); a larger limit
 	// is clamped to it.
 	MaxPageSize int
-	// Identity, when non-nil, is mounted at /identity/ with the /identity
-	// prefix stripped (it sees /v3/auth/tokens for /identity/v3/auth/tokens).
+	// Identity, when non-nil, is mounted at /identity/ and sees full paths
+	// (/identity/v3/auth/tokens), as identity.Service.Handler expects.
 	Identity http.Handler
 	// Logger receives the access log and errors (default: discarded).
 	Logger *slog.Logger
@@ -112,7 +112,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1.0/{$}", s.version)
 	s.handle("GET /healthcheck", s.healthcheck)
 	if s.cfg.Identity != nil {
-		s.mux.Handle("/identity/", http.StripPrefix("/identity", s.cfg.Identity))
+		s.mux.Handle("/identity/", s.cfg.Identity)
 	}
 
 	const t = "/v1.0/{tenant}/"

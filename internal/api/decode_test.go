@@ -1,0 +1,219 @@
+package api
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/service"
+)
+
+func TestDecodeCreate(t *testing.T) {
+	base := func(extra string) string {
+		return `{"instance":{"name":"db","flavorRef":1,"volume":{"size":1}` + extra + `}}`
+	}
+	tests := []struct {
+		name string
+		in   string
+		want service.CreateInstanceRequest
+		kind fault.Kind // Internal = no error expected
+		msg  string
+	}{
+		{name: "minimal int flavor", in: base(""), want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1}},
+		{name: "string flavor", in: `{"instance":{"name":"db","flavorRef":"7","volume":{"size":"3"}}}`,
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "7", VolumeSize: 3}},
+		{name: "href flavor", in: `{"instance":{"name":"db","flavorRef":"https://h/v1.0/1234/flavors/2/","volume":{"size":1}}}`,
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "2", VolumeSize: 1}},
+		{name: "extras ignored", in: `{"x":1,"instance":{"name":"db","flavorRef":1,"volume":{"size":1,"type":"ssd"},"access":{"is_public":true},` +
+			`"nics":[],"availability_zone":"a","locality":"affinity","modules":[{"id":"m"}],"region_name":"r","unknown":[1],"configuration":""}}`,
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1}},
+		{name: "users and databases", in: base(`,"databases":[{"name":"a","collate":"c"}],"users":[{"name":"u","password":"p","host":"10.%","databases":[{"name":"a"}]},{"name":"v","password":"q"}],"datastore":{"type":"mysql"}`),
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, DatastoreType: "mysql",
+				Databases: []datastore.Database{{Name: "a", Collate: "c"}},
+				Users: []datastore.User{{Name: "u", Password: "p", Host: "10.%", Databases: []string{"a"}},
+					{Name: "v", Password: "q", Host: "%"}}}},
+		{name: "empty body", in: ``, kind: fault.Invalid, msg: "'instance' is a required property"},
+		{name: "null body", in: `null`, kind: fault.Invalid, msg: "Malformed"},
+		{name: "array body", in: `[]`, kind: fault.Invalid, msg: "Malformed request body"},
+		{name: "trailing garbage", in: base("") + `x`, kind: fault.Invalid, msg: "Malformed request body"},
+		{name: "instance not object", in: `{"instance":"x"}`, kind: fault.Invalid, msg: "instance must be an object"},
+		{name: "missing all", in: `{"instance":{}}`, kind: fault.Invalid, msg: "'name' is a required property; instance 'flavorRef' is a required property; instance 'volume' is a required property"},
+		{name: "long name", in: `{"instance":{"name":"` + strings.Repeat("a", 256) + `","flavorRef":1,"volume":{"size":1}}}`, kind: fault.Invalid, msg: "at most 255"},
+		{name: "name number", in: `{"instance":{"name":5,"flavorRef":1,"volume":{"size":1}}}`, kind: fault.Invalid, msg: "'name' must be a string"},
+		{name: "float flavor", in: `{"instance":{"name":"d","flavorRef":1.5,"volume":{"size":1}}}`, kind: fault.Invalid, msg: "flavorRef"},
+		{name: "negative flavor", in: `{"instance":{"name":"d","flavorRef":-1,"volume":{"size":1}}}`, kind: fault.Invalid, msg: "flavorRef"},
+		{name: "empty flavor", in: `{"instance":{"name":"d","flavorRef":"","volume":{"size":1}}}`, kind: fault.Invalid, msg: "flavorRef"},
+		{name: "size zero", in: `{"instance":{"name":"d","flavorRef":1,"volume":{"size":0}}}`, kind: fault.Invalid, msg: "'size' must be an integer of at least 1"},
+		{name: "size string", in: `{"instance":{"name":"d","flavorRef":1,"volume":{"size":"big"}}}`, kind: fault.Invalid, msg: "'size'"},
+		{name: "size missing", in: `{"instance":{"name":"d","flavorRef":1,"volume":{}}}`, kind: fault.Invalid, msg: "'size' is a required property"},
+		{name: "size huge", in: `{"instance":{"name":"d","flavorRef":1,"volume":{"size":99999999999999999999999}}}`, kind: fault.Invalid, msg: "'size'"},
+		{name: "volume type number", in: base(`,"volume":{"size":1,"type":3}`), kind: fault.Invalid, msg: "'type' must be a string"},
+		{name: "bad locality", in: base(`,"locality":"near"`), kind: fault.Invalid, msg: "Invalid locality 'near'"},
+		{name: "user without password", in: base(`,"users":[{"name":"u"}]`), kind: fault.Invalid, msg: "'users'[0] 'password' is a required property"},
+		{name: "users not list", in: base(`,"users":{}`), kind: fault.Invalid, msg: "'users' must be a list"},
+		{name: "database not object", in: base(`,"databases":["a"]`), kind: fault.Invalid, msg: "'databases'[0] must be an object"},
+		{name: "datastore not object", in: base(`,"datastore":"mysql"`), kind: fault.Invalid, msg: "'datastore' must be an object"},
+		{name: "restore", in: base(`,"restorePoint":{"backupRef":"b"}`), kind: fault.NotImplemented, msg: "backup"},
+		{name: "replica count", in: base(`,"replica_count":2`), kind: fault.NotImplemented, msg: "Replication"},
+		{name: "configuration", in: base(`,"configuration":"c"`), kind: fault.NotImplemented, msg: "Configuration groups"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeCreate([]byte(tt.in))
+			if tt.kind == fault.Internal {
+				if err != nil {
+					t.Fatalf("decodeCreate(%s) error %v", tt.in, err)
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("decodeCreate(%s) (-want +got):\n%s", tt.in, diff)
+				}
+				return
+			}
+			if fault.KindOf(err) != tt.kind || !strings.Contains(fault.Message(err), tt.msg) {
+				t.Errorf("decodeCreate(%s) = %v (%v), want %v containing %q", tt.in, err, fault.KindOf(err), tt.kind, tt.msg)
+			}
+		})
+	}
+}
+
+func TestDecodeAction(t *testing.T) {
+	tests := []struct {
+		in, want string
+		msg      string // error message substring; "" = success
+	}{
+		{`{"restart":{}}`, "restart", ""},
+		{` {"restart": {}} `, "restart", ""},
+		{`{"resize":{"flavorRef":"2"}}`, "resize", ""},
+		{`{"resize":{"volume":{"size":4}}}`, "resize", ""},
+		{`{"promote_to_replica_source":{}}`, "promote_to_replica_source", ""},
+		{`{"eject_replica_source":{}}`, "eject_replica_source", ""},
+		{`{"reset_status":{"force_delete":true}}`, "reset_status", ""},
+		{``, "", "No action given"},
+		{`{}`, "", "No action given"},
+		{`null`, "", "Malformed"},
+		{`[]`, "", "Malformed"},
+		{`{"restart":{}`, "", "Malformed"},
+		{`{"restart":{},"resize":{}}`, "", "Only one action may be given per request (got resize, restart)."},
+		{`{"restart":null}`, "", "must be an object"},
+		{`{"restart":[]}`, "", "must be an object"},
+		{`{"restart":"now"}`, "", "must be an object"},
+		{`{"restart":{"delay":1}}`, "", "takes no arguments"},
+		{`{"Restart":{}}`, "", "Unknown action 'Restart'"},
+		{`{"stop":{}}`, "", "Unknown action 'stop'"},
+	}
+	for _, tt := range tests {
+		got, err := decodeAction([]byte(tt.in))
+		if tt.msg == "" {
+			if err != nil || got != tt.want {
+				t.Errorf("decodeAction(%s) = %q, %v, want %q", tt.in, got, err, tt.want)
+			}
+			continue
+		}
+		if fault.KindOf(err) != fault.Invalid || !strings.Contains(fault.Message(err), tt.msg) {
+			t.Errorf("decodeAction(%s) = %q, %v, want Invalid containing %q", tt.in, got, err, tt.msg)
+		}
+	}
+}
+
+func TestDecodeUpdate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want instanceUpdate
+		kind fault.Kind
+	}{
+		{`{"instance":{}}`, instanceUpdate{}, fault.Internal},
+		{`{"instance":{"name":"new"}}`, instanceUpdate{Name: "new", Rename: true}, fault.Internal},
+		{`{"instance":{"name":""}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"name":7}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"bogus":1}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":null}`, instanceUpdate{}, fault.Invalid},
+		{`{}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"configuration":"c"}}`, instanceUpdate{}, fault.NotImplemented},
+		{`{"instance":{"configuration":null}}`, instanceUpdate{}, fault.NotImplemented},
+		{`{"instance":{"name":"n","replica_of":""}}`, instanceUpdate{}, fault.NotImplemented},
+	}
+	for _, tt := range tests {
+		got, err := decodeUpdate([]byte(tt.in))
+		if tt.kind == fault.Internal {
+			if err != nil || got != tt.want {
+				t.Errorf("decodeUpdate(%s) = %+v, %v, want %+v", tt.in, got, err, tt.want)
+			}
+			continue
+		}
+		if fault.KindOf(err) != tt.kind || err == nil {
+			t.Errorf("decodeUpdate(%s) = %v, want kind %v", tt.in, err, tt.kind)
+		}
+	}
+}
+
+func FuzzDecodeCreate(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, `null`, `{"instance":{}}`,
+		`{"instance":{"name":"db","flavorRef":1,"volume":{"size":1}}}`,
+		`{"instance":{"name":"db","flavorRef":"https://h/flavors/2","volume":{"size":"2","type":null},"datastore":{"type":"mysql","version":"10.11"}}}`,
+		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"databases":[{"name":"a"}],"users":[{"name":"u","password":"p","databases":[{"name":"a"}]}]}}`,
+		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"locality":"x","replica_of":"r"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := decodeCreate(body)
+		if err != nil {
+			if k := fault.KindOf(err); k != fault.Invalid && k != fault.NotImplemented {
+				t.Fatalf("decodeCreate(%q) error of kind %v: %v", body, k, err)
+			}
+			if fault.Message(err) == "" {
+				t.Fatalf("decodeCreate(%q) error without a public message", body)
+			}
+			return
+		}
+		if req.Name == "" || req.FlavorRef == "" || req.VolumeSize < 1 || strings.Contains(req.FlavorRef, "/") {
+			t.Fatalf("decodeCreate(%q) accepted %+v", body, req)
+		}
+		for _, u := range req.Users {
+			if u.Host == "" || u.Name == "" || u.Password == "" {
+				t.Fatalf("decodeCreate(%q) accepted user %+v", body, u)
+			}
+		}
+	})
+}
+
+func FuzzDecodeAction(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"restart":{}}`, `{"restart":{"a":1}}`, `{"resize":{"volume":{"size":4}}}`, `{"a":1,"b":2}`, `[1]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		action, err := decodeAction(body)
+		if err != nil {
+			if fault.KindOf(err) != fault.Invalid || fault.Message(err) == "" {
+				t.Fatalf("decodeAction(%q) error %v is not a public Invalid fault", body, err)
+			}
+			return
+		}
+		if action != actionRestart && !slices.Contains(notImplementedActions, action) {
+			t.Fatalf("decodeAction(%q) = unknown action %q", body, action)
+		}
+	})
+}
+
+func FuzzDecodeUpdate(f *testing.F) {
+	for _, s := range []string{``, `{"instance":{}}`, `{"instance":{"name":"x"}}`, `{"instance":{"configuration":"c"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		u, err := decodeUpdate(body)
+		if err != nil {
+			if k := fault.KindOf(err); k != fault.Invalid && k != fault.NotImplemented {
+				t.Fatalf("decodeUpdate(%q) error of kind %v", body, k)
+			}
+			return
+		}
+		if u.Rename && u.Name == "" {
+			t.Fatalf("decodeUpdate(%q) renames to an empty name", body)
+		}
+	})
+}
