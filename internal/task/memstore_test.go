@@ -23,7 +23,10 @@ type memTasks struct {
 	log   []write
 	// claimCalls counts ClaimTask calls, found or not.
 	claimCalls int
-	changed    chan struct{} // closed and replaced on every change
+	// failures[op] makes the next calls of op ("renew", "advance",
+	// "finish", "release") fail with errUnavailable; -1 fails them all.
+	failures map[string]int
+	changed  chan struct{} // closed and replaced on every change
 }
 
 // write is one successful write, as logged by memTasks.
@@ -38,7 +41,28 @@ type write struct {
 var _ store.Tasks = (*memTasks)(nil)
 
 func newMemTasks() *memTasks {
-	return &memTasks{tasks: make(map[string]*model.Task), changed: make(chan struct{})}
+	return &memTasks{tasks: make(map[string]*model.Task), changed: make(chan struct{}), failures: map[string]int{}}
+}
+
+var errUnavailable = errors.New("memstore: database is locked")
+
+// failNext makes the next n calls of op fail (n = -1: all of them).
+func (m *memTasks) failNext(op string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failures[op] = n
+}
+
+// injected returns the injected failure of op, if any; m.mu must be held.
+func (m *memTasks) injected(op string) error {
+	switch n := m.failures[op]; {
+	case n == 0:
+		return nil
+	case n > 0:
+		m.failures[op] = n - 1
+	}
+	m.record("failed-"+op, &model.Task{}, "")
+	return errUnavailable
 }
 
 func clone(t *model.Task) *model.Task {
@@ -180,6 +204,9 @@ func (m *memTasks) RenewLease(ctx context.Context, id, owner string, until time.
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.injected("renew"); err != nil {
+		return err
+	}
 	t, err := m.held(id, owner)
 	if err != nil {
 		return err
@@ -196,6 +223,9 @@ func (m *memTasks) AdvanceTask(ctx context.Context, id, owner string, step int, 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.injected("advance"); err != nil {
+		return err
+	}
 	t, err := m.held(id, owner)
 	if err != nil {
 		return err
@@ -218,6 +248,9 @@ func (m *memTasks) FinishTask(ctx context.Context, id, owner string, state model
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.injected("finish"); err != nil {
+		return err
+	}
 	t, err := m.held(id, owner)
 	if err != nil {
 		return err
@@ -238,6 +271,9 @@ func (m *memTasks) ReleaseTask(ctx context.Context, id, owner string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.injected("release"); err != nil {
+		return err
+	}
 	t, err := m.held(id, owner)
 	if err != nil {
 		return err

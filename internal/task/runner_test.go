@@ -818,3 +818,107 @@ func TestRunTwice(t *testing.T) {
 		t.Error("second Run() = nil, want an error")
 	}
 }
+
+func TestStoreWriteRetried(t *testing.T) {
+	t.Parallel()
+	st, clk := newMemTasks(), newFakeClock()
+	w := newWorld()
+	r := New(st, testConfig(t, "a", clk)) // MaxAttempts 3
+	r.Register(w.definition("x", "y"))
+	st.failNext("advance", 2)
+	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
+	start(t, r)
+	st.waitState(t, "t1", model.TaskDone)
+	for _, n := range []string{"x", "y"} {
+		if got := w.get(w.runs, "t1/"+n); got != 1 {
+			t.Errorf("step %s ran %d times, want 1 (only the store write is retried)", n, got)
+		}
+	}
+}
+
+func TestStoreWriteGivesUp(t *testing.T) {
+	t.Parallel()
+	st, clk := newMemTasks(), newFakeClock()
+	w := newWorld()
+	r := New(st, testConfig(t, "a", clk))
+	r.Register(w.definition("x"))
+	st.failNext("advance", -1)
+	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
+	stop := start(t, r)
+	st.waitFor(t, "three failed advances", func() bool {
+		n := 0
+		for _, wr := range st.log {
+			if wr.Op == "failed-advance" {
+				n++
+			}
+		}
+		return n == 3
+	})
+	stop()
+	// The task is abandoned, not failed: its lease runs out and another
+	// runner repeats the (idempotent) step.
+	if got := st.task("t1"); got.State != model.TaskRunning || got.Step != 0 {
+		t.Errorf("task = state %s step %d, want running at step 0", got.State, got.Step)
+	}
+	st.failNext("advance", 0)
+	clk.Advance(time.Hour)
+	b := New(st, testConfig(t, "b", clk))
+	b.Register(w.definition("x"))
+	start(t, b)
+	st.waitState(t, "t1", model.TaskDone)
+	if got := w.get(w.effects, "t1/x"); got != 1 {
+		t.Errorf("effect applied %d times, want 1", got)
+	}
+}
+
+// TestRenewalFailsUntilLeaseEnds checks self-fencing: when renewals keep
+// failing and the lease has run out (by the injected clock), the runner
+// cancels the step and drops the task, since another runner may own it.
+func TestRenewalFailsUntilLeaseEnds(t *testing.T) {
+	t.Parallel()
+	st, clk := newMemTasks(), newFakeClock()
+	cfg := testConfig(t, "a", clk)
+	cfg.Lease = 30 * time.Millisecond
+	cfg.ShutdownGrace = time.Millisecond
+	started := make(chan struct{})
+	cause := make(chan error, 1)
+	var once sync.Once
+	r := New(st, cfg)
+	r.Register(Definition{Kind: kindCount, Steps: []Step{{Name: "long", Run: func(ctx context.Context, e *Exec) error {
+		once.Do(func() {
+			close(started)
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+		})
+		// Once the lease ran out the task is claimable again (here by the
+		// same runner); later runs just wait for shutdown.
+		<-ctx.Done()
+		return ctx.Err()
+	}}}})
+	st.failNext("renew", -1)
+	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
+	stop := start(t, r)
+	recv(t, started, "the step")
+	st.waitFor(t, "a failed renewal", func() bool {
+		for _, wr := range st.log {
+			if wr.Op == "failed-renew" {
+				return true
+			}
+		}
+		return false
+	})
+	clk.Advance(time.Minute)
+	if err := recv(t, cause, "the step's context to be cancelled"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("step context cause = %v, want ErrLeaseLost", err)
+	}
+	stop()
+	claims := 0
+	for _, wr := range st.writes(0) {
+		if wr.Op == "claim" {
+			claims++
+		}
+		if claims == 1 && (wr.Op == "advance" || wr.Op == "finish" || wr.Op == "release") {
+			t.Errorf("write after the lease ran out: %+v", wr)
+		}
+	}
+}
