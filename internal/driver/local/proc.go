@@ -17,11 +17,17 @@ import (
 type procStat struct {
 	State     byte   // field 3: R, S, D, Z, X, ...
 	Pgrp      int    // field 5
+	Threads   int    // field 20
 	StartTime uint64 // field 22, in clock ticks since boot
 }
 
 // dead reports whether the process has exited (it may still await reaping).
-func (s procStat) dead() bool { return s.State == 'Z' || s.State == 'X' || s.State == 'x' }
+// The main thread of a multithreaded process turns zombie before its other
+// threads are gone, and those still hold its files (its listening sockets),
+// so a zombie counts as dead only once it is the last thread.
+func (s procStat) dead() bool {
+	return s.State == 'X' || s.State == 'x' || (s.State == 'Z' && s.Threads <= 1)
+}
 
 // parseStat parses the contents of /proc/<pid>/stat. The command name (field
 // 2) is in parentheses and may itself contain spaces and parentheses, so the
@@ -43,11 +49,15 @@ func parseStat(b []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("stat: bad pgrp: %w", err)
 	}
+	threads, err := strconv.Atoi(f[17])
+	if err != nil {
+		return procStat{}, fmt.Errorf("stat: bad thread count: %w", err)
+	}
 	st, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil {
 		return procStat{}, fmt.Errorf("stat: bad start time: %w", err)
 	}
-	return procStat{State: f[0][0], Pgrp: pgrp, StartTime: st}, nil
+	return procStat{State: f[0][0], Pgrp: pgrp, Threads: threads, StartTime: st}, nil
 }
 
 // readStat reads /proc/<pid>/stat.
