@@ -1,0 +1,211 @@
+package mariadb
+
+import (
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+func testSpec() datastore.Spec {
+	return datastore.Spec{
+		InstanceID: "7d9c1f2e",
+		DataDir:    "/var/lib/hoard/i1/data",
+		RunDir:     "/var/lib/hoard/i1/run",
+		LogDir:     "/var/lib/hoard/i1/log",
+		ConfDir:    "/var/lib/hoard/i1/conf",
+		Address:    "127.0.0.1",
+		Port:       23306,
+		RAMMB:      512,
+		VolumeGB:   1,
+	}
+}
+
+func TestRender(t *testing.T) {
+	files, err := New(Config{}).Process().Render(testSpec())
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	if len(files) != 1 || files[0].Name != "my.cnf" {
+		t.Fatalf("Render returned %d files, want just my.cnf", len(files))
+	}
+	want := `[client]
+socket=/var/lib/hoard/i1/run/mysqld.sock
+port=23306
+default-character-set=utf8mb4
+
+[mariadbd]
+datadir=/var/lib/hoard/i1/data
+port=23306
+bind-address=127.0.0.1
+socket=/var/lib/hoard/i1/run/mysqld.sock
+pid-file=/var/lib/hoard/i1/run/mysqld.pid
+log-error=/var/lib/hoard/i1/log/error.log
+skip-name-resolve=1
+open_files_limit=20000
+max_connections=100
+innodb_buffer_pool_size=256M
+innodb_log_file_size=48M
+skip-log-bin=1
+character-set-server=utf8mb4
+collation-server=utf8mb4_general_ci
+local-infile=0
+symbolic-links=0
+`
+	if diff := cmp.Diff(want, string(files[0].Content)); diff != "" {
+		t.Errorf("Render my.cnf mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestSizing(t *testing.T) {
+	tests := []struct {
+		ram, pool, conns int
+	}{
+		{0, 32, 100},
+		{32, 32, 100},
+		{64, 32, 100},
+		{512, 256, 100},
+		{1024, 512, 100},
+		{1025, 512, 200},
+		{2048, 1024, 200},
+		{4096, 2048, 400},
+		{16384, 8192, 1000},
+		{maxRAMMB, maxRAMMB / 2, 1000},
+	}
+	for _, tt := range tests {
+		if got := bufferPoolMB(tt.ram); got != tt.pool {
+			t.Errorf("bufferPoolMB(%d) = %d, want %d", tt.ram, got, tt.pool)
+		}
+		if got := maxConnections(tt.ram); got != tt.conns {
+			t.Errorf("maxConnections(%d) = %d, want %d", tt.ram, got, tt.conns)
+		}
+	}
+}
+
+func TestRenderRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*datastore.Spec)
+	}{
+		{"newline in data dir", func(s *datastore.Spec) { s.DataDir = "/d\n[mariadbd]\nlocal-infile=1" }},
+		{"relative data dir", func(s *datastore.Spec) { s.DataDir = "data" }},
+		{"empty run dir", func(s *datastore.Spec) { s.RunDir = "" }},
+		{"unclean log dir", func(s *datastore.Spec) { s.LogDir = "/var/../etc" }},
+		{"trailing slash", func(s *datastore.Spec) { s.LogDir = "/var/log/" }},
+		{"comment in conf dir", func(s *datastore.Spec) { s.ConfDir = "/x#y" }},
+		{"space in path", func(s *datastore.Spec) { s.DataDir = "/a b" }},
+		{"quote in path", func(s *datastore.Spec) { s.DataDir = `/a"b` }},
+		{"backslash in path", func(s *datastore.Spec) { s.DataDir = `/a\nb` }},
+		{"long socket path", func(s *datastore.Spec) { s.RunDir = "/" + strings.Repeat("r", 100) }},
+		{"host name address", func(s *datastore.Spec) { s.Address = "localhost" }},
+		{"address injection", func(s *datastore.Spec) { s.Address = "127.0.0.1\nskip-grant-tables" }},
+		{"zone", func(s *datastore.Spec) { s.Address = "fe80::1%eth0" }},
+		{"port 0", func(s *datastore.Spec) { s.Port = 0 }},
+		{"port 65536", func(s *datastore.Spec) { s.Port = 65536 }},
+		{"negative RAM", func(s *datastore.Spec) { s.RAMMB = -1 }},
+		{"huge RAM", func(s *datastore.Spec) { s.RAMMB = maxRAMMB + 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec()
+			tt.mod(&spec)
+			files, err := New(Config{}).Process().Render(spec)
+			if err == nil {
+				t.Fatalf("Render(%+v) = %q, want error", spec, files[0].Content)
+			}
+			if !fault.Is(err, fault.Invalid) {
+				t.Errorf("Render error %v is not fault.Invalid", err)
+			}
+		})
+	}
+}
+
+func TestRenderIPv6(t *testing.T) {
+	spec := testSpec()
+	spec.Address = "::ffff:127.0.0.1"
+	files, err := New(Config{}).Process().Render(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(files[0].Content), "\nbind-address=127.0.0.1\n") {
+		t.Errorf("a v4-mapped address is not rendered as IPv4:\n%s", files[0].Content)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	spec := testSpec()
+	for _, root := range []bool{false, true} {
+		p := New(Config{BinDir: "/opt/mariadb/bin", RunAsRoot: root}).Process()
+		// BinDir does not hold the programs, so the bare names are used.
+		wantInit := []string{"mariadb-install-db", "--defaults-file=/var/lib/hoard/i1/conf/my.cnf",
+			"--auth-root-authentication-method=normal", "--skip-test-db"}
+		if diff := cmp.Diff(wantInit, p.InitArgs(spec)); diff != "" {
+			t.Errorf("InitArgs (-want +got):\n%s", diff)
+		}
+		wantServer := []string{"mariadbd", "--defaults-file=/var/lib/hoard/i1/conf/my.cnf"}
+		if root {
+			wantServer = append(wantServer, "--user=root")
+		}
+		if diff := cmp.Diff(wantServer, p.ServerArgs(spec)); diff != "" {
+			t.Errorf("ServerArgs(RunAsRoot=%v) (-want +got):\n%s", root, diff)
+		}
+		if p.StopSignal() != syscall.SIGTERM {
+			t.Errorf("StopSignal = %v", p.StopSignal())
+		}
+		if got := p.Socket(spec); got != "/var/lib/hoard/i1/run/mysqld.sock" {
+			t.Errorf("Socket = %q", got)
+		}
+	}
+}
+
+var (
+	sectionRE = regexp.MustCompile(`^\[(client|mariadbd)\]$`)
+	kvRE      = regexp.MustCompile(`^[a-z_-]+=[A-Za-z0-9._/+@,:-]+$`)
+)
+
+// FuzzRender checks that no Spec, however hostile, makes Render produce a
+// line that is not a known section header, blank, or key=value with a
+// plain value (no comment, quote, escape or blank), and that every key
+// appears once per section.
+func FuzzRender(f *testing.F) {
+	s := testSpec()
+	f.Add(s.DataDir, s.RunDir, s.LogDir, s.ConfDir, s.Address, s.Port, s.RAMMB)
+	f.Add("/d\n[mysqld]\nskip-grant-tables", "/r", "/l", "/c", "::1", 1, 0)
+	f.Add("/d", "/r#x", "/l", "/c", "127.0.0.1 # x", 65535, 1<<30)
+	f.Fuzz(func(t *testing.T, data, run, log, conf, addr string, port, ram int) {
+		spec := datastore.Spec{DataDir: data, RunDir: run, LogDir: log, ConfDir: conf,
+			Address: addr, Port: port, RAMMB: ram}
+		files, err := New(Config{}).Process().Render(spec)
+		if err != nil {
+			if !fault.Is(err, fault.Invalid) {
+				t.Fatalf("Render error %v is not fault.Invalid", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		section := ""
+		for _, line := range strings.Split(strings.TrimSuffix(string(files[0].Content), "\n"), "\n") {
+			switch {
+			case line == "":
+			case sectionRE.MatchString(line):
+				section = line
+			case kvRE.MatchString(line):
+				key := section + strings.SplitN(line, "=", 2)[0]
+				if seen[key] {
+					t.Fatalf("key %q repeated in:\n%s", key, files[0].Content)
+				}
+				seen[key] = true
+			default:
+				t.Fatalf("bad line %q in:\n%s", line, files[0].Content)
+			}
+		}
+		if len(seen) != 19 {
+			t.Fatalf("rendered %d keys, want 19:\n%s", len(seen), files[0].Content)
+		}
+	})
+}
