@@ -44,6 +44,9 @@ func (d *Driver) Provision(ctx context.Context, s driver.Spec) error {
 func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng datastore.Engine) error {
 	ds := d.dsSpec(s)
 	dir := d.dir(s.InstanceID)
+	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
+		return err
+	}
 	if err := d.makeDirs(dir, ds); err != nil {
 		return fmt.Errorf("while creating directories of instance %s: %w", s.InstanceID, err)
 	}
@@ -104,8 +107,8 @@ func (d *Driver) makeDirs(dir string, ds datastore.Spec) error {
 // render writes the configuration files rendered from s.
 func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
 	ds := d.dsSpec(s)
-	if sock := eng.Process().Socket(ds); len(sock) > maxSocketPath {
-		return fault.Errorf(fault.Invalid, op, "socket path of instance %s is %d bytes, at most %d fit", s.InstanceID, len(sock), maxSocketPath)
+	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
+		return err
 	}
 	files, err := eng.Process().Render(ds)
 	if err != nil {
@@ -118,6 +121,14 @@ func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
 		if err := d.writeConfFile(filepath.Join(ds.ConfDir, f.Name), f.Content); err != nil {
 			return fmt.Errorf("while writing config of instance %s: %w", s.InstanceID, err)
 		}
+	}
+	return nil
+}
+
+// checkSocket fails if a socket path does not fit in sun_path.
+func checkSocket(op, id, sock string) error {
+	if len(sock) > maxSocketPath {
+		return fault.Errorf(fault.Invalid, op, "socket path of instance %s is %d bytes, at most %d fit", id, len(sock), maxSocketPath)
 	}
 	return nil
 }

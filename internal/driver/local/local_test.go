@@ -553,16 +553,67 @@ func TestInvalid(t *testing.T) {
 		{"dot dot", driver.Spec{InstanceID: "..", Engine: "fake"}},
 		{"slash", driver.Spec{InstanceID: "a/b", Engine: "fake"}},
 		{"unknown engine", driver.Spec{InstanceID: "x", Engine: "nope"}},
-		{"long socket", driver.Spec{InstanceID: strings.Repeat("x", 64), Engine: "fake", Address: "127.0.0.1", Port: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if len(filepath.Join(h.root, tt.spec.InstanceID, "run", "fake.sock")) <= maxSocketPath && tt.name == "long socket" {
-				t.Skip("root path too short to overflow the socket path")
-			}
 			if err := d.Provision(ctx, tt.spec); fault.KindOf(err) != fault.Invalid {
 				t.Errorf("Provision = %v, want invalid", err)
 			}
 		})
+	}
+	t.Run("socket path too long", func(t *testing.T) {
+		deep := h.driver(func(c *Config) { c.Root = filepath.Join(h.root, strings.Repeat("r", 60)) })
+		s := driver.Spec{InstanceID: strings.Repeat("x", 40), Engine: "fake", Address: "127.0.0.1", Port: 1}
+		if err := deep.Provision(ctx, s); fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "socket path") {
+			t.Errorf("Provision = %v, want invalid socket path", err)
+		}
+		if exists(filepath.Join(deep.root, s.InstanceID)) {
+			t.Error("directory created for an instance that cannot be provisioned")
+		}
+	})
+}
+
+// TestRestartedEngineNeverReady: an engine restarted by supervision that
+// does not answer within ReadyTimeout is killed and started again, and no
+// recovery is reported.
+func TestRestartedEngineNeverReady(t *testing.T) {
+	h := newHarness(t, &fakeEngine{serve: "deaf"})
+	d := h.driver(func(c *Config) { c.ReadyTimeout = 50 * time.Millisecond })
+	ctx := context.Background()
+	s := h.spec("deaf")
+	if err := d.Provision(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	first := h.handle("deaf")
+	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.event(driver.EventExited)
+	seen := map[int]bool{first.PID: true}
+	eventually(t, "two restarts", func() bool {
+		b, err := os.ReadFile(filepath.Join(h.root, "deaf", handleName))
+		if err != nil {
+			return false
+		}
+		hd, err := decodeHandle(b)
+		if err != nil {
+			return false
+		}
+		seen[hd.PID] = true
+		return len(seen) >= 3
+	})
+	if err := d.Stop(ctx, "deaf"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := d.State(ctx, "deaf"); err != nil || st != driver.StateStopped {
+		t.Errorf("State = %v, %v; want stopped", st, err)
+	}
+	select {
+	case ev := <-h.events:
+		t.Errorf("unexpected event %+v", ev)
+	default:
 	}
 }

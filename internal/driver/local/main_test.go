@@ -80,6 +80,7 @@ func copyTestBinary() (string, error) {
 //	init-fail DATADIR     prints a few lines and exits 3
 //	serve CONF RUNDIR     listens where CONF says and on RUNDIR/fake.sock; exits on SIGTERM
 //	stubborn CONF RUNDIR  the same, but ignores SIGTERM
+//	deaf CONF RUNDIR      listens nowhere; exits on SIGTERM
 func fakeMain(args []string) int {
 	if len(args) < 2 {
 		fmt.Fprintln(os.Stderr, "fake engine: bad arguments", args)
@@ -102,6 +103,12 @@ func fakeMain(args []string) int {
 		return 3
 	case "serve", "stubborn":
 		return fakeServe(args[0] == "stubborn", args[1], args[2])
+	case "deaf": // runs, never answers
+		terms := make(chan os.Signal, 1)
+		signal.Notify(terms, syscall.SIGTERM)
+		fmt.Println("deaf")
+		<-terms
+		return 0
 	}
 	fmt.Fprintln(os.Stderr, "fake engine: unknown mode", args[0])
 	return 2
@@ -162,7 +169,7 @@ func fakeServe(stubborn bool, conf, runDir string) int {
 
 // fakeEngine runs the fake engine above.
 type fakeEngine struct {
-	serve string // "serve" or "stubborn"
+	serve string // "serve", "stubborn" or "deaf"
 	init  string // "init", "init-fail" or "" (no init)
 
 	mu    sync.Mutex
