@@ -155,6 +155,13 @@ func (s *Service) v2Body(r *http.Request, tok Token, ss *session) v2Access {
 				ID: "hoard-database", Region: s.region, PublicURL: url, InternalURL: url, AdminURL: url,
 			}},
 		})
+		idURL := s.baseURL(r) + Prefix + "/v2.0"
+		a.ServiceCatalog = append(a.ServiceCatalog, v2CatalogEntry{
+			Type: "identity", Name: "keystone", EndpointsLinks: []link{},
+			Endpoints: []v2Endpoint{{
+				ID: "hoard-identity", Region: s.region, PublicURL: idURL, InternalURL: idURL, AdminURL: idURL,
+			}},
+		})
 		for _, role := range ss.token.Roles {
 			a.User.Roles = append(a.User.Roles, v2Role{Name: role})
 			a.Metadata.Roles = append(a.Metadata.Roles, role)

@@ -97,7 +97,7 @@ func TestV2Tokens(t *testing.T) {
 				t.Errorf("roles = %+v, want %s", a.User.Roles, tt.wantRole)
 			}
 			url := f.srv.URL + "/v1.0/" + f.ids[tt.wantTenant]
-			if len(a.ServiceCatalog) != 1 || a.ServiceCatalog[0].Type != "database" || len(a.ServiceCatalog[0].Endpoints) != 1 {
+			if len(a.ServiceCatalog) != 2 || a.ServiceCatalog[0].Type != "database" || a.ServiceCatalog[1].Type != "identity" || len(a.ServiceCatalog[0].Endpoints) != 1 {
 				t.Fatalf("catalog = %+v", a.ServiceCatalog)
 			}
 			ep := a.ServiceCatalog[0].Endpoints[0]

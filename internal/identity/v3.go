@@ -218,7 +218,7 @@ func (s *Service) v3Body(r *http.Request, ss *session, withCatalog bool) v3Token
 			t.Roles = append(t.Roles, v3Role{ID: role, Name: role})
 		}
 		if withCatalog {
-			cat := []catalogEntry{s.catalogEntry(r, ss.project.ID)}
+			cat := []catalogEntry{s.catalogEntry(r, ss.project.ID), s.identityEntry(r)}
 			t.Catalog = &cat
 		}
 	}
@@ -231,6 +231,19 @@ func (s *Service) catalogEntry(r *http.Request, projectID string) catalogEntry {
 	for _, iface := range []string{"public", "internal", "admin"} {
 		e.Endpoints = append(e.Endpoints, endpoint{
 			ID: "hoard-database-" + iface, Interface: iface, Region: s.region, RegionID: s.region, URL: url,
+		})
+	}
+	return e
+}
+
+// identityEntry lists this service itself: OSC's identity commands (project
+// create, role add, ...) find the identity endpoint in the catalog.
+func (s *Service) identityEntry(r *http.Request) catalogEntry {
+	url := s.baseURL(r) + Prefix + "/v3"
+	e := catalogEntry{ID: "hoard-identity", Type: "identity", Name: "keystone"}
+	for _, iface := range []string{"public", "internal", "admin"} {
+		e.Endpoints = append(e.Endpoints, endpoint{
+			ID: "hoard-identity-" + iface, Interface: iface, Region: s.region, RegionID: s.region, URL: url,
 		})
 	}
 	return e

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -139,7 +140,7 @@ func TestV3Issue(t *testing.T) {
 			if diff := cmp.Diff(tt.wantRoles, roles); diff != "" {
 				t.Errorf("roles (-want +got):\n%s", diff)
 			}
-			if len(got.Catalog) != 1 || got.Catalog[0].Type != "database" || len(got.Catalog[0].Endpoints) != 3 {
+			if len(got.Catalog) != 2 || got.Catalog[0].Type != "database" || got.Catalog[1].Type != "identity" || len(got.Catalog[0].Endpoints) != 3 {
 				t.Fatalf("catalog = %+v", got.Catalog)
 			}
 			var ifaces []string
@@ -325,7 +326,7 @@ func TestRescope(t *testing.T) {
 		t.Fatalf("rescope = %d: %s", resp.StatusCode, b)
 	}
 	got := decode[v3Resp](t, b).Token
-	if got.Project == nil || got.Project.ID != f.ids["other"] || len(got.Catalog) != 1 {
+	if got.Project == nil || got.Project.ID != f.ids["other"] || len(got.Catalog) != 2 {
 		t.Errorf("rescoped token = %+v", got)
 	}
 	old, err := f.svc.Authenticate(context.Background(), unscoped)
@@ -403,5 +404,13 @@ func TestBootstrapIdempotent(t *testing.T) {
 	ps, _ := f.st.ListProjects(ctx)
 	if len(ps) != 4 {
 		t.Errorf("%d projects after bootstraps, want 4", len(ps))
+	}
+}
+
+func TestTokenLogValue(t *testing.T) {
+	var buf syncBuffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "token", Token("sekrit-token"))
+	if strings.Contains(buf.String(), "sekrit") || !strings.Contains(buf.String(), "REDACTED") {
+		t.Errorf("Token logged as %q", buf.String())
 	}
 }
