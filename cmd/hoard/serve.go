@@ -68,13 +68,24 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Engines run as an unprivileged user and must traverse the data
+	// directory to reach their own instance directory; nobody else may list
+	// it, and every file hoard keeps in it is readable by its owner only.
+	if err := os.Chmod(dataDir, 0o711); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
 	lock, err := lockDataDir(dataDir)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
 
-	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "hoard.db"))
+	dbPath := filepath.Join(dataDir, "hoard.db")
+	// SQLite gives its -wal and -shm files the mode of the database file.
+	if f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
 	}

@@ -141,9 +141,9 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 
 	// Rename.
-	res := instances.Update(ctx, sc, inst.ID, instanceRename{"shop-db-2"})
-	if res.Err != nil {
-		t.Fatalf("rename: %v", res.Err)
+	body := map[string]any{"instance": map[string]any{"name": "shop-db-2"}}
+	if _, err := sc.Put(ctx, sc.ServiceURL("instances", inst.ID), body, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
+		t.Fatalf("rename: %v", err)
 	}
 	if got, _ := instances.Get(ctx, sc, inst.ID).Extract(); got == nil || got.Name != "shop-db-2" {
 		t.Errorf("name after rename = %+v", got)
@@ -160,14 +160,6 @@ func TestInstanceLifecycle(t *testing.T) {
 	if _, err := os.Stat(h.dataDir + "/instances/" + inst.ID); !os.IsNotExist(err) {
 		t.Errorf("instance directory left after delete: %v", err)
 	}
-}
-
-// instanceRename is an UpdateOpts that renames (gophercloud v2.15 has no
-// rename builder of its own).
-type instanceRename struct{ name string }
-
-func (r instanceRename) ToInstanceUpdateMap() (map[string]any, error) {
-	return map[string]any{"instance": map[string]any{"name": r.name}}, nil
 }
 
 // TestListPagination pages through instances with gophercloud, which
@@ -204,8 +196,9 @@ func TestListPagination(t *testing.T) {
 	}
 	// With limit=1 the client must follow next links over three pages.
 	pages = 0
-	pager := instances.List(sc)
-	pager.InitialURL = sc.ServiceURL("instances") + "?limit=1"
+	pager := pagination.NewPager(sc, sc.ServiceURL("instances")+"?limit=1", func(r pagination.PageResult) pagination.Page {
+		return instances.InstancePage{LinkedPageBase: pagination.LinkedPageBase{PageResult: r}}
+	})
 	err = pager.EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
 		pages++
 		return true, nil
