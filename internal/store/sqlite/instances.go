@@ -181,7 +181,8 @@ func putInstance(ctx context.Context, tx *sql.Tx, inst *model.Instance) error {
 	return err
 }
 
-// UpdateInstance implements store.Instances.
+// UpdateInstance implements store.Instances. fn runs inside the write
+// transaction: it must be quick and must not call the store.
 func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.Instance) error) (*model.Instance, error) {
 	var out *model.Instance
 	err := s.write(ctx, func(tx *sql.Tx) error {

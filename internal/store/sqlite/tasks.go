@@ -49,12 +49,24 @@ func insertTask(ctx context.Context, tx *sql.Tx, t *model.Task, now time.Time) e
 	return err
 }
 
+// claimable selects the tasks ClaimTask may take at time ? (Unix seconds).
+const claimable = `(state = 'pending' OR (state = 'running' AND lease_until < ?))`
+
 // ClaimTask implements store.Tasks.
 func (s *Store) ClaimTask(ctx context.Context, owner string, now time.Time, lease time.Duration) (*model.Task, error) {
+	// Runners poll: look without the write lock first, so that an idle
+	// poll does not hold up writers.
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tasks WHERE `+claimable+`)`, unix(now)).Scan(&n)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim task: %w", err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("sqlite: claim task: %w", store.ErrNotFound)
+	}
 	var out *model.Task
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks
-			WHERE state = 'pending' OR (state = 'running' AND lease_until < ?)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE `+claimable+`
 			ORDER BY created, seq LIMIT 1`, unix(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
