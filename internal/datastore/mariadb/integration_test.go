@@ -28,7 +28,7 @@ func testCtx(t *testing.T) context.Context {
 // mustOpen connects to c or fails the test.
 func mustOpen(t *testing.T, c datastore.Conn) *session {
 	t.Helper()
-	s, err := open(testCtx(t), c, c.User, c.Password, dialTimeout)
+	s, err := open(testCtx(t), c, c.User, c.Password, opTimeouts)
 	if err != nil {
 		t.Fatalf("connect as %q: %v", c.User, err)
 	}
@@ -142,11 +142,11 @@ func testBootstrap(t *testing.T, srv *testServer) {
 
 	// Root with an empty password is refused over TCP (root@127.0.0.1 is
 	// gone), and root@localhost takes no password at all.
-	_, err = open(ctx, srv.tcpConn("root", ""), "root", "", dialTimeout)
+	_, err = open(ctx, srv.tcpConn("root", ""), "root", "", opTimeouts)
 	if n := mysqlErrNumber(err); n != erAccessDenied {
 		t.Errorf("root over TCP: err = %v (%d), want access denied", err, n)
 	}
-	s, err := open(ctx, srv.socketConn("root", ""), "root", "", dialTimeout)
+	s, err := open(ctx, srv.socketConn("root", ""), "root", "", opTimeouts)
 	if os.Geteuid() == 0 {
 		// unix_socket lets the OS root user in, and nobody else.
 		if err != nil {
@@ -280,7 +280,7 @@ func testCreateUsers(t *testing.T, srv *testServer, admin datastore.Conn) {
 	if err := e.CreateUsers(ctx, admin, []datastore.User{alice, bob}); err != nil {
 		t.Fatalf("CreateUsers again: %v", err)
 	}
-	if _, err := open(ctx, srv.tcpConn("alice", "pw-1st"), "alice", "pw-1st", dialTimeout); mysqlErrNumber(err) != erAccessDenied {
+	if _, err := open(ctx, srv.tcpConn("alice", "pw-1st"), "alice", "pw-1st", opTimeouts); mysqlErrNumber(err) != erAccessDenied {
 		t.Errorf("alice with the old password: err = %v, want access denied", err)
 	}
 

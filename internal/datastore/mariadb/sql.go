@@ -17,11 +17,13 @@ import (
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
-// Connection timeouts. Queries are further bounded by the caller's ctx.
-const (
-	pingDialTimeout = 2 * time.Second
-	dialTimeout     = 5 * time.Second
-	ioTimeout       = 30 * time.Second
+// timeouts bound a connection's dial and each of its reads and writes;
+// queries are further bounded by the caller's ctx.
+type timeouts struct{ dial, io time.Duration }
+
+var (
+	pingTimeouts = timeouts{dial: 2 * time.Second, io: 2 * time.Second}
+	opTimeouts   = timeouts{dial: 5 * time.Second, io: 30 * time.Second}
 )
 
 // sessionSQLMode is set on every connection hoard opens. quoteString
@@ -59,7 +61,7 @@ func (s *session) exec(ctx context.Context, query string, args ...any) error {
 // over TCP to c.Address:c.Port. The connection uses utf8mb4 (the driver's
 // default collation utf8mb4_general_ci), no multi-statements and no
 // client-side interpolation.
-func open(ctx context.Context, c datastore.Conn, user string, password datastore.Secret, dial time.Duration) (*session, error) {
+func open(ctx context.Context, c datastore.Conn, user string, password datastore.Secret, to timeouts) (*session, error) {
 	cfg := mysql.NewConfig()
 	if c.Socket != "" {
 		cfg.Net, cfg.Addr = "unix", c.Socket
@@ -67,7 +69,7 @@ func open(ctx context.Context, c datastore.Conn, user string, password datastore
 		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(c.Address, strconv.Itoa(c.Port))
 	}
 	cfg.User, cfg.Passwd = user, string(password)
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = dial, ioTimeout, ioTimeout
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = to.dial, to.io, to.io
 	cfg.Params = map[string]string{"sql_mode": sessionSQLMode}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
@@ -101,7 +103,7 @@ func serverAnswered(err error) bool {
 // set, else TCP) and runs SELECT 1. A server that refuses the credentials
 // (access denied) or has no free connection slot is alive: nil.
 func (e *Engine) Ping(ctx context.Context, c datastore.Conn) error {
-	s, err := open(ctx, c, c.User, c.Password, pingDialTimeout)
+	s, err := open(ctx, c, c.User, c.Password, pingTimeouts)
 	if err == nil {
 		var one int
 		err = s.conn.QueryRowContext(ctx, "SELECT 1").Scan(&one)
@@ -134,13 +136,13 @@ func (e *Engine) Bootstrap(ctx context.Context, c datastore.Conn) error {
 	if c.Password == "" {
 		return fault.New(fault.Invalid, op, "the administrative password must not be empty")
 	}
-	s, err := open(ctx, c, "root", "", dialTimeout)
+	s, err := open(ctx, c, "root", "", opTimeouts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("mariadb: bootstrap: %w", err)
 		}
 		var err2 error
-		s, err2 = open(ctx, c, admin, c.Password, dialTimeout)
+		s, err2 = open(ctx, c, admin, c.Password, opTimeouts)
 		if err2 != nil {
 			return fmt.Errorf("mariadb: bootstrap: as root: %w; as admin: %w", err, err2)
 		}
@@ -216,7 +218,7 @@ func (e *Engine) CreateDatabases(ctx context.Context, c datastore.Conn, dbs []da
 			return err
 		}
 	}
-	s, err := open(ctx, c, c.User, c.Password, dialTimeout)
+	s, err := open(ctx, c, c.User, c.Password, opTimeouts)
 	if err != nil {
 		return err
 	}
@@ -329,7 +331,7 @@ func (e *Engine) CreateUsers(ctx context.Context, c datastore.Conn, users []data
 			return err
 		}
 	}
-	s, err := open(ctx, c, c.User, c.Password, dialTimeout)
+	s, err := open(ctx, c, c.User, c.Password, opTimeouts)
 	if err != nil {
 		return err
 	}
