@@ -123,3 +123,12 @@ type Engine interface {
 	// reserved and never shown through the API.
 	AdminUser() string
 }
+
+// Validator is an optional Engine capability: it checks database and user
+// definitions (name rules, reserved names) before a request is accepted, so
+// that bad input gets a 400 at once instead of a failed task later. Errors
+// are fault.Invalid with a public message.
+type Validator interface {
+	ValidateDatabase(db Database) error
+	ValidateUser(u User) error
+}

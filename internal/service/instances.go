@@ -39,13 +39,6 @@ type payloadUser struct {
 	Databases []string `json:"databases,omitempty"`
 }
 
-// Validator is implemented by engines that check database and user
-// definitions before they are accepted (name rules, reserved names).
-type Validator interface {
-	ValidateDatabase(db datastore.Database) error
-	ValidateUser(u datastore.User) error
-}
-
 // validName reports whether an instance name is acceptable: 1–255
 // characters with at least one letter or digit.
 func validName(name string) bool {
@@ -144,7 +137,7 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 // checkDatabasesUsers applies the reference's create rules (§8.2, §11, §12).
 func (s *Service) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.Database, users []datastore.User) error {
 	const op = "instance.create"
-	v, _ := engine.(Validator)
+	v, _ := engine.(datastore.Validator)
 	names := map[string]bool{}
 	for _, d := range dbs {
 		if v != nil {

@@ -5,6 +5,8 @@ import (
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
+var _ datastore.Validator = (*Engine)(nil)
+
 // ValidateDatabase checks a database definition before it is accepted: the
 // name rules and the shape of the character set and collation names (whether
 // the server knows them is checked when the database is created).
