@@ -15,4 +15,4 @@ lint:
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench:
-	go test -run '^$$' -bench . -benchtime 3x -timeout 30m ./test/bench/
+	go test -run '^$$' -bench . -benchtime 5x -timeout 30m ./test/e2e/ ./internal/store/sqlite/

@@ -135,4 +135,3 @@ func (c *serveConfig) validate() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return errors.Join(errs...)
 }
-

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -34,7 +35,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	hoardBin = filepath.Join(dir, "hoard")
-	build := exec.Command("go", "build", "-race", "-o", hoardBin, "github.com/hoard-db/hoard/cmd/hoard")
+	flag.Parse()
+	args := []string{"build", "-race", "-o", hoardBin, "github.com/hoard-db/hoard/cmd/hoard"}
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		// Benchmarks measure hoard as users run it: no race detector.
+		args = []string{"build", "-o", hoardBin, "github.com/hoard-db/hoard/cmd/hoard"}
+	}
+	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build hoard:", err)
@@ -64,7 +71,7 @@ func nextPool() string {
 
 // hoard is a running `hoard serve` under test.
 type hoard struct {
-	t       *testing.T
+	t       testing.TB
 	dataDir string
 	listen  string
 	pool    string
@@ -92,7 +99,7 @@ func startHoard(t *testing.T, env ...string) *hoard {
 	return h
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -243,7 +250,7 @@ func enginePIDs(dir string) []int {
 }
 
 // waitFor polls cond every 20 ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
