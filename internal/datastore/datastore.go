@@ -132,3 +132,13 @@ type Validator interface {
 	ValidateDatabase(db Database) error
 	ValidateUser(u User) error
 }
+
+// Preparer is an optional Process capability: Prepare is called by the
+// driver before every start of the server (after Render, with the server
+// not running), as hoard itself rather than as the instance user. Engines
+// use it to reset state in the data directory that must not survive a
+// restart (PostgreSQL's postgresql.auto.conf). It must be idempotent and
+// quick, and must not follow symbolic links out of spec's directories.
+type Preparer interface {
+	Prepare(spec Spec) error
+}

@@ -70,6 +70,8 @@ func TestIntegration(t *testing.T) {
 	t.Run("CreateDatabases", func(t *testing.T) { testCreateDatabases(t, e, admin) })
 	t.Run("CreateUsers", func(t *testing.T) { testCreateUsers(t, srv, adminTCP) })
 	t.Run("Injection", func(t *testing.T) { testInjection(t, srv, admin) })
+	t.Run("Admin", func(t *testing.T) { testAdmin(t, srv, adminTCP) })
+	t.Run("AdminInjection", func(t *testing.T) { testAdminInjection(t, srv, admin) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, srv, admin) })
 
 	// The rendered configuration is accepted as it is: no unknown or

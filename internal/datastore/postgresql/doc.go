@@ -1,0 +1,57 @@
+// Package postgresql implements [datastore.Engine], [datastore.Process],
+// [datastore.Preparer] and [datastore.Validator] for PostgreSQL (tested
+// with 15), offered through the API under the datastore type "postgresql".
+//
+// # Sections
+//
+//   - engine.go: [Engine], [New], [Config], Discover and the version parser.
+//   - process.go: the local process recipe: postgresql.conf, pg_hba.conf and
+//     pg_ident.conf rendering (memory sizing from the flavor RAM), the initdb
+//     and postgres command lines, and Prepare.
+//   - sql.go: Ping, Bootstrap, CreateDatabases and CreateUsers.
+//   - scram.go: SCRAM-SHA-256 verifiers. Passwords never reach the server as
+//     text: hoard computes the verifier PostgreSQL would store and sends that
+//     (CREATE ROLE ... PASSWORD 'SCRAM-SHA-256$...'), because a parameter
+//     marker is not allowed in CREATE/ALTER ROLE.
+//   - validate.go: the name rules for databases (identifiers of at most 63
+//     bytes, not postgres/template0/template1) and roles (not postgres,
+//     os_admin, public, pg_*), encodings, collations and passwords.
+//
+// # First access
+//
+// initdb creates the bootstrap superuser "postgres" without a password. The
+// rendered pg_hba.conf (in ConfDir, which the server cannot write) has
+//
+//	local all         postgres trust
+//	local all         all      scram-sha-256
+//	local replication all      scram-sha-256
+//	host  all         all      0.0.0.0/0 scram-sha-256
+//	host  all         all      ::/0      scram-sha-256
+//
+// so before Bootstrap only the local socket (in RunDir, reachable by root
+// and the instance user only) lets "postgres" in without a password.
+// Bootstrap connects that way, creates os_admin (SUPERUSER, LOGIN, with the
+// SCRAM verifier of the admin password) and then makes "postgres" NOLOGIN:
+// from then on the trust line matches a role that cannot log in, and every
+// way in needs a password. This keeps Render and InitArgs pure (no secret
+// in a file or on a command line) and needs no second configuration state.
+// A repeated Bootstrap finds "postgres" refused and connects as os_admin.
+//
+// # Restart semantics
+//
+// PostgreSQL has no server-wide setting that lasts only until a restart:
+// SET lasts for a session, and ALTER SYSTEM (superusers only; tenants get
+// no superuser) writes data/postgresql.auto.conf, which would survive. To
+// give the Trove meaning of restart ("dynamic settings are erased"):
+//   - every managed setting (listen address, port, socket directory, files,
+//     memory and connection limits) is rendered into postgresql.conf AND
+//     passed as -c options on the command line, which win over both
+//     configuration files; ALTER SYSTEM on one of them never takes effect;
+//   - Prepare removes data/postgresql.auto.conf before every start, so any
+//     other ALTER SYSTEM value (e.g. work_mem) is gone after a restart;
+//   - pg_reload_conf() only re-reads hoard's files, which the server cannot
+//     change.
+//
+// Passwords are carried as [datastore.Secret] and never appear in errors or
+// logs.
+package postgresql
