@@ -207,6 +207,11 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 	if err := checkFree(s.Address, s.Port); err != nil {
 		return fault.Wrap(fault.Conflict, op, fmt.Sprintf("address %s port %d is in use", s.Address, s.Port), err)
 	}
+	if pr, ok := eng.Process().(datastore.Preparer); ok {
+		if err := pr.Prepare(d.dsSpec(s)); err != nil {
+			return fmt.Errorf("while preparing engine of instance %s: %w", s.InstanceID, err)
+		}
+	}
 	p, err := d.launch(s, eng)
 	if err != nil {
 		return err

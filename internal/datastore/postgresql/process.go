@@ -1,0 +1,216 @@
+package postgresql
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+// Names of the files Render produces, relative to Spec.ConfDir.
+const (
+	ConfigFile = "postgresql.conf"
+	HBAFile    = "pg_hba.conf"
+	IdentFile  = "pg_ident.conf"
+)
+
+// autoConfFile is where ALTER SYSTEM writes, in the data directory.
+const autoConfFile = "postgresql.auto.conf"
+
+// Memory and connection sizing from the flavor RAM.
+const (
+	// minSharedBuffersMB is the smallest shared_buffers; 32MB starts
+	// fast and is what engines.md timed.
+	minSharedBuffersMB = 32
+	// sharedBuffersPercent of the flavor RAM is shared_buffers, the usual
+	// PostgreSQL advice (the OS page cache does the rest).
+	sharedBuffersPercent = 25
+	// effectiveCachePercent is the planner's guess of the cache size.
+	effectiveCachePercent = 75
+	minEffectiveCacheMB   = 64
+	// connsPerGB connections per started GB, between minConnections and
+	// maxConnectionsCap: each backend is a process of a few MB.
+	connsPerGB        = 100
+	minConnections    = 100
+	maxConnectionsCap = 500
+	// maxRAMMB bounds Spec.RAMMB (16 TiB) so the arithmetic cannot overflow.
+	maxRAMMB = 16 << 20
+	// maxSocketPath is the longest Unix socket path.
+	maxSocketPath = 107
+)
+
+func sharedBuffersMB(ramMB int) int { return max(ramMB*sharedBuffersPercent/100, minSharedBuffersMB) }
+
+func effectiveCacheMB(ramMB int) int {
+	return max(ramMB*effectiveCachePercent/100, minEffectiveCacheMB)
+}
+
+func maxConnections(ramMB int) int {
+	gb := (ramMB + 1023) / 1024
+	return min(max(gb*connsPerGB, minConnections), maxConnectionsCap)
+}
+
+// process is the local process recipe.
+type process struct{ e *Engine }
+
+// safePathRE is what a path rendered into postgresql.conf may consist of;
+// anything else (quotes, backslashes, blanks, '#') is refused rather than
+// escaped.
+var safePathRE = regexp.MustCompile(`^/[A-Za-z0-9._/+@,:-]*$`)
+
+func checkSpec(spec datastore.Spec) (netip.Addr, error) {
+	const op = "postgresql.render"
+	for _, f := range []struct{ name, path string }{
+		{"data dir", spec.DataDir}, {"run dir", spec.RunDir}, {"log dir", spec.LogDir}, {"conf dir", spec.ConfDir},
+	} {
+		if !safePathRE.MatchString(f.path) || filepath.Clean(f.path) != f.path {
+			return netip.Addr{}, fault.Errorf(fault.Invalid, op,
+				"%s must be a clean absolute path of letters, digits and ._/+@,:-", f.name)
+		}
+	}
+	addr, err := netip.ParseAddr(spec.Address)
+	if err != nil || addr.Zone() != "" {
+		return netip.Addr{}, fault.New(fault.Invalid, op, "address must be an IP address without a zone")
+	}
+	if spec.Port < 1 || spec.Port > 65535 {
+		return netip.Addr{}, fault.Errorf(fault.Invalid, op, "port %d out of range 1-65535", spec.Port)
+	}
+	if n := len(socketPath(spec)); n > maxSocketPath {
+		return netip.Addr{}, fault.Errorf(fault.Invalid, op, "socket path is %d bytes, longer than %d", n, maxSocketPath)
+	}
+	if spec.RAMMB < 0 || spec.RAMMB > maxRAMMB {
+		return netip.Addr{}, fault.Errorf(fault.Invalid, op, "RAM %d MB out of range 0-%d", spec.RAMMB, maxRAMMB)
+	}
+	return addr.Unmap(), nil
+}
+
+// setting is one managed server setting.
+type setting struct{ name, value string }
+
+// settings returns the managed settings for spec, in file order. Each is
+// rendered into postgresql.conf and passed with -c (see the package doc).
+func settings(spec datastore.Spec, addr netip.Addr) []setting {
+	return []setting{
+		{"listen_addresses", addr.String()},
+		{"port", strconv.Itoa(spec.Port)},
+		{"unix_socket_directories", spec.RunDir},
+		{"unix_socket_permissions", "0770"},
+		{"external_pid_file", filepath.Join(spec.RunDir, "postgres.pid")},
+		{"hba_file", filepath.Join(spec.ConfDir, HBAFile)},
+		{"ident_file", filepath.Join(spec.ConfDir, IdentFile)},
+		{"max_connections", strconv.Itoa(maxConnections(spec.RAMMB))},
+		{"shared_buffers", strconv.Itoa(sharedBuffersMB(spec.RAMMB)) + "MB"},
+		{"effective_cache_size", strconv.Itoa(effectiveCacheMB(spec.RAMMB)) + "MB"},
+		{"password_encryption", "scram-sha-256"},
+		{"ssl", "off"},
+		// The driver captures stderr into LogDir/server.log.
+		{"logging_collector", "off"},
+		{"log_destination", "stderr"},
+		{"dynamic_shared_memory_type", "posix"},
+	}
+}
+
+// confValue quotes a value for postgresql.conf; values come from settings,
+// whose strings were checked by checkSpec (no quote or backslash).
+func confValue(v string) string {
+	if _, err := strconv.Atoi(v); err == nil {
+		return v
+	}
+	return "'" + v + "'"
+}
+
+// Render implements datastore.Process: postgresql.conf with the managed
+// settings, pg_hba.conf (see the package doc) and an empty pg_ident.conf.
+func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
+	addr, err := checkSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString("# Written by hoard; the server cannot change it. Every setting here is\n" +
+		"# also passed on the command line, so ALTER SYSTEM cannot override it.\n")
+	for _, s := range settings(spec, addr) {
+		fmt.Fprintf(&b, "%s = %s\n", s.name, confValue(s.value))
+	}
+	hba := "# Written by hoard. \"postgres\" (initdb's superuser) is trusted on the\n" +
+		"# local socket only until Bootstrap makes it NOLOGIN.\n" +
+		"# TYPE  DATABASE     USER      ADDRESS     METHOD\n" +
+		"local   all          postgres              trust\n" +
+		"local   all          all                   scram-sha-256\n" +
+		"local   replication  all                   scram-sha-256\n" +
+		"host    all          all       0.0.0.0/0   scram-sha-256\n" +
+		"host    all          all       ::/0        scram-sha-256\n"
+	return []datastore.File{
+		{Name: ConfigFile, Content: []byte(b.String())},
+		{Name: HBAFile, Content: []byte(hba)},
+		{Name: IdentFile, Content: []byte("# Written by hoard; no user name maps.\n")},
+	}, nil
+}
+
+// InitArgs implements datastore.Process: initdb with the bootstrap
+// superuser "postgres" (no password; see the package doc), UTF-8 and the
+// C.UTF-8 locale. initdb's own pg_hba.conf in the data directory is not
+// used (hba_file points to ConfDir).
+func (p process) InitArgs(spec datastore.Spec) []string {
+	return []string{
+		p.e.program("initdb"),
+		"--pgdata=" + spec.DataDir,
+		"--username=" + bootstrapUser,
+		"--auth-local=trust",
+		"--auth-host=scram-sha-256",
+		"--encoding=UTF8",
+		"--locale=C.UTF-8",
+		"--no-instructions",
+	}
+}
+
+// ServerArgs implements datastore.Process: postgres in the foreground with
+// hoard's postgresql.conf and every managed setting again as -c, so that
+// nothing in postgresql.auto.conf can override them.
+func (p process) ServerArgs(spec datastore.Spec) []string {
+	args := []string{p.e.program("postgres"), "-D", spec.DataDir,
+		"-c", "config_file=" + filepath.Join(spec.ConfDir, ConfigFile)}
+	addr, err := checkSpec(spec)
+	if err != nil {
+		return args // Render refused this spec already; postgres will say
+	}
+	for _, s := range settings(spec, addr) {
+		args = append(args, "-c", s.name+"="+s.value)
+	}
+	return args
+}
+
+// StopSignal implements datastore.Process: SIGINT is PostgreSQL's fast
+// shutdown (SIGTERM would wait for every client to disconnect).
+func (p process) StopSignal() syscall.Signal { return syscall.SIGINT }
+
+// Socket implements datastore.Process; PostgreSQL names the socket after
+// the port inside unix_socket_directories.
+func (p process) Socket(spec datastore.Spec) string { return socketPath(spec) }
+
+func socketPath(spec datastore.Spec) string {
+	return filepath.Join(spec.RunDir, ".s.PGSQL."+strconv.Itoa(spec.Port))
+}
+
+// Prepare implements datastore.Preparer: it removes postgresql.auto.conf so
+// that ALTER SYSTEM values do not survive a restart (see the package doc).
+// os.Remove does not follow a symbolic link in the last element.
+func (p process) Prepare(spec datastore.Spec) error {
+	if !filepath.IsAbs(spec.DataDir) {
+		return fault.New(fault.Invalid, "postgresql.prepare", "data dir must be absolute")
+	}
+	err := os.Remove(filepath.Join(spec.DataDir, autoConfFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("postgresql: prepare: %w", err)
+	}
+	return nil
+}
