@@ -1,0 +1,349 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
+	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
+	fault_message, fault_details, fault_created, created, updated`
+
+func scanInstance(row pgx.Row) (*model.Instance, error) {
+	var (
+		inst                           model.Instance
+		address, faultMsg, faultDetail *string
+		faultCreated, created, updated *time.Time
+	)
+	err := row.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
+		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
+		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetail, &faultCreated, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if address != nil {
+		inst.Address = *address
+	}
+	if faultMsg != nil {
+		inst.Fault = &model.Fault{Message: *faultMsg, Created: fromTS(faultCreated)}
+		if faultDetail != nil {
+			inst.Fault.Details = *faultDetail
+		}
+	}
+	inst.Created = fromTS(created)
+	inst.Updated = fromTS(updated)
+	return &inst, nil
+}
+
+// instanceArgs returns inst's column values in instanceCols order.
+func instanceArgs(inst *model.Instance) []any {
+	var faultMsg, faultDetails, faultCreated any
+	if f := inst.Fault; f != nil {
+		faultMsg, faultDetails, faultCreated = f.Message, f.Details, ts(f.Created)
+	}
+	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
+		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
+		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
+		ts(inst.Created), ts(inst.Updated)}
+}
+
+// getInstance reads one instance; tenantID "" matches any tenant. With lock
+// it locks the row (SELECT ... FOR UPDATE) until the transaction ends.
+func getInstance(ctx context.Context, q queryRower, tenantID, id string, lock bool) (*model.Instance, error) {
+	query := `SELECT ` + instanceCols + ` FROM instances WHERE id = $1`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	inst, err := scanInstance(q.QueryRow(ctx, query, id))
+	if err != nil {
+		return nil, noRows(err)
+	}
+	if tenantID != "" && inst.TenantID != tenantID {
+		return nil, store.ErrNotFound
+	}
+	return inst, nil
+}
+
+// hasUnfinishedTask reports whether instance id has a pending or running task.
+func hasUnfinishedTask(ctx context.Context, q queryRower, id string) (bool, error) {
+	var busy bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tasks
+		WHERE instance_id = $1 AND state IN ('pending', 'running'))`, id).Scan(&busy)
+	return busy, err
+}
+
+// CreateInstance implements store.Instances. Zero Created/Updated times of
+// inst and task are set to now, and an empty task State to pending.
+func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error {
+	now := s.now()
+	if inst.Created.IsZero() {
+		inst.Created = now
+	}
+	if inst.Updated.IsZero() {
+		inst.Updated = inst.Created
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			instanceArgs(inst)...)
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		if err != nil {
+			return err
+		}
+		if task != nil {
+			if task.InstanceID == "" {
+				task.InstanceID = inst.ID
+			}
+			return insertTask(ctx, tx, task, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: create instance %s: %w", inst.ID, err)
+	}
+	return nil
+}
+
+// GetInstance implements store.Instances.
+func (s *Store) GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error) {
+	inst, err := getInstance(ctx, s.pool, tenantID, id, false)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get instance %s: %w", id, err)
+	}
+	return inst, nil
+}
+
+// ListInstances implements store.Instances. A Limit <= 0 means no limit.
+func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+	var limit any // NULL: LIMIT ALL
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if tenantID == "" {
+		rows, err = s.pool.Query(ctx, `SELECT `+instanceCols+` FROM instances
+			WHERE id > $1 ORDER BY id LIMIT $2`, page.Marker, limit)
+	} else {
+		rows, err = s.pool.Query(ctx, `SELECT `+instanceCols+` FROM instances
+			WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, page.Marker, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list instances: %w", err)
+	}
+	defer rows.Close()
+	var out []*model.Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list instances: %w", err)
+		}
+		out = append(out, inst)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list instances: %w", err)
+	}
+	return out, nil
+}
+
+// CountInstances implements store.Instances; tenantID "" counts every
+// tenant's instances.
+func (s *Store) CountInstances(ctx context.Context, tenantID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM instances WHERE $1 = '' OR tenant_id = $1`, tenantID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: count instances: %w", err)
+	}
+	return n, nil
+}
+
+// putInstance writes every column of inst but its id.
+func putInstance(ctx context.Context, tx pgx.Tx, inst *model.Instance) error {
+	args := instanceArgs(inst)
+	args = append(args[1:], inst.ID)
+	_, err := tx.Exec(ctx, `UPDATE instances SET tenant_id = $1, name = $2, status = $3, deleting = $4,
+		flavor_id = $5, volume_size = $6, datastore = $7, datastore_version = $8, datastore_version_id = $9,
+		address = $10, port = $11, admin_secret = $12, fault_message = $13, fault_details = $14,
+		fault_created = $15, created = $16, updated = $17 WHERE id = $18`, args...)
+	if isUnique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+// UpdateInstance implements store.Instances. fn runs inside the transaction
+// with the instance row locked: it must be quick and must not call the store.
+func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.Instance) error) (*model.Instance, error) {
+	var out *model.Instance
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inst, err := getInstance(ctx, tx, "", id, true)
+		if err != nil {
+			return err
+		}
+		if err := fn(inst); err != nil {
+			return err
+		}
+		inst.ID = id
+		inst.Updated = s.now()
+		out = inst
+		return putInstance(ctx, tx, inst)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update instance %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// StartAction implements store.Instances. Zero Created/Updated times of task
+// are set to now, an empty State to pending and an empty InstanceID to id.
+//
+// The instance row is locked before it is read, so concurrent gates on one
+// instance, in this process or another replica, run one after the other and
+// the later one sees the earlier one's status and task. Should a task be
+// inserted for the instance by other means meanwhile, the tasks_unfinished
+// index refuses the second task and the gate reports a *store.StateError.
+func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
+	if task == nil {
+		return nil, fmt.Errorf("postgres: start action on instance %s: nil task", id)
+	}
+	var out *model.Instance
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inst, err := getInstance(ctx, tx, tenantID, id, true)
+		if err != nil {
+			return err
+		}
+		refused := &store.StateError{InstanceID: id, Status: inst.Status}
+		if !slices.Contains(allowed, inst.Status) {
+			return refused
+		}
+		busy, err := hasUnfinishedTask(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if busy {
+			return refused
+		}
+		now := s.now()
+		inst.Status = newStatus
+		if task.Kind == model.TaskDelete {
+			inst.Deleting = true
+		}
+		inst.Updated = now
+		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, deleting = $2, updated = $3 WHERE id = $4`,
+			string(inst.Status), inst.Deleting, ts(now), id); err != nil {
+			return err
+		}
+		task.InstanceID = id
+		out = inst
+		err = insertTask(ctx, tx, task, now)
+		if constraint(err) == "tasks_unfinished" {
+			return refused
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: start action on instance %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// SetObservedStatus implements store.Instances.
+func (s *Store) SetObservedStatus(ctx context.Context, id string, from []model.InstanceStatus, status model.InstanceStatus) (bool, error) {
+	changed := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inst, err := getInstance(ctx, tx, "", id, true)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(from, inst.Status) {
+			return nil
+		}
+		busy, err := hasUnfinishedTask(ctx, tx, id)
+		if err != nil || busy {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, updated = $2 WHERE id = $3`,
+			string(status), ts(s.now()), id); err != nil {
+			return err
+		}
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("postgres: set observed status of instance %s: %w", id, err)
+	}
+	return changed, nil
+}
+
+// AssignAddress implements store.Instances. Assignments serialise on an
+// advisory lock, so two replicas never pick the same free address.
+func (s *Store) AssignAddress(ctx context.Context, id string, candidates []string) (string, error) {
+	var addr string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := xactLock(ctx, tx, lockAddresses); err != nil {
+			return err
+		}
+		inst, err := getInstance(ctx, tx, "", id, true)
+		if err != nil {
+			return err
+		}
+		if inst.Address != "" {
+			addr = inst.Address
+			return nil
+		}
+		for _, c := range candidates {
+			if c == "" {
+				continue
+			}
+			var used bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instances WHERE address = $1)`, c).Scan(&used); err != nil {
+				return err
+			}
+			if used {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE instances SET address = $1, updated = $2 WHERE id = $3`,
+				c, ts(s.now()), id); err != nil {
+				return err
+			}
+			addr = c
+			return nil
+		}
+		return store.ErrNoAddress
+	})
+	if err != nil {
+		return "", fmt.Errorf("postgres: assign address to instance %s: %w", id, err)
+	}
+	return addr, nil
+}
+
+// DeleteInstance implements store.Instances. Unfinished tasks are kept: the
+// delete task that calls it finishes afterwards.
+func (s *Store) DeleteInstance(ctx context.Context, id string) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM instances WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM tasks WHERE instance_id = $1 AND state IN ('done', 'failed')`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: delete instance %s: %w", id, err)
+	}
+	return nil
+}
