@@ -35,6 +35,7 @@ const (
 	codeInvalidParameter     = "22023" // invalid_parameter_value (bad encoding or locale)
 	codeUndefinedObject      = "42704" // undefined_object (unknown collation)
 	codeFeatureNotSupported  = "0A000" // e.g. encoding incompatible with locale
+	codeWrongObjectType      = "42809" // wrong_object_type (invalid locale name)
 )
 
 // connect opens one connection to c's server (over the socket directory of
@@ -248,7 +249,7 @@ func (e *Engine) CreateDatabases(ctx context.Context, c datastore.Conn, dbs []da
 			}
 			if _, err := conn.Exec(ctx, stmt); err != nil {
 				switch sqlState(err) {
-				case codeInvalidParameter, codeUndefinedObject, codeFeatureNotSupported:
+				case codeInvalidParameter, codeUndefinedObject, codeFeatureNotSupported, codeWrongObjectType:
 					return fault.Wrap(fault.Invalid, op, fmt.Sprintf(
 						"Database '%s': the character set '%s' or collation '%s' is not valid on this server.",
 						db.Name, printable(db.CharacterSet), printable(db.Collate)), err)
