@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/identity"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/service"
@@ -26,6 +27,32 @@ type Backend interface {
 	RenameInstance(ctx context.Context, tenantID, id, name string) error
 	DeleteInstance(ctx context.Context, tenantID, id string) error
 	RestartInstance(ctx context.Context, tenantID, id string) error
+
+	// Databases, users and root (reference §10–§12) act on the engine of
+	// the tenant's instance id at once; the instance must be ACTIVE or
+	// RESTART_REQUIRED (else Unprocessable). Users are addressed by name
+	// and host; host "" means "%".
+	CreateDatabases(ctx context.Context, tenantID, id string, dbs []datastore.Database) error
+	// ListDatabases returns one page ordered by name and whether more follow.
+	ListDatabases(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.Database, bool, error)
+	DeleteDatabase(ctx context.Context, tenantID, id, name string) error
+	CreateUsers(ctx context.Context, tenantID, id string, users []datastore.User) error
+	// ListUsers returns one page ordered by name then host (the marker is
+	// "name@host") and whether more follow.
+	ListUsers(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.UserInfo, bool, error)
+	GetUser(ctx context.Context, tenantID, id, name, host string) (*datastore.UserInfo, error)
+	UpdateUser(ctx context.Context, tenantID, id, name, host string, ch datastore.UserChange) error
+	UpdatePasswords(ctx context.Context, tenantID, id string, users []datastore.User) error
+	DeleteUser(ctx context.Context, tenantID, id, name, host string) error
+	GrantAccess(ctx context.Context, tenantID, id, name, host string, dbs []string) error
+	RevokeAccess(ctx context.Context, tenantID, id, name, host, db string) error
+	// EnableRoot sets the root password (generated if password is empty)
+	// and returns the root user name and the password.
+	EnableRoot(ctx context.Context, tenantID, id string, password datastore.Secret) (string, datastore.Secret, error)
+	// RootEnabled reports whether root was ever enabled.
+	RootEnabled(ctx context.Context, tenantID, id string) (bool, error)
+	// DisableRoot removes root; NotFound if it was never enabled.
+	DisableRoot(ctx context.Context, tenantID, id string) error
 
 	// Ready reports whether the backend can serve (metadata store reachable);
 	// an error makes the API answer 503.

@@ -212,10 +212,10 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 	}
 
 	if raw, ok := inst["databases"]; ok && !isNull(raw) {
-		req.Databases = decodeDatabases(&p, raw)
+		req.Databases = decodeDatabases(&p, "instance 'databases'", raw)
 	}
 	if raw, ok := inst["users"]; ok && !isNull(raw) {
-		req.Users = decodeUsers(&p, raw)
+		req.Users = decodeUsers(&p, "instance 'users'", raw)
 	}
 
 	if raw, ok := inst["locality"]; ok && !isNull(raw) {
@@ -268,15 +268,18 @@ func decodeFlavorRef(p *problems, raw json.RawMessage) string {
 	return strconv.Itoa(n)
 }
 
-func decodeDatabases(p *problems, raw json.RawMessage) []datastore.Database {
+// decodeDatabases decodes a list of {"name", "character_set"?, "collate"?}
+// found at path.
+func decodeDatabases(p *problems, path string, raw json.RawMessage) []datastore.Database {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		p.add("instance 'databases' must be a list")
+		p.add("%s must be a list", path)
 		return nil
 	}
+	listPath := path
 	dbs := make([]datastore.Database, 0, len(items))
 	for i, item := range items {
-		path := fmt.Sprintf("instance 'databases'[%d]", i)
+		path := fmt.Sprintf("%s[%d]", listPath, i)
 		m, ok := objectField(p, path, item)
 		if !ok {
 			continue
@@ -290,15 +293,18 @@ func decodeDatabases(p *problems, raw json.RawMessage) []datastore.Database {
 	return dbs
 }
 
-func decodeUsers(p *problems, raw json.RawMessage) []datastore.User {
+// decodeUsers decodes a list of {"name", "password", "host"?,
+// "databases"?} found at path.
+func decodeUsers(p *problems, path string, raw json.RawMessage) []datastore.User {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		p.add("instance 'users' must be a list")
+		p.add("%s must be a list", path)
 		return nil
 	}
+	listPath := path
 	users := make([]datastore.User, 0, len(items))
 	for i, item := range items {
-		path := fmt.Sprintf("instance 'users'[%d]", i)
+		path := fmt.Sprintf("%s[%d]", listPath, i)
 		m, ok := objectField(p, path, item)
 		if !ok {
 			continue
@@ -312,7 +318,7 @@ func decodeUsers(p *problems, raw json.RawMessage) []datastore.User {
 			u.Host = "%"
 		}
 		if raw, ok := m["databases"]; ok && !isNull(raw) {
-			for _, db := range decodeDatabases(p, raw) {
+			for _, db := range decodeDatabases(p, path+" 'databases'", raw) {
 				u.Databases = append(u.Databases, db.Name)
 			}
 		}

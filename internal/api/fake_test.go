@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/identity"
 	"github.com/hoard-db/hoard/internal/model"
@@ -41,6 +42,11 @@ type fakeBackend struct {
 	lastCreate  service.CreateInstanceRequest
 	restarted   []string
 	listedPages []store.Page
+
+	// engines holds the databases, users and root of each instance
+	// (fake_users_test.go).
+	engines        map[string]*fakeEngine
+	lastUserChange datastore.UserChange
 }
 
 var errPanic = fmt.Errorf("fake: panic please")

@@ -137,6 +137,25 @@ func (s *Server) routes() {
 	s.handle("PATCH "+t+"instances/{id}", s.updateInstance)
 	s.handle("DELETE "+t+"instances/{id}", s.deleteInstance)
 	s.handle("POST "+t+"instances/{id}/action", s.instanceAction)
+
+	s.handle("POST "+t+"instances/{id}/root", s.enableRoot)
+	s.handle("GET "+t+"instances/{id}/root", s.rootStatus)
+	s.handle("DELETE "+t+"instances/{id}/root", s.disableRoot)
+
+	s.handle("POST "+t+"instances/{id}/databases", s.createDatabases)
+	s.handle("GET "+t+"instances/{id}/databases", s.listDatabases)
+	s.handle("GET "+t+"instances/{id}/databases/{name}", s.getDatabase)
+	s.handle("DELETE "+t+"instances/{id}/databases/{name}", s.deleteDatabase)
+
+	s.handle("POST "+t+"instances/{id}/users", s.createUsers)
+	s.handle("GET "+t+"instances/{id}/users", s.listUsers)
+	s.handle("PUT "+t+"instances/{id}/users", s.updatePasswords)
+	s.handle("GET "+t+"instances/{id}/users/{name}", s.getUser)
+	s.handle("PUT "+t+"instances/{id}/users/{name}", s.updateUser)
+	s.handle("DELETE "+t+"instances/{id}/users/{name}", s.deleteUser)
+	s.handle("GET "+t+"instances/{id}/users/{name}/databases", s.listAccess)
+	s.handle("PUT "+t+"instances/{id}/users/{name}/databases", s.grantAccess)
+	s.handle("DELETE "+t+"instances/{id}/users/{name}/databases/{db}", s.revokeAccess)
 }
 
 // dispatch routes r. ServeMux answers unknown paths and wrong methods in

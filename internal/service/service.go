@@ -49,6 +49,10 @@ type Service struct {
 
 	usageMu sync.Mutex
 	usage   map[string]usageEntry
+
+	// admin serialises inline database, user and root operations per
+	// instance (users.go).
+	admin instanceLocks
 }
 
 type usageEntry struct {

@@ -1,0 +1,564 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/secret"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+// The operations of this file (API reference §10–§12) act on the engine
+// inline: they are quick SQL statements over the engine's socket, so the
+// client sees their effect as soon as it gets its 202. They are serialised
+// per instance (instanceLocks), and each checks, just before acting, that
+// the instance is ACTIVE or RESTART_REQUIRED with no task running; else 422.
+
+// adminTimeout bounds one inline engine operation.
+const adminTimeout = 30 * time.Second
+
+// rootPasswordLen is the number of random bytes of a generated root
+// password (base64url: 32 characters, 192 bits).
+const rootPasswordLen = 24
+
+// adminAllowed are the statuses in which databases, users and root can be
+// changed (reference §10: the database must be running).
+var adminAllowed = []model.InstanceStatus{model.StatusActive, model.StatusRestartRequired}
+
+// instanceLocks serialises inline engine operations per instance.
+type instanceLocks struct {
+	mu    sync.Mutex
+	locks map[string]*lockEntry
+}
+
+type lockEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (l *instanceLocks) lock(id string) func() {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*lockEntry{}
+	}
+	e := l.locks[id]
+	if e == nil {
+		e = &lockEntry{}
+		l.locks[id] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(l.locks, id)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// adminTarget is an instance ready for an inline engine operation.
+type adminTarget struct {
+	inst *model.Instance
+	eng  datastore.Engine
+	conn datastore.Conn
+}
+
+// withEngine runs fn on the tenant's instance id once it is ready, holding
+// the instance's lock, with a bounded context. op names the operation in
+// faults.
+func (s *Service) withEngine(ctx context.Context, tenantID, id, op string, fn func(ctx context.Context, t adminTarget) error) error {
+	// A quick check first, so that a missing instance is 404 before anything.
+	if _, err := s.st.GetInstance(ctx, tenantID, id); err != nil {
+		return mapStoreErr(op, id, err)
+	}
+	unlock := s.admin.lock(id)
+	defer unlock()
+	inst, err := s.st.GetInstance(ctx, tenantID, id)
+	if err != nil {
+		return mapStoreErr(op, id, err)
+	}
+	if !slices.Contains(adminAllowed, inst.Status) {
+		return notReady(op, inst)
+	}
+	if _, err := s.st.ActiveTask(ctx, id); err == nil {
+		return notReady(op, inst)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s %s: %w", op, id, err)
+	}
+	eng, err := s.engineFor(inst)
+	if err != nil {
+		return err
+	}
+	sp, err := s.spec(ctx, inst)
+	if err != nil {
+		return err
+	}
+	c, err := s.adminConn(inst, sp, eng)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	return fn(ctx, adminTarget{inst: inst, eng: eng, conn: c})
+}
+
+// notReady is the 422 of reference §10.
+func notReady(op string, inst *model.Instance) error {
+	return fault.Errorf(fault.Unprocessable, op, "Instance %s is not ready, status: %s.", inst.ID, inst.Status)
+}
+
+// notSupported is the 501 for an engine without the capability.
+func notSupported(op string, inst *model.Instance, what string) error {
+	return fault.Errorf(fault.NotImplemented, op, "The '%s' operation is not supported for the '%s' datastore.", what, inst.Datastore)
+}
+
+func databaseAdmin(op string, t adminTarget) (datastore.DatabaseAdmin, error) {
+	if a, ok := t.eng.(datastore.DatabaseAdmin); ok {
+		return a, nil
+	}
+	return nil, notSupported(op, t.inst, "database")
+}
+
+func userAdmin(op string, t adminTarget) (datastore.UserAdmin, error) {
+	if a, ok := t.eng.(datastore.UserAdmin); ok {
+		return a, nil
+	}
+	return nil, notSupported(op, t.inst, "user")
+}
+
+func rootAdmin(op string, t adminTarget) (datastore.RootAdmin, error) {
+	if a, ok := t.eng.(datastore.RootAdmin); ok {
+		return a, nil
+	}
+	return nil, notSupported(op, t.inst, "root")
+}
+
+// CreateDatabases implements api.Backend: 400 for an invalid, reserved,
+// repeated or existing name, then the databases are created by the same
+// engine call as at instance create.
+func (s *Service) CreateDatabases(ctx context.Context, tenantID, id string, dbs []datastore.Database) error {
+	const op = "database.create"
+	if len(dbs) == 0 {
+		return fault.New(fault.Invalid, op, "No databases given.")
+	}
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		da, err := databaseAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if err := s.checkDatabasesUsers(t.eng, dbs, nil); err != nil {
+			return err
+		}
+		have, err := da.ListDatabases(ctx, t.conn)
+		if err != nil {
+			return err
+		}
+		for _, d := range dbs {
+			if slices.ContainsFunc(have, func(h datastore.Database) bool { return h.Name == d.Name }) {
+				return fault.Errorf(fault.Invalid, op, "A database with the name \"%s\" already exists.", d.Name)
+			}
+		}
+		if err := t.eng.CreateDatabases(ctx, t.conn, dbs); err != nil {
+			return err
+		}
+		s.log.Info("databases created", "instance_id", id, "tenant_id", tenantID, "count", len(dbs))
+		return nil
+	})
+}
+
+// ListDatabases implements api.Backend: one page by name, and whether more
+// follow.
+func (s *Service) ListDatabases(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.Database, bool, error) {
+	const op = "database.list"
+	var out []datastore.Database
+	var more bool
+	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		da, err := databaseAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		all, err := da.ListDatabases(ctx, t.conn)
+		if err != nil {
+			return err
+		}
+		out, more = pageOf(all, page, func(d datastore.Database) int { return strings.Compare(d.Name, page.Marker) })
+		return nil
+	})
+	return out, more, err
+}
+
+// pageOf returns the items after the marker (afterMarker > 0) up to
+// page.Limit, and whether more follow. items are sorted.
+func pageOf[T any](items []T, page store.Page, afterMarker func(T) int) ([]T, bool) {
+	start := 0
+	if page.Marker != "" {
+		start = len(items)
+		for i, it := range items {
+			if afterMarker(it) > 0 {
+				start = i
+				break
+			}
+		}
+	}
+	items = items[start:]
+	if page.Limit > 0 && len(items) > page.Limit {
+		return items[:page.Limit], true
+	}
+	return items, false
+}
+
+// DeleteDatabase implements api.Backend: 404 for a missing database, 400
+// for an invalid or reserved name.
+func (s *Service) DeleteDatabase(ctx context.Context, tenantID, id, name string) error {
+	const op = "database.delete"
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		da, err := databaseAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if err := da.DeleteDatabase(ctx, t.conn, name); err != nil {
+			return err
+		}
+		s.log.Info("database deleted", "instance_id", id, "tenant_id", tenantID)
+		return nil
+	})
+}
+
+// CreateUsers implements api.Backend: every user is validated, must be new
+// and may only name existing databases; then the users are created by the
+// same engine call as at instance create.
+func (s *Service) CreateUsers(ctx context.Context, tenantID, id string, users []datastore.User) error {
+	const op = "user.create"
+	if len(users) == 0 {
+		return fault.New(fault.Invalid, op, "No users given.")
+	}
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		da, err := databaseAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		have, err := da.ListDatabases(ctx, t.conn)
+		if err != nil {
+			return err
+		}
+		dbs := make([]datastore.Database, 0, len(have))
+		for _, d := range have {
+			dbs = append(dbs, datastore.Database{Name: d.Name})
+		}
+		for i := range users {
+			users[i].Host = cmp.Or(users[i].Host, "%")
+			for _, d := range users[i].Databases {
+				if !slices.ContainsFunc(dbs, func(h datastore.Database) bool { return h.Name == d }) {
+					if err := s.validateDatabaseName(t.eng, d); err != nil {
+						return err
+					}
+					return fault.Errorf(fault.NotFound, op, "Database %s cannot be found on the instance.", d)
+				}
+			}
+		}
+		if err := s.checkUsers(t.eng, users); err != nil {
+			return err
+		}
+		for _, u := range users {
+			_, err := ua.GetUser(ctx, t.conn, u.Name, u.Host)
+			switch {
+			case err == nil:
+				return fault.Errorf(fault.Invalid, op, "A user with the name \"%s\" already exists.", u.Name)
+			case !errors.Is(err, datastore.ErrUserNotFound):
+				return err
+			}
+		}
+		if err := t.eng.CreateUsers(ctx, t.conn, users); err != nil {
+			return err
+		}
+		s.log.Info("users created", "instance_id", id, "tenant_id", tenantID, "count", len(users))
+		return nil
+	})
+}
+
+// validateDatabaseName checks one database name with the engine's rules.
+func (s *Service) validateDatabaseName(eng datastore.Engine, name string) error {
+	if v, ok := eng.(datastore.Validator); ok {
+		return v.ValidateDatabase(datastore.Database{Name: name})
+	}
+	return nil
+}
+
+// checkUsers applies the user rules of instance create (names, reserved,
+// repeats) without requiring the databases to be in the request.
+func (s *Service) checkUsers(eng datastore.Engine, users []datastore.User) error {
+	stripped := make([]datastore.User, len(users))
+	for i, u := range users {
+		u.Databases = nil
+		stripped[i] = u
+	}
+	if err := s.checkDatabasesUsers(eng, nil, stripped); err != nil {
+		return err
+	}
+	if v, ok := eng.(datastore.Validator); ok {
+		for _, u := range users {
+			if err := v.ValidateUser(u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ListUsers implements api.Backend: one page ordered by name, then host;
+// the marker is "name@host" (split on the last '@').
+func (s *Service) ListUsers(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.UserInfo, bool, error) {
+	const op = "user.list"
+	var out []datastore.UserInfo
+	var more bool
+	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		all, err := ua.ListUsers(ctx, t.conn)
+		if err != nil {
+			return err
+		}
+		mName, mHost := SplitUserHost(page.Marker)
+		out, more = pageOf(all, page, func(u datastore.UserInfo) int {
+			return cmp.Or(strings.Compare(u.Name, mName), strings.Compare(u.Host, mHost))
+		})
+		return nil
+	})
+	return out, more, err
+}
+
+// SplitUserHost splits "user@host" on the last '@' (reference §12.2); no
+// '@' means host "%". A trailing '@' stays part of the name, as in Trove.
+func SplitUserHost(s string) (name, host string) {
+	i := strings.LastIndexByte(s, '@')
+	if i < 0 || i == len(s)-1 {
+		return s, "%"
+	}
+	return s[:i], s[i+1:]
+}
+
+// GetUser implements api.Backend.
+func (s *Service) GetUser(ctx context.Context, tenantID, id, name, host string) (*datastore.UserInfo, error) {
+	const op = "user.get"
+	var out datastore.UserInfo
+	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		out, err = ua.GetUser(ctx, t.conn, name, host)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateUser implements api.Backend: rename, move and/or set the password
+// of one user; at least one change.
+func (s *Service) UpdateUser(ctx context.Context, tenantID, id, name, host string, ch datastore.UserChange) error {
+	const op = "user.update"
+	if ch == (datastore.UserChange{}) {
+		return fault.New(fault.Invalid, op, "User update error: nothing to change (give name, host or password).")
+	}
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if ch.Name != "" && strings.EqualFold(ch.Name, t.eng.AdminUser()) {
+			return fault.Errorf(fault.Invalid, op, "User name \"%s\" is on the reserved list.", ch.Name)
+		}
+		if err := ua.UpdateUser(ctx, t.conn, name, host, ch); err != nil {
+			return err
+		}
+		s.log.Info("user updated", "instance_id", id, "tenant_id", tenantID, "user", name)
+		return nil
+	})
+}
+
+// UpdatePasswords implements api.Backend: every user must exist (else 404
+// and nothing changes); then each gets its new password.
+func (s *Service) UpdatePasswords(ctx context.Context, tenantID, id string, users []datastore.User) error {
+	const op = "user.update_passwords"
+	if len(users) == 0 {
+		return fault.New(fault.Invalid, op, "No users given.")
+	}
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		for i := range users {
+			users[i].Host = cmp.Or(users[i].Host, "%")
+		}
+		if err := s.checkUsers(t.eng, users); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := ua.GetUser(ctx, t.conn, u.Name, u.Host); err != nil {
+				return err
+			}
+		}
+		for _, u := range users {
+			if err := ua.UpdateUser(ctx, t.conn, u.Name, u.Host, datastore.UserChange{Password: u.Password}); err != nil {
+				return err
+			}
+		}
+		s.log.Info("user passwords changed", "instance_id", id, "tenant_id", tenantID, "count", len(users))
+		return nil
+	})
+}
+
+// DeleteUser implements api.Backend.
+func (s *Service) DeleteUser(ctx context.Context, tenantID, id, name, host string) error {
+	const op = "user.delete"
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if err := ua.DeleteUser(ctx, t.conn, name, host); err != nil {
+			return err
+		}
+		s.log.Info("user deleted", "instance_id", id, "tenant_id", tenantID, "user", name)
+		return nil
+	})
+}
+
+// GrantAccess implements api.Backend.
+func (s *Service) GrantAccess(ctx context.Context, tenantID, id, name, host string, dbs []string) error {
+	const op = "user.grant"
+	if len(dbs) == 0 {
+		return fault.New(fault.Invalid, op, "No databases given.")
+	}
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if err := ua.GrantAccess(ctx, t.conn, name, host, dbs); err != nil {
+			return err
+		}
+		s.log.Info("access granted", "instance_id", id, "tenant_id", tenantID, "user", name, "count", len(dbs))
+		return nil
+	})
+}
+
+// RevokeAccess implements api.Backend.
+func (s *Service) RevokeAccess(ctx context.Context, tenantID, id, name, host, db string) error {
+	const op = "user.revoke"
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ua, err := userAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if err := ua.RevokeAccess(ctx, t.conn, name, host, db); err != nil {
+			return err
+		}
+		s.log.Info("access revoked", "instance_id", id, "tenant_id", tenantID, "user", name)
+		return nil
+	})
+}
+
+// EnableRoot implements api.Backend: it sets password (a generated one if
+// empty) on the engine's network superuser and records the enabling. It
+// returns the user name and the password, which is shown only once.
+func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password datastore.Secret) (string, datastore.Secret, error) {
+	const op = "root.enable"
+	if password == "" {
+		password = datastore.Secret(secret.Password(rootPasswordLen))
+	}
+	var user string
+	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		ra, err := rootAdmin(op, t)
+		if err != nil {
+			return err
+		}
+		if err := ra.EnableRoot(ctx, t.conn, password); err != nil {
+			return err
+		}
+		if rh, ok := s.st.(store.RootHistory); ok {
+			if err := rh.RecordRootEnabled(ctx, id, "", s.now()); err != nil {
+				return mapStoreErr(op, id, err)
+			}
+		}
+		user = ra.RootUser()
+		s.log.Info("root enabled", "instance_id", id, "tenant_id", tenantID)
+		return nil
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return user, password, nil
+}
+
+// RootEnabled implements api.Backend: true once root was ever enabled
+// (reference §10, Kilo behaviour), from the store's root history; a store
+// without one falls back to asking the engine whether root exists now.
+func (s *Service) RootEnabled(ctx context.Context, tenantID, id string) (bool, error) {
+	const op = "root.check"
+	var on bool
+	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		var err error
+		on, err = s.rootEverEnabled(ctx, op, t)
+		return err
+	})
+	return on, err
+}
+
+func (s *Service) rootEverEnabled(ctx context.Context, op string, t adminTarget) (bool, error) {
+	ra, err := rootAdmin(op, t)
+	if err != nil {
+		return false, err
+	}
+	if rh, ok := s.st.(store.RootHistory); ok {
+		_, err := rh.RootEnabledAt(ctx, t.inst.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return ra.RootEnabled(ctx, t.conn)
+}
+
+// DisableRoot implements api.Backend: 404 if root was never enabled;
+// otherwise the network superuser is removed (again, if need be).
+func (s *Service) DisableRoot(ctx context.Context, tenantID, id string) error {
+	const op = "root.disable"
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		on, err := s.rootEverEnabled(ctx, op, t)
+		if err != nil {
+			return err
+		}
+		if !on {
+			return fault.New(fault.NotFound, op, "Root user has never been enabled on the instance.")
+		}
+		ra, _ := rootAdmin(op, t)
+		if err := ra.DisableRoot(ctx, t.conn); err != nil {
+			return err
+		}
+		s.log.Info("root disabled", "instance_id", id, "tenant_id", tenantID)
+		return nil
+	})
+}
