@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hoard-db/hoard/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -17,7 +21,12 @@ func usage() {
 
 Usage:
   hoard serve [flags]     run the service (see hoard serve --help)
+  hoard migrate [flags]   apply metadata schema migrations, or copy SQLite to PostgreSQL (see hoard migrate --help)
   hoard version           print the version
+
+Client commands (log in with OS_* variables or --os-cloud, as the OpenStack CLI):
+  hoard login | instance | db | user | root | flavor | datastore | backup | config
+  (hoard instance --help lists the instance commands, and so on)
 `, version)
 }
 
@@ -31,11 +40,20 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(ctx, os.Args[2:])
+	case "migrate":
+		err = migrateCmd(ctx, os.Args[2:], os.Stdout)
 	case "version", "--version":
 		fmt.Println(version)
 	case "help", "-h", "--help":
 		usage()
+		cli.Usage(os.Stderr)
 	default:
+		if cli.IsCommand(os.Args[1]) {
+			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			code := cli.Main(ctx, os.Args[1:], cli.Env{})
+			stop()
+			os.Exit(code)
+		}
 		fmt.Fprintf(os.Stderr, "hoard: unknown command %q\n", os.Args[1])
 		usage()
 		os.Exit(2)

@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/api"
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/identity"
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/service"
+	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlite"
+)
+
+// fakeBackend is an in-memory api.Backend. Each GET of an instance moves
+// it one step along its script of statuses, so --wait sees progress. The
+// embedded interface keeps the fake compiling when the Backend grows;
+// calling a method it lacks panics, which the API turns into a 500.
+type fakeBackend struct {
+	api.Backend
+
+	mu        sync.Mutex
+	instances map[string]*model.Instance
+	script    map[string][]model.InstanceStatus // statuses still to come
+	faultMsg  string                            // fault of an ERROR reached by script
+	seq       int
+	lastReq   service.CreateInstanceRequest
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{instances: map[string]*model.Instance{}, script: map[string][]model.InstanceStatus{}}
+}
+
+func (f *fakeBackend) ListFlavors(context.Context) ([]model.Flavor, error) {
+	return []model.Flavor{{ID: 1, Name: "512MB Instance", RAM: 512, VCPUs: 1}, {ID: 2, Name: "1GB Instance", RAM: 1024, VCPUs: 1}}, nil
+}
+
+func (f *fakeBackend) GetFlavor(_ context.Context, id int) (*model.Flavor, error) {
+	return &model.Flavor{ID: id, Name: "x", RAM: 512}, nil
+}
+
+func (f *fakeBackend) ListDatastores(context.Context) ([]model.Datastore, error) {
+	return []model.Datastore{{ID: "ds-mysql", Name: "mysql", DefaultVersionID: "v-1011",
+		Versions: []model.DatastoreVersion{{ID: "v-1011", DatastoreID: "ds-mysql", DatastoreName: "mysql", Name: "10.11", Version: "10.11.6", Engine: "mariadb", Active: true}}}}, nil
+}
+
+func (f *fakeBackend) Ready(context.Context) error { return nil }
+
+func (f *fakeBackend) add(tenant, name string, status model.InstanceStatus, then ...model.InstanceStatus) *model.Instance {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	in := &model.Instance{ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", f.seq), TenantID: tenant, Name: name,
+		Status: status, FlavorID: 1, VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11", Created: now, Updated: now}
+	if status == model.StatusActive {
+		in.Address = "127.0.1.9"
+	}
+	f.instances[in.ID] = in
+	f.script[in.ID] = then
+	return in
+}
+
+func (f *fakeBackend) CreateInstance(_ context.Context, tenant string, req service.CreateInstanceRequest) (*service.InstanceDetail, error) {
+	if _, err := strconv.Atoi(req.FlavorRef); err != nil {
+		return nil, fault.Errorf(fault.Invalid, "fake", "Flavor %s cannot be found.", req.FlavorRef)
+	}
+	f.mu.Lock()
+	f.lastReq = req
+	f.mu.Unlock()
+	next := []model.InstanceStatus{model.StatusBuild, model.StatusActive}
+	if req.Name == "doomed" {
+		next = []model.InstanceStatus{model.StatusBuild, model.StatusError}
+	}
+	in := f.add(tenant, req.Name, model.StatusBuild, next...)
+	c := *in
+	return &service.InstanceDetail{Instance: &c}, nil
+}
+
+func (f *fakeBackend) lookup(tenant, id string) (*model.Instance, error) {
+	in, ok := f.instances[id]
+	if !ok || in.TenantID != tenant {
+		return nil, fault.Errorf(fault.NotFound, "fake", "Instance %s cannot be found.", id)
+	}
+	return in, nil
+}
+
+func (f *fakeBackend) GetInstance(_ context.Context, tenant, id string) (*service.InstanceDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, err := f.lookup(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if s := f.script[id]; len(s) > 0 {
+		in.Status, f.script[id] = s[0], s[1:]
+		if in.Status == model.StatusError {
+			in.Fault = &model.Fault{Message: f.faultMsg, Created: in.Created}
+		}
+		if in.Status == model.StatusActive {
+			in.Address = "127.0.1.9"
+		}
+		if in.Status == "GONE" {
+			delete(f.instances, id)
+			return nil, fault.Errorf(fault.NotFound, "fake", "Instance %s cannot be found.", id)
+		}
+	}
+	c := *in
+	return &service.InstanceDetail{Instance: &c}, nil
+}
+
+func (f *fakeBackend) ListInstances(_ context.Context, tenant string, page store.Page) ([]*model.Instance, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []*model.Instance
+	for _, in := range f.instances {
+		if in.TenantID == tenant && in.ID > page.Marker {
+			c := *in
+			all = append(all, &c)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	if len(all) > page.Limit {
+		return all[:page.Limit], true, nil
+	}
+	return all, false, nil
+}
+
+func (f *fakeBackend) RenameInstance(_ context.Context, tenant, id, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, err := f.lookup(tenant, id)
+	if err == nil {
+		in.Name = name
+	}
+	return err
+}
+
+func (f *fakeBackend) DeleteInstance(_ context.Context, tenant, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, err := f.lookup(tenant, id)
+	if err != nil {
+		return err
+	}
+	in.Status = model.StatusShutdown
+	f.script[id] = []model.InstanceStatus{model.StatusShutdown, "GONE"}
+	return nil
+}
+
+func (f *fakeBackend) RestartInstance(_ context.Context, tenant, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, err := f.lookup(tenant, id)
+	if err != nil {
+		return err
+	}
+	in.Status = model.StatusReboot
+	f.script[id] = []model.InstanceStatus{model.StatusReboot, model.StatusActive}
+	return nil
+}
+
+// testServer is internal/api with the fake backend and the real identity
+// service (SQLite in a temp dir), on an httptest listener.
+type testServer struct {
+	url, project string
+	fb           *fakeBackend
+}
+
+const (
+	testUser     = "admin"
+	testPassword = "s3cret-Pw"
+	testProject  = "demo"
+)
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hoard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ids := identity.New(st, identity.Config{})
+	if err := ids.Bootstrap(ctx, testUser, testPassword, testProject); err != nil {
+		t.Fatal(err)
+	}
+	fb := newFakeBackend()
+	srv := api.New(api.Config{Identity: ids.Handler(), PageSize: 2}, fb, ids)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	p, err := st.GetProjectByName(ctx, testProject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{url: ts.URL, project: p.ID, fb: fb}
+}
+
+// env returns OS_* variables for the server, the way admin-openrc sets them.
+func (s *testServer) env() map[string]string {
+	return map[string]string{
+		"OS_AUTH_URL": s.url + "/identity/v3", "OS_USERNAME": testUser, "OS_PASSWORD": testPassword,
+		"OS_PROJECT_NAME": testProject, "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
+		"OS_REGION_NAME": "RegionOne",
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs one command against s with vars as the environment.
+func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(t.Context(), args, Env{
+		Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(stdin),
+		Getenv:       func(k string) string { return vars[k] },
+		PollInterval: time.Millisecond,
+	})
+	return result{code, out.String(), errb.String()}
+}

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"errors"
+	"testing"
+)
+
+func FuzzParseValues(f *testing.F) {
+	for _, s := range []string{"a=1", "connect_timeout=120,collation_server=latin1", "x=true,y=0.5", "=", ",,", "k=v=w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := parseValues(s)
+		if err != nil {
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("parseValues(%q) err = %v, not a usage error", s, err)
+			}
+			return
+		}
+		for k := range m {
+			if k == "" {
+				t.Fatalf("parseValues(%q) gave an empty key", s)
+			}
+		}
+		_ = formatValues(m)
+	})
+}
+
+func FuzzParseUsers(f *testing.F) {
+	for _, s := range []string{"app:pw", "a@h:p:d1,d2;b:q", ":", ";;", "a:b:c:d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		us, err := parseUsers(s, []string{"db"})
+		if err != nil {
+			return
+		}
+		for _, u := range us {
+			if u.Name == "" || u.Password == "" {
+				t.Fatalf("parseUsers(%q) gave %+v", s, u)
+			}
+		}
+	})
+}
+
+func FuzzParseFault(f *testing.F) {
+	for _, s := range []string{`{"itemNotFound":{"code":404,"message":"x"}}`, `{"error":{"title":"T","message":"m"}}`, `{}`, `[]`, `{"a":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		name, msg, ok := parseFault(b)
+		if ok && (name == "" && msg == "" || msg == "") {
+			t.Fatalf("parseFault(%q) = %q, %q, ok", b, name, msg)
+		}
+	})
+}
