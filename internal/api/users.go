@@ -298,4 +298,3 @@ func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request) error {
 	writeEmpty(w, http.StatusAccepted)
 	return nil
 }
-
