@@ -18,6 +18,7 @@ type serveConfig struct {
 	Listen        string
 	PublicURL     string
 	DataDir       string
+	Store         string
 	AdminUser     string
 	AdminPassword string
 	AdminProject  string
@@ -54,6 +55,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.Listen, "listen", "127.0.0.1:8779", "address the API and identity service listen on")
 	str(&c.PublicURL, "public-url", "", "base URL clients reach this service at (default http://<listen>)")
 	str(&c.DataDir, "data-dir", "./hoard-data", "directory for metadata, keys and instances")
+	str(&c.Store, "store", "", "metadata store: sqlite:///path/hoard.db or postgres://... (default: SQLite in the data dir)")
 	str(&c.AdminUser, "admin-user", "admin", "name of the bootstrap admin user")
 	str(&c.AdminPassword, "admin-password", "", "password of the bootstrap admin user (default: generated into <data-dir>/admin-password)")
 	str(&c.AdminProject, "admin-project", "admin", "name of the bootstrap admin project")
@@ -115,6 +117,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("--max-body-bytes must be at least 1024"))
+	}
+	if _, err := parseStore(c.Store, c.DataDir); c.DataDir != "" && err != nil {
+		errs = append(errs, fmt.Errorf("--store: %w", err))
 	}
 	if c.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))

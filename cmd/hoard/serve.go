@@ -25,7 +25,6 @@ import (
 	"github.com/hoard-db/hoard/internal/netpool"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/service"
-	"github.com/hoard-db/hoard/internal/store/sqlite"
 	"github.com/hoard-db/hoard/internal/task"
 )
 
@@ -80,19 +79,22 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer lock.Close()
 
-	dbPath := filepath.Join(dataDir, "hoard.db")
-	// SQLite gives its -wal and -shm files the mode of the database file.
-	if f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
-		f.Close()
+	spec, err := parseStore(c.Store, dataDir)
+	if err != nil {
+		return fmt.Errorf("--store: %w", err)
 	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openStore(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
 	}
 	defer st.Close()
-	// A single-node hoard owns every lease: nobody else runs tasks.
-	if err := st.ReleaseLeases(ctx); err != nil {
-		return fmt.Errorf("release task leases: %w", err)
+	// A single-node hoard owns every lease: nobody else runs tasks. Replicas
+	// sharing PostgreSQL do not: another one's leases are live, and those of
+	// a replica that died expire by themselves.
+	if spec.Kind == storeSQLite {
+		if err := st.ReleaseLeases(ctx); err != nil {
+			return fmt.Errorf("release task leases: %w", err)
+		}
 	}
 
 	sealer, err := secret.LoadOrCreateKey(filepath.Join(dataDir, "secret.key"))
@@ -189,7 +191,7 @@ func serve(ctx context.Context, args []string) error {
 	go func() { runnerDone <- runner.Run(runCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- httpSrv.Serve(ln) }()
-	log.Info("hoard serving", "listen", ln.Addr().String(), "public_url", c.PublicURL, "data_dir", dataDir, "version", version)
+	log.Info("hoard serving", "listen", ln.Addr().String(), "public_url", c.PublicURL, "data_dir", dataDir, "store", spec.String(), "version", version)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
