@@ -168,13 +168,6 @@ func (h *hoard) logs() string {
 	return h.log.String()
 }
 
-// kill sends SIGKILL to hoard and waits for it to be gone.
-func (h *hoard) kill() {
-	h.t.Helper()
-	_ = h.cmd.Process.Signal(syscall.SIGKILL)
-	h.wait(30 * time.Second)
-}
-
 // stop sends SIGTERM (graceful shutdown) and waits.
 func (h *hoard) stop() {
 	h.t.Helper()
