@@ -1,0 +1,164 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+)
+
+// adminUser is hoard's own ACL user inside every instance.
+const adminUser = "os_admin"
+
+// serverProgram is the Redis server binary.
+const serverProgram = "redis-server"
+
+// fallbackDirs are searched after PATH when Config.BinDir is empty.
+var fallbackDirs = []string{"/usr/bin", "/usr/local/bin", "/bin"}
+
+// Config configures an [Engine].
+type Config struct {
+	// BinDir holds redis-server. Empty means: look it up in PATH, then in
+	// /usr/bin and /usr/local/bin.
+	BinDir string
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine is the Redis engine. It is safe for concurrent use.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+}
+
+var (
+	_ datastore.Engine    = (*Engine)(nil)
+	_ datastore.Validator = (*Engine)(nil)
+	_ datastore.Process   = process{}
+)
+
+// New returns a Redis engine.
+func New(cfg Config) *Engine {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Engine{cfg: cfg, log: log.With("engine", "redis")}
+}
+
+// Name implements datastore.Engine.
+func (e *Engine) Name() string { return "redis" }
+
+// Datastores implements datastore.Engine.
+func (e *Engine) Datastores() []string { return []string{"redis"} }
+
+// DefaultPort implements datastore.Engine.
+func (e *Engine) DefaultPort() int { return 6379 }
+
+// AdminUser implements datastore.Engine.
+func (e *Engine) AdminUser() string { return adminUser }
+
+// Process implements datastore.Engine.
+func (e *Engine) Process() datastore.Process { return process{e: e} }
+
+// program returns the path of a program ("" when not found).
+func (e *Engine) program(name string) string {
+	if e.cfg.BinDir != "" {
+		p := filepath.Join(e.cfg.BinDir, name)
+		if isExecutable(p) {
+			return p
+		}
+		return ""
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	for _, dir := range fallbackDirs {
+		p := filepath.Join(dir, name)
+		if isExecutable(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func (e *Engine) programOrName(name string) string {
+	if p := e.program(name); p != "" {
+		return p
+	}
+	return name
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// Discover implements datastore.Engine. It runs `redis-server --version`;
+// a missing binary gives datastore.ErrNotInstalled.
+func (e *Engine) Discover(ctx context.Context) ([]datastore.Version, error) {
+	bin := e.program(serverProgram)
+	if bin == "" {
+		return nil, datastore.ErrNotInstalled
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "--version")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return nil, datastore.ErrNotInstalled
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("redis: discover: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("redis: discover: %s --version: %w (%s)", bin, err,
+			strings.TrimSpace(truncate(stderr.String(), 200)))
+	}
+	v, err := ParseVersion(stdout.String())
+	if err != nil {
+		return nil, err
+	}
+	e.log.Debug("discovered", "version", v.Version, "path", bin)
+	return []datastore.Version{v}, nil
+}
+
+// versionRE finds the version in `redis-server --version` output, e.g.
+// "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 ...".
+var versionRE = regexp.MustCompile(`^Redis server v=(\d{1,4})\.(\d{1,4})\.(\d{1,4})(?:\s|$)`)
+
+// ParseVersion parses the output of `redis-server --version` into a
+// version whose Name is "major.minor" and Version "major.minor.patch".
+func ParseVersion(out string) (datastore.Version, error) {
+	m := versionRE.FindStringSubmatch(strings.TrimSpace(out))
+	if m == nil {
+		return datastore.Version{}, fmt.Errorf("redis: unrecognised version output %q", truncate(out, 120))
+	}
+	major, minor, patch := trimZeros(m[1]), trimZeros(m[2]), trimZeros(m[3])
+	return datastore.Version{Name: major + "." + minor, Version: major + "." + minor + "." + patch}, nil
+}
+
+func trimZeros(s string) string {
+	t := strings.TrimLeft(s, "0")
+	if t == "" {
+		return "0"
+	}
+	return t
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
