@@ -146,7 +146,6 @@ func decodeUserUpdate(body []byte) (datastore.UserChange, error) {
 // decodeGrant decodes PUT .../users/{name}/databases:
 // {"databases": [{"name"}, ...]}.
 func decodeGrant(body []byte) ([]string, error) {
-	const op = "api.user.grant"
 	dbs, err := decodeDatabaseCreate(body)
 	if err != nil {
 		return nil, err

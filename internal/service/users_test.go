@@ -64,7 +64,9 @@ func (m *memEngine) ListDatabases(ctx context.Context, c datastore.Conn) ([]data
 	}
 	return out, nil
 }
-func (m *memEngine) DeleteDatabase(ctx context.Context, c datastore.Conn, name string) error { return nil }
+func (m *memEngine) DeleteDatabase(ctx context.Context, c datastore.Conn, name string) error {
+	return nil
+}
 func (m *memEngine) ListUsers(ctx context.Context, c datastore.Conn) ([]datastore.UserInfo, error) {
 	return slices.Clone(m.users), nil
 }
@@ -79,7 +81,9 @@ func (m *memEngine) GetUser(ctx context.Context, c datastore.Conn, name, host st
 func (m *memEngine) UpdateUser(ctx context.Context, c datastore.Conn, name, host string, ch datastore.UserChange) error {
 	return nil
 }
-func (m *memEngine) DeleteUser(ctx context.Context, c datastore.Conn, name, host string) error { return nil }
+func (m *memEngine) DeleteUser(ctx context.Context, c datastore.Conn, name, host string) error {
+	return nil
+}
 func (m *memEngine) GrantAccess(ctx context.Context, c datastore.Conn, name, host string, dbs []string) error {
 	return nil
 }
@@ -91,7 +95,10 @@ func (m *memEngine) EnableRoot(ctx context.Context, c datastore.Conn, pw datasto
 	m.root, m.pw = true, pw
 	return nil
 }
-func (m *memEngine) DisableRoot(ctx context.Context, c datastore.Conn) error { m.root = false; return nil }
+func (m *memEngine) DisableRoot(ctx context.Context, c datastore.Conn) error {
+	m.root = false
+	return nil
+}
 func (m *memEngine) RootEnabled(ctx context.Context, c datastore.Conn) (bool, error) {
 	return m.root, nil
 }
