@@ -1,0 +1,181 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
+)
+
+// Driver is an in-memory driver. The zero value is not usable; use New.
+type Driver struct {
+	mu        sync.Mutex
+	instances map[string]*instance
+	// Fail, if set, is consulted before each operation ("provision",
+	// "start", "stop", "restart", "destroy") and its error returned.
+	Fail func(op, id string) error
+	// Starts counts process starts per instance.
+	Starts map[string]int
+}
+
+type instance struct {
+	spec    driver.Spec
+	running bool
+	used    int64
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// New returns an empty fake driver.
+func New() *Driver {
+	return &Driver{instances: map[string]*instance{}, Starts: map[string]int{}}
+}
+
+func (d *Driver) fail(op, id string) error {
+	if d.Fail != nil {
+		return d.Fail(op, id)
+	}
+	return nil
+}
+
+// Provision implements driver.Driver.
+func (d *Driver) Provision(_ context.Context, s driver.Spec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.fail("provision", s.InstanceID); err != nil {
+		return err
+	}
+	if i, ok := d.instances[s.InstanceID]; ok {
+		i.spec = s
+		return nil
+	}
+	d.instances[s.InstanceID] = &instance{spec: s, used: 120 << 20}
+	return nil
+}
+
+// Start implements driver.Driver.
+func (d *Driver) Start(_ context.Context, s driver.Spec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.fail("start", s.InstanceID); err != nil {
+		return err
+	}
+	i, ok := d.instances[s.InstanceID]
+	if !ok {
+		return driver.ErrNotFound
+	}
+	if !i.running {
+		i.running = true
+		d.Starts[s.InstanceID]++
+	}
+	return nil
+}
+
+// Stop implements driver.Driver.
+func (d *Driver) Stop(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.fail("stop", id); err != nil {
+		return err
+	}
+	if i, ok := d.instances[id]; ok {
+		i.running = false
+	}
+	return nil
+}
+
+// Restart implements driver.Driver.
+func (d *Driver) Restart(_ context.Context, s driver.Spec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.fail("restart", s.InstanceID); err != nil {
+		return err
+	}
+	i, ok := d.instances[s.InstanceID]
+	if !ok {
+		return driver.ErrNotFound
+	}
+	i.spec = s
+	i.running = true
+	d.Starts[s.InstanceID]++
+	return nil
+}
+
+// Destroy implements driver.Driver.
+func (d *Driver) Destroy(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.fail("destroy", id); err != nil {
+		return err
+	}
+	delete(d.instances, id)
+	return nil
+}
+
+// State implements driver.Driver.
+func (d *Driver) State(_ context.Context, id string) (driver.State, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i, ok := d.instances[id]
+	switch {
+	case !ok:
+		return driver.StateAbsent, nil
+	case i.running:
+		return driver.StateRunning, nil
+	}
+	return driver.StateStopped, nil
+}
+
+// UsedBytes implements driver.Driver.
+func (d *Driver) UsedBytes(_ context.Context, id string) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i, ok := d.instances[id]
+	if !ok {
+		return 0, driver.ErrNotFound
+	}
+	return i.used, nil
+}
+
+// Conn implements driver.Driver.
+func (d *Driver) Conn(s driver.Spec) datastore.Conn {
+	return datastore.Conn{Address: s.Address, Port: s.Port}
+}
+
+// Recover implements driver.Driver: instances not in specs are forgotten.
+func (d *Driver) Recover(_ context.Context, specs []driver.Spec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keep := map[string]bool{}
+	for _, s := range specs {
+		keep[s.InstanceID] = true
+	}
+	for id := range d.instances {
+		if !keep[id] {
+			delete(d.instances, id)
+		}
+	}
+	return nil
+}
+
+// Close implements driver.Driver.
+func (d *Driver) Close() error { return nil }
+
+// Running reports whether the instance's fake engine runs.
+func (d *Driver) Running(id string) bool {
+	st, _ := d.State(context.Background(), id)
+	return st == driver.StateRunning
+}
+
+// Exists reports whether the driver has anything of the instance.
+func (d *Driver) Exists(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.instances[id]
+	return ok
+}
+
+// ErrInjected is a convenient error for Fail functions.
+var ErrInjected = errors.New("fake: injected failure")
