@@ -18,6 +18,8 @@ import (
 	"github.com/hoard-db/hoard/internal/api"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/mariadb"
+	"github.com/hoard-db/hoard/internal/datastore/postgresql"
+	"github.com/hoard-db/hoard/internal/datastore/redis"
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/driver/local"
 	"github.com/hoard-db/hoard/internal/identity"
@@ -109,6 +111,10 @@ func serve(ctx context.Context, args []string) error {
 	engines := map[string]datastore.Engine{}
 	maria := mariadb.New(mariadb.Config{Logger: log.With("engine", "mariadb")})
 	engines[maria.Name()] = maria
+	pg := postgresql.New(postgresql.Config{Logger: log.With("engine", "postgresql")})
+	engines[pg.Name()] = pg
+	rd := redis.New(redis.Config{Logger: log.With("engine", "redis")})
+	engines[rd.Name()] = rd
 
 	runner := task.New(st, task.Config{
 		Workers:       c.Workers,
