@@ -95,11 +95,12 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 	if target < 0 || target > len(ms) {
 		target = len(ms)
 	}
-	conn, err := s.pool.acquire(ctx)
+	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.pool.release(conn)
+	defer pc.Release()
+	conn := pc.Conn()
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {
 		return fmt.Errorf("take migration lock: %w", err)
 	}

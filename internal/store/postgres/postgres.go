@@ -8,13 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hoard-db/hoard/internal/store"
 )
 
 // Store is a [store.Store] backed by a PostgreSQL database.
 type Store struct {
-	pool *pool
+	pool *pgxpool.Pool
 	// now returns the current time; Updated and Created default to it.
 	now func() time.Time
 }
@@ -30,12 +31,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 // open connects and migrates to schema version target (-1: latest).
 func open(ctx context.Context, dsn string, target int) (*Store, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The DSN may hold a password: never echo it.
 		return nil, errors.New("postgres: open: invalid connection string")
 	}
-	s := &Store{pool: newPool(cfg, maxConns), now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	pcfg.MaxConns = maxConns
+	cfg := pcfg.ConnConfig
+	p, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
+	}
+	s := &Store{pool: p, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 	if err := s.migrate(ctx, target); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
