@@ -65,6 +65,9 @@ func TestInstanceLifecycle(t *testing.T) {
 	names := map[string]bool{}
 	for _, d := range dss {
 		names[d.Name] = true
+		if d.Name != "mysql" && d.Name != "mariadb" {
+			continue // other engines have tests of their own
+		}
 		if len(d.Versions) == 0 || !strings.HasPrefix(d.Versions[0].Name, "10.") {
 			t.Errorf("datastore %s versions = %+v, want the installed MariaDB 10.x", d.Name, d.Versions)
 		}
