@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -53,13 +54,31 @@ func TestCrashResume(t *testing.T) {
 	} {
 		t.Run(spec, func(t *testing.T) {
 			var id string
+			name := "crash-" + strings.ReplaceAll(spec, ":", "-")
 			crashAt(t, spec, func() {
-				inst, err := instances.Create(ctx, sc, createOpts("crash")).Extract()
+				inst, err := instances.Create(ctx, sc, createOpts(name)).Extract()
+				if err == nil {
+					id = inst.ID
+				} else if !accepted(err) {
+					t.Fatal(err)
+				}
+			})
+			if id == "" {
+				// The create's answer was cut by the crash: find it by name.
+				pages, err := instances.List(sc).AllPages(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				id = inst.ID
-			})
+				list, _ := instances.ExtractInstances(pages)
+				for _, i := range list {
+					if i.Name == name {
+						id = i.ID
+					}
+				}
+				if id == "" {
+					t.Fatalf("instance %s not found after the crash", name)
+				}
+			}
 			inst := waitStatus(ctx, t, sc, id, "ACTIVE", activeTimeout)
 			db := openDB(t, inst.IP[0], "app", "app-pw-123", "shop")
 			if err := db.PingContext(ctx); err != nil {
