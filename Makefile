@@ -14,5 +14,9 @@ lint:
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+# Every figure is a ratio against a baseline measured in the same run; see
+# docs/benchmarks.md. Takes about 5 minutes on 2 cores.
 bench:
-	go test -run '^$$' -bench . -benchtime 5x -timeout 30m ./test/e2e/ ./internal/store/sqlite/
+	go test -run '^$$' -bench 'BenchmarkMariaDBCreateRestart' -benchtime 5x -timeout 30m ./test/e2e/
+	go test -run '^$$' -bench 'BenchmarkAPI|BenchmarkConcurrentCreate|BenchmarkMemory' -benchtime 1x -timeout 30m ./test/e2e/
+	go test -run '^$$' -bench . -benchtime 5x -timeout 30m ./internal/store/sqlite/
