@@ -10,6 +10,11 @@ const (
 	TaskCreate  TaskKind = "create"
 	TaskRestart TaskKind = "restart"
 	TaskDelete  TaskKind = "delete"
+	// TaskBackup makes a backup of an instance (the instance shows BACKUP).
+	TaskBackup TaskKind = "backup"
+	// TaskRestore creates an instance from a backup (as TaskCreate, with
+	// the data directory restored instead of initialised).
+	TaskRestore TaskKind = "restore"
 )
 
 // TaskState is where a task is in its life.
