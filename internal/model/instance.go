@@ -63,6 +63,9 @@ type Instance struct {
 	// Fault describes the last failure, shown in the detail view; nil if none.
 	Fault *Fault
 
+	// ConfigurationID is the attached configuration group; "" if none.
+	ConfigurationID string
+
 	Created time.Time
 	Updated time.Time
 }

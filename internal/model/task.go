@@ -15,6 +15,12 @@ const (
 	// TaskRestore creates an instance from a backup (as TaskCreate, with
 	// the data directory restored instead of initialised).
 	TaskRestore TaskKind = "restore"
+	// TaskResizeFlavor restarts an instance's engine with a new flavor
+	// (the instance shows RESIZE).
+	TaskResizeFlavor TaskKind = "resize_flavor"
+	// TaskResizeVolume grows an instance's volume (the instance shows
+	// RESIZE).
+	TaskResizeVolume TaskKind = "resize_volume"
 )
 
 // TaskState is where a task is in its life.

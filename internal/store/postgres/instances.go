@@ -14,7 +14,7 @@ import (
 
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
 	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
-	fault_message, fault_details, fault_created, created, updated`
+	fault_message, fault_details, fault_created, created, updated, configuration_id`
 
 func scanInstance(row pgx.Row) (*model.Instance, error) {
 	var (
@@ -24,7 +24,7 @@ func scanInstance(row pgx.Row) (*model.Instance, error) {
 	)
 	err := row.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
 		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
-		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetail, &faultCreated, &created, &updated)
+		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetail, &faultCreated, &created, &updated, &inst.ConfigurationID)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func instanceArgs(inst *model.Instance) []any {
 	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
 		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
 		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
-		ts(inst.Created), ts(inst.Updated)}
+		ts(inst.Created), ts(inst.Updated), inst.ConfigurationID}
 }
 
 // getInstance reads one instance; tenantID "" matches any tenant. With lock
@@ -91,7 +91,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
@@ -175,7 +175,7 @@ func putInstance(ctx context.Context, tx pgx.Tx, inst *model.Instance) error {
 	_, err := tx.Exec(ctx, `UPDATE instances SET tenant_id = $1, name = $2, status = $3, deleting = $4,
 		flavor_id = $5, volume_size = $6, datastore = $7, datastore_version = $8, datastore_version_id = $9,
 		address = $10, port = $11, admin_secret = $12, fault_message = $13, fault_details = $14,
-		fault_created = $15, created = $16, updated = $17 WHERE id = $18`, args...)
+		fault_created = $15, created = $16, updated = $17, configuration_id = $18 WHERE id = $19`, args...)
 	if isUnique(err) {
 		return store.ErrExists
 	}

@@ -13,7 +13,7 @@ import (
 
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
 	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
-	fault_message, fault_details, fault_created, created, updated`
+	fault_message, fault_details, fault_created, created, updated, configuration_id`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -30,7 +30,7 @@ func scanInstance(sc scanner) (*model.Instance, error) {
 	)
 	err := sc.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
 		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
-		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetails, &faultCreated, &created, &updated)
+		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetails, &faultCreated, &created, &updated, &inst.ConfigurationID)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func instanceArgs(inst *model.Instance) []any {
 	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
 		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
 		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
-		unix(inst.Created), unix(inst.Updated)}
+		unix(inst.Created), unix(inst.Updated), inst.ConfigurationID}
 }
 
 // getInstance reads one instance; tenantID "" matches any tenant.
@@ -88,7 +88,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
 		}
@@ -174,7 +174,7 @@ func putInstance(ctx context.Context, tx *sql.Tx, inst *model.Instance) error {
 	_, err := tx.ExecContext(ctx, `UPDATE instances SET tenant_id = ?, name = ?, status = ?, deleting = ?,
 		flavor_id = ?, volume_size = ?, datastore = ?, datastore_version = ?, datastore_version_id = ?,
 		address = ?, port = ?, admin_secret = ?, fault_message = ?, fault_details = ?, fault_created = ?,
-		created = ?, updated = ? WHERE id = ?`, args...)
+		created = ?, updated = ?, configuration_id = ? WHERE id = ?`, args...)
 	if isUnique(err) {
 		return store.ErrExists
 	}
