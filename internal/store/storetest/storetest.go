@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Roles", testRoles},
 		{"Tokens", testTokens},
 		{"RootHistory", testRootHistory},
+		{"Configurations", testConfigurations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
