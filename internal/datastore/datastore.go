@@ -28,6 +28,10 @@ type Spec struct {
 	Port       int
 	RAMMB      int // flavor RAM, sizes the engine's memory settings
 	VolumeGB   int
+	// Config holds configuration group values (canonical strings by
+	// parameter name, see Configurable) that Render writes after its own
+	// settings, so they win; nil or empty means none.
+	Config map[string]string
 }
 
 // File is a configuration file rendered by an engine, relative to ConfDir.

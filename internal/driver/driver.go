@@ -18,6 +18,9 @@ type Spec struct {
 	Port       int
 	RAMMB      int
 	VolumeGB   int
+	// Config holds the attached configuration group's values (see
+	// datastore.Spec.Config).
+	Config map[string]string `json:",omitempty"`
 }
 
 // State is what the driver observes of an instance's engine.

@@ -300,6 +300,7 @@ func (d *Driver) dsSpec(s driver.Spec) datastore.Spec {
 		Port:       s.Port,
 		RAMMB:      s.RAMMB,
 		VolumeGB:   s.VolumeGB,
+		Config:     s.Config,
 	}
 }
 
