@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Roles", testRoles},
 		{"Tokens", testTokens},
 		{"RootHistory", testRootHistory},
+		{"Backups", testBackups},
+		{"Schedules", testSchedules},
 		{"Configurations", testConfigurations},
 	}
 	for _, tt := range tests {
