@@ -1,0 +1,94 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+var _ driver.Filesystem = (*Driver)(nil)
+
+// EngineSpec implements driver.Filesystem.
+func (d *Driver) EngineSpec(s driver.Spec) datastore.Spec { return d.dsSpec(s) }
+
+// ProvisionFrom implements driver.Filesystem. It lays out the instance as
+// Provision does; unless the instance is already marked initialised, it
+// empties the data directory, calls fill, hands every file under the data
+// directory to the instance user and only then writes the marker.
+func (d *Driver) ProvisionFrom(ctx context.Context, s driver.Spec, fill func(ctx context.Context, ds datastore.Spec) error) error {
+	const op = "driver.local.provision_from"
+	eng, err := d.engine(op, s)
+	if err != nil {
+		return err
+	}
+	_, unlock, err := d.lock(op, s.InstanceID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ds := d.dsSpec(s)
+	dir := d.dir(s.InstanceID)
+	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
+		return err
+	}
+	if err := d.makeDirs(dir, ds); err != nil {
+		return fmt.Errorf("while creating directories of instance %s: %w", s.InstanceID, err)
+	}
+	if err := d.render(op, s, eng); err != nil {
+		return err
+	}
+	marker := filepath.Join(dir, markerName)
+	if exists(marker) {
+		return nil
+	}
+	h, err := d.readHandle(s.InstanceID)
+	if err != nil {
+		return err
+	}
+	if h != nil && h.PID != 0 {
+		if p := attachPID(h.PID, h.StartTime, h.Exe, time.Hour); p != nil {
+			p.release()
+			return fault.Errorf(fault.Conflict, op, "instance %s runs but is not initialised", s.InstanceID)
+		}
+	}
+	if err := emptyDir(ds.DataDir); err != nil {
+		return fmt.Errorf("while emptying data of instance %s: %w", s.InstanceID, err)
+	}
+	start := time.Now()
+	if err := fill(ctx, ds); err != nil {
+		// Leave nothing that a later start could mistake for data.
+		if e := emptyDir(ds.DataDir); e != nil {
+			d.log.Warn("empty data after failed fill", "instance", s.InstanceID, "err", e)
+		}
+		return err
+	}
+	if err := d.chownTree(ds.DataDir); err != nil {
+		return fmt.Errorf("while handing restored data of instance %s to %s: %w", s.InstanceID, d.acct.name, err)
+	}
+	if err := d.writeConfFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
+		return fmt.Errorf("while marking instance %s initialised: %w", s.InstanceID, err)
+	}
+	d.log.Info("filled data", "instance", s.InstanceID, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// chownTree gives dir and everything under it to the instance user (when
+// hoard runs as root), without following symbolic links.
+func (d *Driver) chownTree(dir string) error {
+	if !d.acct.asRoot {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(d.acct.uid), int(d.acct.gid))
+	})
+}
