@@ -13,11 +13,14 @@ var ErrNotFound = errors.New("driver: instance not found")
 // Spec describes one instance to a driver.
 type Spec struct {
 	InstanceID string
-	Engine     string // datastore engine name, e.g. "mariadb"
-	Address    string
-	Port       int
-	RAMMB      int
-	VolumeGB   int
+	// TenantID is the project owning the instance; drivers that separate
+	// tenants (the Kubernetes driver's namespaces) use it.
+	TenantID string
+	Engine   string // datastore engine name, e.g. "mariadb"
+	Address  string
+	Port     int
+	RAMMB    int
+	VolumeGB int
 	// Config holds the attached configuration group's values (see
 	// datastore.Spec.Config).
 	Config map[string]string `json:",omitempty"`

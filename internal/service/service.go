@@ -124,6 +124,7 @@ func (s *Service) spec(ctx context.Context, inst *model.Instance) (driver.Spec, 
 	}
 	return driver.Spec{
 		InstanceID: inst.ID,
+		TenantID:   inst.TenantID,
 		Engine:     v.Engine,
 		Address:    inst.Address,
 		Port:       inst.Port,
