@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 )
@@ -46,6 +47,9 @@ type Config struct {
 type Engine struct {
 	cfg Config
 	log *slog.Logger
+
+	paramsMu sync.Mutex
+	params   []datastore.Parameter // the catalogue, once discovered (config.go)
 }
 
 var (

@@ -137,19 +137,44 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	// The hard limit on this host is 20000 and cannot be raised
 	// (engines.md §0); asking for more only logs a warning.
 	kv("open_files_limit", "20000")
-	kv("max_connections", strconv.Itoa(maxConnections(spec.RAMMB)))
-	kv("innodb_buffer_pool_size", strconv.Itoa(bufferPoolMB(spec.RAMMB))+"M")
-	kv("innodb_log_file_size", strconv.Itoa(logFileMB)+"M")
+	for _, t := range tunables(spec) {
+		kv(t[0], t[1])
+	}
 	// No binary log: there is no replication yet, and backups do not
 	// need it.
 	kv("skip-log-bin", "1")
-	kv("character-set-server", "utf8mb4")
-	kv("collation-server", "utf8mb4_general_ci")
 	// Tenants must not read files of the host through LOAD DATA LOCAL or
 	// follow symbolic links out of the data directory.
 	kv("local-infile", "0")
 	kv("symbolic-links", "0")
+	lines, err := configLines(spec.Config)
+	if err != nil {
+		return nil, err
+	}
+	if len(lines) > 0 {
+		b.WriteString("# configuration group\n")
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
+	}
 	return []datastore.File{{Name: ConfigFile, Content: []byte(b.String())}}, nil
+}
+
+// tunables are the sizing and behaviour settings of spec (name, value), in
+// the order Render writes them; Defaults reports them too.
+//
+// The volume size is not enforced here: capping the InnoDB system
+// tablespace (innodb_data_file_path ...:max:) makes MariaDB 10.11 abort
+// when it fills instead of refusing the write, so enforcement belongs to the
+// driver (a filesystem of the volume's size).
+func tunables(spec datastore.Spec) [][2]string {
+	return [][2]string{
+		{"max_connections", strconv.Itoa(maxConnections(spec.RAMMB))},
+		{"innodb_buffer_pool_size", strconv.Itoa(bufferPoolMB(spec.RAMMB)) + "M"},
+		{"innodb_log_file_size", strconv.Itoa(logFileMB) + "M"},
+		{"character-set-server", "utf8mb4"},
+		{"collation-server", "utf8mb4_general_ci"},
+	}
 }
 
 func configPath(spec datastore.Spec) string { return filepath.Join(spec.ConfDir, ConfigFile) }

@@ -51,9 +51,9 @@ open_files_limit=20000
 max_connections=100
 innodb_buffer_pool_size=256M
 innodb_log_file_size=48M
-skip-log-bin=1
 character-set-server=utf8mb4
 collation-server=utf8mb4_general_ci
+skip-log-bin=1
 local-infile=0
 symbolic-links=0
 `
