@@ -22,9 +22,10 @@ type Backuper interface {
 	// With parent nil the backup is full; otherwise it holds only the
 	// changes since parent (whose Meta came from an earlier Backup). It
 	// returns what must be recorded with the backup (its Meta). The
-	// password of c never appears on a command line. Temporary files are
-	// removed on every outcome; a cancelled ctx kills the tool.
-	Backup(ctx context.Context, c Conn, spec Spec, w io.Writer, parent *BackupRef) (map[string]string, error)
+	// password of c never appears on a command line. work is an empty
+	// private scratch directory that the caller removes; a cancelled ctx
+	// kills the tool, and so does the end of the hoard process.
+	Backup(ctx context.Context, c Conn, spec Spec, work string, w io.Writer, parent *BackupRef) (map[string]string, error)
 	// Restore fills spec.DataDir, which must be empty, from chain: the
 	// streams of a full backup followed by its incrementals, oldest first.
 	// work is an empty private scratch directory that the caller removes.

@@ -69,6 +69,10 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	if err != nil {
 		return nil, err
 	}
+	restoreFrom, err := s.checkRestore(ctx, tenantID, &req) // backups.go
+	if err != nil {
+		return nil, err
+	}
 	ds, dv, err := s.resolveDatastore(ctx, req.DatastoreType, req.DatastoreVersion)
 	if err != nil {
 		return nil, err
@@ -94,7 +98,12 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	for _, u := range req.Users {
 		p.Users = append(p.Users, payloadUser{Name: u.Name, Host: u.Host, Password: string(u.Password), Databases: u.Databases})
 	}
-	plain, err := json.Marshal(p)
+	var plain []byte
+	if restoreFrom != nil {
+		plain, err = json.Marshal(restorePayload{createPayload: p, BackupID: restoreFrom.ID})
+	} else {
+		plain, err = json.Marshal(p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -105,6 +114,11 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	adminSecret, err := s.cfg.Sealer.Seal([]byte(secret.Password(24)))
 	if err != nil {
 		return nil, err
+	}
+	kind := model.TaskCreate
+	if restoreFrom != nil {
+		// The restored data holds the source's admin account: keep its password.
+		kind, adminSecret = model.TaskRestore, restoreFrom.AdminSecret
 	}
 	now := s.now()
 	inst := &model.Instance{
@@ -123,7 +137,7 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 		Updated:            now,
 	}
 	task := &model.Task{
-		ID: uuid.NewString(), InstanceID: inst.ID, Kind: model.TaskCreate, State: model.TaskPending,
+		ID: uuid.NewString(), InstanceID: inst.ID, Kind: kind, State: model.TaskPending,
 		Payload: payload, Created: now, Updated: now,
 	}
 	if err := s.st.CreateInstance(ctx, inst, task); err != nil {

@@ -19,6 +19,9 @@ type CreateInstanceRequest struct {
 	DatastoreVersion string
 	Databases        []datastore.Database
 	Users            []datastore.User
+	// RestoreBackupID is the backup to restore (restorePoint.backupRef);
+	// "" for an empty instance.
+	RestoreBackupID string
 }
 
 // InstanceDetail is an instance with what the detail view adds to it.

@@ -53,6 +53,9 @@ type Service struct {
 	// admin serialises inline database, user and root operations per
 	// instance (users.go).
 	admin instanceLocks
+
+	// bk is the backup state (backups.go); nil until SetBackups.
+	bk *backupState
 }
 
 type usageEntry struct {

@@ -17,7 +17,7 @@ import (
 // Definitions returns the task definitions of instance operations, to be
 // registered with a task.Runner. Every step is idempotent.
 func (s *Service) Definitions() []task.Definition {
-	return []task.Definition{
+	defs := []task.Definition{
 		{
 			Kind: model.TaskCreate,
 			Steps: []task.Step{
@@ -49,6 +49,7 @@ func (s *Service) Definitions() []task.Definition {
 			OnFailure: s.failDelete,
 		},
 	}
+	return append(defs, s.backupDefinitions()...) // backups.go
 }
 
 // load returns the task's instance, its driver spec and engine.

@@ -47,7 +47,7 @@ const (
 // temporary directory (mariadb-backup reads no MYSQL_PWD), never on the
 // command line. An incremental starts at the parent's to_lsn (its
 // checkpoint), which is what --incremental-basedir would read.
-func (e *Engine) Backup(ctx context.Context, c datastore.Conn, spec datastore.Spec, w io.Writer, parent *datastore.BackupRef) (map[string]string, error) {
+func (e *Engine) Backup(ctx context.Context, c datastore.Conn, spec datastore.Spec, work string, w io.Writer, parent *datastore.BackupRef) (map[string]string, error) {
 	const op = "mariadb.backup"
 	if spec.DataDir == "" || !filepath.IsAbs(spec.DataDir) {
 		return nil, fault.New(fault.Invalid, op, "the data directory must be an absolute path")
@@ -59,11 +59,7 @@ func (e *Engine) Backup(ctx context.Context, c datastore.Conn, spec datastore.Sp
 			return nil, fault.Errorf(fault.Invalid, op, "backup %s has no recorded to_lsn to build an incremental on", parent.ID)
 		}
 	}
-	tmp, err := os.MkdirTemp("", "hoard-mariadb-backup-")
-	if err != nil {
-		return nil, fmt.Errorf("mariadb: backup: %w", err)
-	}
-	defer os.RemoveAll(tmp)
+	tmp := work
 	cnf := filepath.Join(tmp, "backup.cnf")
 	if err := writeBackupCnf(cnf, c, spec); err != nil {
 		return nil, fmt.Errorf("mariadb: backup: %w", err)
@@ -139,7 +135,9 @@ func (e *Engine) runTool(ctx context.Context, name string, args []string, stdin 
 	cmd.Stdout = stdout
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, so that a cancel kills its children too; and killed
+	// with hoard, so that a crash leaves no tool running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 0
 	if err := cmd.Run(); err != nil {
