@@ -22,7 +22,6 @@ func usage() {
 Usage:
   hoard serve [flags]     run the service (see hoard serve --help)
   hoard migrate [flags]   apply metadata schema migrations, or copy SQLite to PostgreSQL (see hoard migrate --help)
-  hoard migrate [flags]   apply metadata schema migrations, or copy SQLite to PostgreSQL (see hoard migrate --help)
   hoard version           print the version
 
 Client commands (log in with OS_* variables or --os-cloud, as the OpenStack CLI):
@@ -41,8 +40,6 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(ctx, os.Args[2:])
-	case "migrate":
-		err = migrateCmd(ctx, os.Args[2:], os.Stdout)
 	case "migrate":
 		err = migrateCmd(ctx, os.Args[2:], os.Stdout)
 	case "version", "--version":
