@@ -21,6 +21,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/users"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hoard-db/hoard/internal/datastore/enginetest"
 )
 
 // instanceProcs lists the live processes (not zombies) whose working
@@ -84,7 +86,7 @@ func versionOutput(t *testing.T, bin string) string {
 	t.Helper()
 	out, err := execOutput(bin, "--version")
 	if err != nil {
-		t.Skipf("%s not installed: %v", bin, err)
+		enginetest.Unavailable(t, "%s not installed: %v", bin, err)
 	}
 	return out
 }
