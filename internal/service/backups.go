@@ -83,6 +83,9 @@ type CreateBackupRequest struct {
 	InstanceID  string
 	// ParentID is the backup an incremental builds on ("" for a full one).
 	ParentID string
+	// Incremental (Trove's "incremental": 1) builds on the instance's
+	// newest COMPLETED backup when ParentID is empty.
+	Incremental bool
 	// Automated marks backups made by a schedule.
 	Automated bool
 }
@@ -119,6 +122,18 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 	}
 	if _, ok := s.cfg.Driver.(driver.Filesystem); !ok {
 		return nil, fault.New(fault.NotImplemented, op, "Backups are not supported by this instance driver.")
+	}
+	if req.ParentID == "" && req.Incremental {
+		list, err := bk.bs.ListBackups(ctx, store.BackupFilter{TenantID: tenantID, InstanceID: inst.ID}, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range list {
+			if b.Status == model.BackupCompleted {
+				req.ParentID = b.ID
+				break
+			}
+		}
 	}
 	if req.ParentID != "" {
 		p, err := bk.bs.GetBackup(ctx, tenantID, req.ParentID)

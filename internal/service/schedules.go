@@ -1,0 +1,282 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+// DefaultRetention is Rackspace's default full_backup_retention.
+const DefaultRetention = 2
+
+// ScheduleRequest is a decoded schedule create or update (Rackspace
+// §17.2); nil fields are not given.
+type ScheduleRequest struct {
+	InstanceID string
+	DayOfWeek  *int // 0 = Sunday ... 6; 7 = a full backup every day
+	Hour       *int
+	Minute     *int
+	Retention  *int
+	// RunNow (update only) makes the schedule due at once.
+	RunNow bool
+}
+
+// nextRun returns the first time strictly after t at hour:minute UTC.
+func nextRun(t time.Time, hour, minute int) time.Time {
+	t = t.UTC()
+	n := time.Date(t.Year(), t.Month(), t.Day(), hour, minute, 0, 0, time.UTC)
+	if !n.After(t) {
+		n = n.AddDate(0, 0, 1)
+	}
+	return n
+}
+
+// CreateSchedule implements api.BackupBackend: one schedule per instance.
+func (s *Service) CreateSchedule(ctx context.Context, tenantID string, req ScheduleRequest) (*model.Schedule, error) {
+	const op = "schedule.create"
+	bk, err := s.backupsOn(op)
+	if err != nil {
+		return nil, err
+	}
+	if req.DayOfWeek == nil || req.Hour == nil || req.Minute == nil {
+		return nil, fault.New(fault.Invalid, op, "day_of_week, hour and minute are required.")
+	}
+	inst, err := s.st.GetInstance(ctx, tenantID, req.InstanceID)
+	if err != nil {
+		return nil, mapStoreErr(op, req.InstanceID, err)
+	}
+	now := s.now()
+	sc := &model.Schedule{
+		ID: uuid.NewString(), TenantID: tenantID, InstanceID: inst.ID,
+		DayOfWeek: *req.DayOfWeek, Hour: *req.Hour, Minute: *req.Minute, Retention: DefaultRetention,
+		Created: now, Updated: now,
+	}
+	if req.Retention != nil {
+		sc.Retention = *req.Retention
+	}
+	sc.NextRun = nextRun(now, sc.Hour, sc.Minute)
+	if err := bk.scs.CreateSchedule(ctx, sc); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil, fault.Errorf(fault.Unprocessable, op, "Instance %s already has a backup schedule.", inst.ID)
+		}
+		return nil, err
+	}
+	s.log.Info("schedule created", "tenant_id", tenantID, "instance_id", inst.ID, "schedule_id", sc.ID)
+	return sc, nil
+}
+
+func mapScheduleErr(op, id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fault.Errorf(fault.NotFound, op, "Schedule %s cannot be found.", id)
+	}
+	return fmt.Errorf("%s %s: %w", op, id, err)
+}
+
+// GetSchedule implements api.BackupBackend.
+func (s *Service) GetSchedule(ctx context.Context, tenantID, id string) (*model.Schedule, error) {
+	const op = "schedule.get"
+	bk, err := s.backupsOn(op)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := bk.scs.GetSchedule(ctx, tenantID, id)
+	if err != nil {
+		return nil, mapScheduleErr(op, id, err)
+	}
+	return sc, nil
+}
+
+// ListSchedules implements api.BackupBackend.
+func (s *Service) ListSchedules(ctx context.Context, tenantID string) ([]*model.Schedule, error) {
+	bk, err := s.backupsOn("schedule.list")
+	if err != nil {
+		return nil, err
+	}
+	return bk.scs.ListSchedules(ctx, tenantID)
+}
+
+// UpdateSchedule implements api.BackupBackend.
+func (s *Service) UpdateSchedule(ctx context.Context, tenantID, id string, req ScheduleRequest) (*model.Schedule, error) {
+	const op = "schedule.update"
+	bk, err := s.backupsOn(op)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := bk.scs.GetSchedule(ctx, tenantID, id); err != nil {
+		return nil, mapScheduleErr(op, id, err)
+	}
+	now := s.now()
+	sc, err := bk.scs.UpdateSchedule(ctx, id, func(c *model.Schedule) error {
+		if req.DayOfWeek != nil {
+			c.DayOfWeek = *req.DayOfWeek
+		}
+		if req.Hour != nil {
+			c.Hour = *req.Hour
+		}
+		if req.Minute != nil {
+			c.Minute = *req.Minute
+		}
+		if req.Retention != nil {
+			c.Retention = *req.Retention
+		}
+		c.NextRun = nextRun(now, c.Hour, c.Minute)
+		if req.RunNow {
+			c.NextRun = now
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapScheduleErr(op, id, err)
+	}
+	if req.RunNow {
+		if err := s.RunSchedules(ctx); err != nil {
+			s.log.Warn("run_now", "schedule_id", id, "err", err)
+		}
+	}
+	return sc, nil
+}
+
+// DeleteSchedule implements api.BackupBackend. The backups it made stay.
+func (s *Service) DeleteSchedule(ctx context.Context, tenantID, id string) error {
+	const op = "schedule.delete"
+	bk, err := s.backupsOn(op)
+	if err != nil {
+		return err
+	}
+	if _, err := bk.scs.GetSchedule(ctx, tenantID, id); err != nil {
+		return mapScheduleErr(op, id, err)
+	}
+	if err := bk.scs.DeleteSchedule(ctx, id); err != nil {
+		return mapScheduleErr(op, id, err)
+	}
+	return nil
+}
+
+// RunSchedules runs every schedule that is due at the service clock's
+// now: a full backup on the schedule's day (every day with 7), else an
+// incremental on the instance's newest completed automated full backup
+// (a full one if there is none). It then prunes, per schedule, automated
+// full backups beyond the retention (with their incrementals). A schedule
+// whose instance is busy stays due and is tried again on the next run; one
+// whose instance is gone is removed.
+func (s *Service) RunSchedules(ctx context.Context) error {
+	if s.bk == nil {
+		return nil
+	}
+	scs, err := s.bk.scs.ListSchedules(ctx, "")
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	var errs []error
+	for _, sc := range scs {
+		if !sc.NextRun.After(now) {
+			if err := s.runSchedule(ctx, sc, now); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := s.prune(ctx, sc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) runSchedule(ctx context.Context, sc *model.Schedule, now time.Time) error {
+	if _, err := s.st.GetInstance(ctx, "", sc.InstanceID); errors.Is(err, store.ErrNotFound) {
+		s.log.Info("schedule removed: its instance is gone", "schedule_id", sc.ID, "instance_id", sc.InstanceID)
+		return s.bk.scs.DeleteSchedule(ctx, sc.ID)
+	}
+	full := sc.DayOfWeek == 7 || int(now.Weekday()) == sc.DayOfWeek
+	req := CreateBackupRequest{
+		Name:       fmt.Sprintf("scheduled %s", now.Format("2006-01-02 15:04")),
+		InstanceID: sc.InstanceID, Automated: true,
+		Description: "Automated backup of schedule " + sc.ID,
+	}
+	if !full {
+		fulls, err := s.automatedFulls(ctx, sc)
+		if err != nil {
+			return err
+		}
+		if len(fulls) > 0 {
+			req.ParentID = fulls[0].ID
+		}
+	}
+	_, err := s.CreateBackup(ctx, sc.TenantID, req)
+	switch k := fault.KindOf(err); {
+	case err == nil:
+	case k == fault.Unprocessable:
+		s.log.Info("scheduled backup postponed: instance busy", "schedule_id", sc.ID, "instance_id", sc.InstanceID)
+		return nil // stays due
+	default:
+		s.log.Warn("scheduled backup failed", "schedule_id", sc.ID, "instance_id", sc.InstanceID, "err", err)
+	}
+	_, uerr := s.bk.scs.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
+		c.LastScheduled = now
+		c.NextRun = nextRun(now, c.Hour, c.Minute)
+		return nil
+	})
+	return uerr
+}
+
+// automatedFulls returns the schedule instance's completed automated full
+// backups, newest first.
+func (s *Service) automatedFulls(ctx context.Context, sc *model.Schedule) ([]*model.Backup, error) {
+	list, err := s.bk.bs.ListBackups(ctx, store.BackupFilter{TenantID: sc.TenantID, InstanceID: sc.InstanceID}, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.Backup
+	for _, b := range list {
+		if b.Automated && b.ParentID == "" && b.Status == model.BackupCompleted {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// prune deletes the automated full backups of sc's instance beyond its
+// retention, newest kept, with their incrementals.
+func (s *Service) prune(ctx context.Context, sc *model.Schedule) error {
+	fulls, err := s.automatedFulls(ctx, sc)
+	if err != nil || len(fulls) <= sc.Retention {
+		return err
+	}
+	var errs []error
+	for _, b := range fulls[sc.Retention:] {
+		if err := s.DeleteBackup(ctx, sc.TenantID, b.ID); err != nil && fault.KindOf(err) != fault.NotFound {
+			errs = append(errs, err)
+		} else if err == nil {
+			s.log.Info("pruned backup", "schedule_id", sc.ID, "backup_id", b.ID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RunScheduler runs due schedules every interval until ctx ends. The
+// decisions use the service clock (Config.Now); the interval only paces
+// the checks.
+func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.RunSchedules(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("schedules", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
