@@ -145,7 +145,6 @@ func lastSegment(s string) string {
 // notImplementedCreateKeys are create fields of features hoard does not
 // offer yet.
 var notImplementedCreateKeys = []struct{ key, what string }{
-	{"restorePoint", "Restoring from a backup"},
 	{"replica_of", "Replication"},
 	{"slave_of", "Replication"},
 	{"replica_count", "Replication"},
@@ -227,6 +226,9 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 		if raw, ok := inst[k]; ok && !isNull(raw) {
 			stringField(&p, "instance '"+k+"'", raw)
 		}
+	}
+	if raw, ok := inst["restorePoint"]; ok && !isNull(raw) {
+		req.RestoreBackupID = decodeRestorePoint(&p, raw) // decode_backups.go
 	}
 	// access, nics and modules are accepted and ignored: there is one
 	// network and no module support.

@@ -57,7 +57,8 @@ func TestDecodeCreate(t *testing.T) {
 		{name: "users not list", in: base(`,"users":{}`), kind: fault.Invalid, msg: "'users' must be a list"},
 		{name: "database not object", in: base(`,"databases":["a"]`), kind: fault.Invalid, msg: "'databases'[0] must be an object"},
 		{name: "datastore not object", in: base(`,"datastore":"mysql"`), kind: fault.Invalid, msg: "'datastore' must be an object"},
-		{name: "restore", in: base(`,"restorePoint":{"backupRef":"b"}`), kind: fault.NotImplemented, msg: "backup"},
+		{name: "restore bad ref", in: base(`,"restorePoint":{"backupRef":"b"}`), kind: fault.Invalid, msg: "not a valid UUID"},
+		{name: "restore no ref", in: base(`,"restorePoint":{}`), kind: fault.Invalid, msg: "'backupRef' is a required property"},
 		{name: "replica count", in: base(`,"replica_count":2`), kind: fault.NotImplemented, msg: "Replication"},
 		{name: "configuration", in: base(`,"configuration":"c"`), kind: fault.NotImplemented, msg: "Configuration groups"},
 	}

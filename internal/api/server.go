@@ -156,6 +156,8 @@ func (s *Server) routes() {
 	s.handle("GET "+t+"instances/{id}/users/{name}/databases", s.listAccess)
 	s.handle("PUT "+t+"instances/{id}/users/{name}/databases", s.grantAccess)
 	s.handle("DELETE "+t+"instances/{id}/users/{name}/databases/{db}", s.revokeAccess)
+
+	s.backupRoutes(t) // backups.go
 }
 
 // dispatch routes r. ServeMux answers unknown paths and wrong methods in
