@@ -131,6 +131,9 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	kv("bind-address", addr.String())
 	kv("socket", sock)
 	kv("pid-file", filepath.Join(spec.RunDir, "mysqld.pid"))
+	// Each server gets its own tmpdir: a starting mariadbd deletes every
+	// #sql* file in its tmpdir, which would break other servers sharing /tmp.
+	kv("tmpdir", spec.RunDir)
 	kv("log-error", filepath.Join(spec.LogDir, "error.log"))
 	// Accounts are matched by IP; no DNS lookups on connect.
 	kv("skip-name-resolve", "1")

@@ -45,6 +45,7 @@ port=23306
 bind-address=127.0.0.1
 socket=/var/lib/hoard/i1/run/mysqld.sock
 pid-file=/var/lib/hoard/i1/run/mysqld.pid
+tmpdir=/var/lib/hoard/i1/run
 log-error=/var/lib/hoard/i1/log/error.log
 skip-name-resolve=1
 open_files_limit=20000
