@@ -84,6 +84,10 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	if err := s.checkDatabasesUsers(engine, req.Databases, req.Users); err != nil {
 		return nil, err
 	}
+	group, err := s.createGroup(ctx, tenantID, req.Configuration, dv)
+	if err != nil {
+		return nil, err
+	}
 	if s.cfg.MaxInstances > 0 {
 		n, err := s.st.CountInstances(ctx, tenantID)
 		if err != nil {
@@ -133,6 +137,7 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 		DatastoreVersionID: dv.ID,
 		Port:               engine.DefaultPort(),
 		AdminSecret:        adminSecret,
+		ConfigurationID:    group.ID,
 		Created:            now,
 		Updated:            now,
 	}
@@ -145,7 +150,7 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	}
 	s.cfg.Notify()
 	s.log.Info("instance create accepted", "instance_id", inst.ID, "tenant_id", tenantID, "task_id", task.ID)
-	return &InstanceDetail{Instance: inst}, nil
+	return &InstanceDetail{Instance: inst, ConfigurationName: group.Name}, nil
 }
 
 // checkDatabasesUsers applies the reference's create rules (§8.2, §11, §12).
@@ -204,7 +209,7 @@ func (s *Service) GetInstance(ctx context.Context, tenantID, id string) (*Instan
 	if err != nil {
 		return nil, mapStoreErr("instance.get", id, err)
 	}
-	d := &InstanceDetail{Instance: inst}
+	d := &InstanceDetail{Instance: inst, ConfigurationName: s.ConfigurationName(ctx, inst.ConfigurationID)}
 	if inst.Status == model.StatusActive || inst.Status == model.StatusRestartRequired || inst.Status == model.StatusBlocked {
 		if gb, ok := s.usedGB(ctx, inst.ID); ok {
 			d.VolumeUsedGB = &gb

@@ -22,6 +22,8 @@ type CreateInstanceRequest struct {
 	// RestoreBackupID is the backup to restore (restorePoint.backupRef);
 	// "" for an empty instance.
 	RestoreBackupID string
+	// Configuration is the id of a configuration group to attach; "" none.
+	Configuration string
 }
 
 // InstanceDetail is an instance with what the detail view adds to it.
@@ -30,4 +32,6 @@ type InstanceDetail struct {
 	// VolumeUsedGB is the used volume space in GB, nil when unknown (for
 	// example while the instance is not ACTIVE).
 	VolumeUsedGB *float64
+	// ConfigurationName is the name of the attached group ("" if none).
+	ConfigurationName string
 }

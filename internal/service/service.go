@@ -133,6 +133,7 @@ func (s *Service) spec(ctx context.Context, inst *model.Instance) (driver.Spec, 
 		Port:       inst.Port,
 		RAMMB:      f.RAM,
 		VolumeGB:   inst.VolumeSize,
+		Config:     s.groupValues(ctx, inst),
 	}, nil
 }
 

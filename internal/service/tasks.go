@@ -49,6 +49,7 @@ func (s *Service) Definitions() []task.Definition {
 			OnFailure: s.failDelete,
 		},
 	}
+	defs = append(defs, s.resizeDefinitions()...) // resize.go
 	return append(defs, s.backupDefinitions()...) // backups.go
 }
 
