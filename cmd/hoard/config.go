@@ -30,6 +30,8 @@ type serveConfig struct {
 	MaxBodyBytes  int64
 	MaxVolumeSize int
 	MaxInstances  int
+	MaxBackups    int
+	BackupStorage string
 	InstanceUser  string
 	Workers       int
 	ShutdownGrace time.Duration
@@ -67,6 +69,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, fmt.Sprintf("largest accepted request body (env %s)", envName("max-body-bytes")))
 	num(&c.MaxVolumeSize, "max-volume-size", 10, "largest volume (GB) one instance may have")
 	num(&c.MaxInstances, "max-instances", 10, "instances per project; 0 means no limit")
+	num(&c.MaxBackups, "max-backups", 50, "backups per project; 0 means no limit")
+	str(&c.BackupStorage, "backup-storage", "", "directory for backup artifacts (default <data-dir>/backups)")
 	str(&c.InstanceUser, "instance-user", "", "OS user that runs database engines (default: hoard when run as root, else the current user)")
 	num(&c.Workers, "workers", 4, "task runner workers")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
@@ -109,8 +113,8 @@ func (c *serveConfig) validate() error {
 	if c.AdminUser == "" || c.AdminProject == "" {
 		errs = append(errs, errors.New("--admin-user and --admin-project must not be empty"))
 	}
-	if c.RateLimit < 0 || c.MaxInstances < 0 {
-		errs = append(errs, errors.New("--rate-limit and --max-instances must not be negative"))
+	if c.RateLimit < 0 || c.MaxInstances < 0 || c.MaxBackups < 0 {
+		errs = append(errs, errors.New("--rate-limit, --max-instances and --max-backups must not be negative"))
 	}
 	if c.MaxVolumeSize < 1 {
 		errs = append(errs, errors.New("--max-volume-size must be at least 1"))

@@ -160,6 +160,9 @@ func serve(ctx context.Context, args []string) error {
 	for _, d := range svc.Definitions() {
 		runner.Register(d)
 	}
+	if err := setupBackups(svc, c, dataDir); err != nil { // backups.go
+		return err
+	}
 
 	ids := identity.New(st, identity.Config{
 		PublicURL: c.PublicURL,
@@ -195,6 +198,7 @@ func serve(ctx context.Context, args []string) error {
 	runCtx, stopRunner := context.WithCancel(context.Background())
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- runner.Run(runCtx) }()
+	go svc.RunScheduler(runCtx, 30*time.Second)
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- httpSrv.Serve(ln) }()
 	log.Info("hoard serving", "listen", ln.Addr().String(), "public_url", c.PublicURL, "data_dir", dataDir, "store", spec.String(), "version", version)
