@@ -205,8 +205,8 @@ func FuzzRender(f *testing.F) {
 				t.Fatalf("bad line %q in:\n%s", line, files[0].Content)
 			}
 		}
-		if len(seen) != 19 {
-			t.Fatalf("rendered %d keys, want 19:\n%s", len(seen), files[0].Content)
+		if len(seen) != 20 {
+			t.Fatalf("rendered %d keys, want 20:\n%s", len(seen), files[0].Content)
 		}
 	})
 }
