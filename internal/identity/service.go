@@ -48,6 +48,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the service's logs; slog.Default() if nil.
 	Logger *slog.Logger
+	// ValidationCacheTTL is how long a validated token is trusted without
+	// a store lookup: DefaultValidationCacheTTL if 0, no cache if < 0.
+	ValidationCacheTTL time.Duration
 }
 
 // Service is the built-in identity service. It is safe for concurrent use.
@@ -63,6 +66,8 @@ type Service struct {
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time
+
+	cache *validationCache
 }
 
 // New returns a Service that keeps its records in st. It panics if st is nil.
@@ -91,6 +96,11 @@ func New(st store.Identity, cfg Config) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	ttl := cfg.ValidationCacheTTL
+	if ttl == 0 {
+		ttl = DefaultValidationCacheTTL
+	}
+	s.cache = newValidationCache(ttl)
 	return s
 }
 

@@ -158,11 +158,21 @@ func (s *Service) validate(ctx context.Context, raw string) (*session, error) {
 // valid, unexpired token. A missing, unknown, expired or revoked token is a
 // fault.Unauthorized error.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	if token == "" || len(token) > maxTokenLength {
+		return nil, fault.New(fault.Unauthorized, "identity.validate_token", "The request you have made requires authentication.")
+	}
+	hash := hashToken(token)
+	now := s.now()
+	if p, ok := s.cache.get(hash, now); ok {
+		return p, nil
+	}
 	ss, err := s.validate(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	return ss.principal(), nil
+	p := ss.principal()
+	s.cache.put(hash, p, now)
+	return p, nil
 }
 
 // Revoke deletes a token; revoking an unknown token is not an error.
@@ -170,6 +180,7 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 	if token == "" || len(token) > maxTokenLength {
 		return nil
 	}
+	s.cache.drop(hashToken(token))
 	err := s.st.DeleteToken(ctx, hashToken(token))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("identity.revoke_token: %w", err)
