@@ -148,7 +148,6 @@ var notImplementedCreateKeys = []struct{ key, what string }{
 	{"replica_of", "Replication"},
 	{"slave_of", "Replication"},
 	{"replica_count", "Replication"},
-	{"configuration", "Configuration groups"},
 }
 
 // decodeCreate decodes and shape-checks an instance create body. Errors are
@@ -232,6 +231,9 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 	}
 	// access, nics and modules are accepted and ignored: there is one
 	// network and no module support.
+	if raw, ok := inst["configuration"]; ok {
+		req.Configuration = configurationRef(&p, raw)
+	}
 
 	if err := p.err(op); err != nil {
 		return service.CreateInstanceRequest{}, err
@@ -354,7 +356,10 @@ func optionalString(p *problems, path, key string, m map[string]json.RawMessage)
 }
 
 // Action names.
-const actionRestart = "restart"
+const (
+	actionRestart = "restart"
+	actionResize  = "resize"
+)
 
 // notImplementedActions are Trove actions hoard does not offer yet.
 var notImplementedActions = []string{"resize", "promote_to_replica_source", "eject_replica_source", "reset_status"}
@@ -413,11 +418,17 @@ func truncate(s string, n int) string {
 type instanceUpdate struct {
 	Name   string // new name; "" keeps the name
 	Rename bool
+	// Configuration is the group to attach; with Detach false and
+	// Configuration "" the group is left alone.
+	Configuration string
+	// Detach removes the group: "configuration" null or "", or an empty
+	// {"instance": {}} (gophercloud's DetachConfigurationGroup).
+	Detach bool
 }
 
 // notImplementedUpdateKeys are update attributes of features hoard does not
 // offer yet.
-var notImplementedUpdateKeys = []string{"configuration", "replica_of", "slave_of", "datastore_version", "access"}
+var notImplementedUpdateKeys = []string{"replica_of", "slave_of", "datastore_version", "access"}
 
 // decodeUpdate decodes a PUT or PATCH instance body. {"instance": {}} is a
 // valid no-op (gophercloud's DetachConfigurationGroup).
@@ -445,6 +456,9 @@ func decodeUpdate(body []byte) (instanceUpdate, error) {
 				validName(&p, "instance 'name'", name)
 				u.Name, u.Rename = name, true
 			}
+		case k == "configuration":
+			u.Configuration = configurationRef(&p, raw)
+			u.Detach = u.Configuration == ""
 		case slices.Contains(notImplementedUpdateKeys, k):
 			notImpl = append(notImpl, k)
 		default:
@@ -459,6 +473,9 @@ func decodeUpdate(body []byte) (instanceUpdate, error) {
 		slices.Sort(notImpl)
 		return instanceUpdate{}, fault.Errorf(fault.NotImplemented, op,
 			"Updating instance '%s' is not implemented.", notImpl[0])
+	}
+	if len(inst) == 0 {
+		u.Detach = true
 	}
 	return u, nil
 }

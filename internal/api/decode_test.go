@@ -60,7 +60,6 @@ func TestDecodeCreate(t *testing.T) {
 		{name: "restore bad ref", in: base(`,"restorePoint":{"backupRef":"b"}`), kind: fault.Invalid, msg: "not a valid UUID"},
 		{name: "restore no ref", in: base(`,"restorePoint":{}`), kind: fault.Invalid, msg: "'backupRef' is a required property"},
 		{name: "replica count", in: base(`,"replica_count":2`), kind: fault.NotImplemented, msg: "Replication"},
-		{name: "configuration", in: base(`,"configuration":"c"`), kind: fault.NotImplemented, msg: "Configuration groups"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,15 +125,18 @@ func TestDecodeUpdate(t *testing.T) {
 		want instanceUpdate
 		kind fault.Kind
 	}{
-		{`{"instance":{}}`, instanceUpdate{}, fault.Internal},
+		{`{"instance":{}}`, instanceUpdate{Detach: true}, fault.Internal},
 		{`{"instance":{"name":"new"}}`, instanceUpdate{Name: "new", Rename: true}, fault.Internal},
 		{`{"instance":{"name":""}}`, instanceUpdate{}, fault.Invalid},
 		{`{"instance":{"name":7}}`, instanceUpdate{}, fault.Invalid},
 		{`{"instance":{"bogus":1}}`, instanceUpdate{}, fault.Invalid},
 		{`{"instance":null}`, instanceUpdate{}, fault.Invalid},
 		{`{}`, instanceUpdate{}, fault.Invalid},
-		{`{"instance":{"configuration":"c"}}`, instanceUpdate{}, fault.NotImplemented},
-		{`{"instance":{"configuration":null}}`, instanceUpdate{}, fault.NotImplemented},
+		{`{"instance":{"configuration":"c"}}`, instanceUpdate{Configuration: "c"}, fault.Internal},
+		{`{"instance":{"configuration":"https://h/v1.0/t/configurations/c"}}`, instanceUpdate{Configuration: "c"}, fault.Internal},
+		{`{"instance":{"configuration":null}}`, instanceUpdate{Detach: true}, fault.Internal},
+		{`{"instance":{"configuration":""}}`, instanceUpdate{Detach: true}, fault.Internal},
+		{`{"instance":{"configuration":7}}`, instanceUpdate{}, fault.Invalid},
 		{`{"instance":{"name":"n","replica_of":""}}`, instanceUpdate{}, fault.NotImplemented},
 	}
 	for _, tt := range tests {

@@ -120,7 +120,10 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request) error {
 	tenant, id := r.PathValue("tenant"), r.PathValue("id")
 	if u.Rename {
 		err = s.b.RenameInstance(r.Context(), tenant, id, u.Name)
-	} else {
+	}
+	if err == nil && (u.Detach || u.Configuration != "") {
+		err = s.updateInstanceConfiguration(r, u)
+	} else if !u.Rename {
 		_, err = s.b.GetInstance(r.Context(), tenant, id) // a no-op still needs the instance
 	}
 	if err != nil {
@@ -154,6 +157,8 @@ func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) error {
 	switch action {
 	case actionRestart:
 		err = s.b.RestartInstance(r.Context(), tenant, id)
+	case actionResize:
+		err = s.resizeInstance(r, body) // configurations.go
 	default:
 		// Trove loads the instance first: an unknown one is 404 whatever
 		// the action.

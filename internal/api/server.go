@@ -128,6 +128,22 @@ func (s *Server) routes() {
 	s.handle("GET "+t+"datastores/{a}/{b}", s.datastoreTwoSegments)
 	s.handle("GET "+t+"datastores/{ds}/versions/{v}", s.getDatastoreVersion)
 	s.handle("GET "+t+"datastores/{ds}/versions/{v}/flavors", s.listVersionFlavors)
+	// Parameters (configurations.go): /datastores/versions/{id}/parameters
+	// and .../{name} overlap the {ds}/versions/{v} patterns, so they are
+	// served by three- and four-segment catch-alls.
+	s.handle("GET "+t+"datastores/{ds}/versions/{v}/parameters", s.listParameters)
+	s.handle("GET "+t+"datastores/{ds}/versions/{v}/parameters/{name}", s.getParameter)
+	s.handle("GET "+t+"datastores/{a}/{b}/{c}", s.datastoreThreeSegments)
+	s.handle("GET "+t+"datastores/{a}/{b}/{c}/{d}", s.datastoreFourSegments)
+
+	s.handle("GET "+t+"configurations", s.listConfigurations)
+	s.handle("POST "+t+"configurations", s.createConfiguration)
+	s.handle("GET "+t+"configurations/{id}", s.getConfiguration)
+	s.handle("PUT "+t+"configurations/{id}", s.replaceConfiguration)
+	s.handle("PATCH "+t+"configurations/{id}", s.patchConfiguration)
+	s.handle("DELETE "+t+"configurations/{id}", s.deleteConfiguration)
+	s.handle("GET "+t+"configurations/{id}/instances", s.listConfigurationInstances)
+	s.handle("GET "+t+"instances/{id}/configuration", s.instanceConfiguration)
 
 	s.handle("GET "+t+"instances", s.listInstances)
 	s.handle("POST "+t+"instances", s.createInstance)

@@ -156,6 +156,8 @@ type instanceView struct {
 	Created   string                `json:"created,omitempty"`
 	Updated   string                `json:"updated,omitempty"`
 	Fault     *instanceFaultView    `json:"fault,omitempty"`
+	// Configuration is the attached configuration group (detail view).
+	Configuration *configurationRefView `json:"configuration,omitempty"`
 }
 
 func newInstanceView(r *http.Request, tenant string, in *model.Instance) instanceView {
@@ -191,7 +193,11 @@ func newInstanceDetailView(r *http.Request, tenant string, in *model.Instance, u
 }
 
 func detailOf(r *http.Request, tenant string, d *service.InstanceDetail) instanceView {
-	return newInstanceDetailView(r, tenant, d.Instance, d.VolumeUsedGB, reqInfoFrom(r.Context()).isAdmin())
+	v := newInstanceDetailView(r, tenant, d.Instance, d.VolumeUsedGB, reqInfoFrom(r.Context()).isAdmin())
+	if id := d.ConfigurationID; id != "" {
+		v.Configuration = &configurationRefView{ID: id, Name: d.ConfigurationName, Links: links(r, tenant, "configurations", id)}
+	}
+	return v
 }
 
 func (ri *reqInfo) isAdmin() bool { return ri.principal != nil && ri.principal.IsAdmin() }
