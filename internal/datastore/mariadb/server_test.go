@@ -20,10 +20,14 @@ type testServer struct {
 }
 
 // socketConn returns a connection over the instance socket.
-func (s *testServer) socketConn(user string, pw datastore.Secret) datastore.Conn { return s.Conn(user, pw) }
+func (s *testServer) socketConn(user string, pw datastore.Secret) datastore.Conn {
+	return s.Conn(user, pw)
+}
 
 // tcpConn returns a connection over TCP.
-func (s *testServer) tcpConn(user string, pw datastore.Secret) datastore.Conn { return s.TCPConn(user, pw) }
+func (s *testServer) tcpConn(user string, pw datastore.Secret) datastore.Conn {
+	return s.TCPConn(user, pw)
+}
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t *testing.T) int { return enginetest.FreePort(t) }

@@ -1,5 +1,6 @@
 // Package postgresql implements [datastore.Engine], [datastore.Process],
-// [datastore.Preparer] and [datastore.Validator] for PostgreSQL (tested
+// [datastore.Preparer], [datastore.Validator], [datastore.DatabaseAdmin],
+// [datastore.UserAdmin] and [datastore.RootAdmin] for PostgreSQL (tested
 // with 15), offered through the API under the datastore type "postgresql".
 //
 // # Sections
@@ -9,6 +10,11 @@
 //     pg_ident.conf rendering (memory sizing from the flavor RAM), the initdb
 //     and postgres command lines, and Prepare.
 //   - sql.go: Ping, Bootstrap, CreateDatabases and CreateUsers.
+//   - admin.go: listing and dropping databases; listing, showing, renaming,
+//     re-passwording and dropping users (REASSIGN OWNED and DROP OWNED in
+//     every database first, so DROP ROLE succeeds and tables outlive their
+//     user); granting and revoking access (CONNECT, TEMPORARY, CREATE and
+//     schema public; a revoke also ends the user's sessions there); root.
 //   - scram.go: SCRAM-SHA-256 verifiers. Passwords never reach the server as
 //     text: hoard computes the verifier PostgreSQL would store and sends that
 //     (CREATE ROLE ... PASSWORD 'SCRAM-SHA-256$...'), because a parameter
@@ -51,6 +57,17 @@
 //     other ALTER SYSTEM value (e.g. work_mem) is gone after a restart;
 //   - pg_reload_conf() only re-reads hoard's files, which the server cannot
 //     change.
+//
+// # Users, hosts and root
+//
+// Roles are not per host in PostgreSQL (pg_hba.conf decides where from),
+// so a user's host is always "%": "" means "%", any other host is refused
+// with fault.Invalid, and users are listed with host "%". Root enable
+// creates the role "root" (SUPERUSER, LOGIN, a SCRAM verifier of the
+// generated password), not Trove's "postgres": that is initdb's bootstrap
+// superuser, trusted on the local socket, which Bootstrap keeps NOLOGIN.
+// Root disable drops "root" the way a user is dropped (what it owns goes
+// to the admin). "root" is a reserved name, never listed.
 //
 // Passwords are carried as [datastore.Secret] and never appear in errors or
 // logs.

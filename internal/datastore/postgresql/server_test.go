@@ -20,9 +20,13 @@ type testServer struct {
 	spec   datastore.Spec
 }
 
-func (s *testServer) socketConn(user string, pw datastore.Secret) datastore.Conn { return s.Conn(user, pw) }
+func (s *testServer) socketConn(user string, pw datastore.Secret) datastore.Conn {
+	return s.Conn(user, pw)
+}
 
-func (s *testServer) tcpConn(user string, pw datastore.Secret) datastore.Conn { return s.TCPConn(user, pw) }
+func (s *testServer) tcpConn(user string, pw datastore.Secret) datastore.Conn {
+	return s.TCPConn(user, pw)
+}
 
 func freePort(t *testing.T) int { return enginetest.FreePort(t) }
 
