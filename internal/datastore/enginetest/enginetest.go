@@ -43,6 +43,7 @@ func Unavailable(tb testing.TB, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv(RequireEnv) != "" {
 		tb.Fatalf("%s (and %s is set)", msg, RequireEnv)
+		return
 	}
 	tb.Skip(msg)
 }

@@ -55,6 +55,3 @@ func (s *testServer) stop(t *testing.T) {
 	t.Helper()
 	s.Stop(t)
 }
-
-// errorLog returns the end of the server's error log for failure messages.
-func (s *testServer) errorLog() string { return s.Log() }

@@ -1,5 +1,6 @@
-// Package redis implements [datastore.Engine], [datastore.Process] and
-// [datastore.Validator] for Redis (tested with 7.0), offered through the
+// Package redis implements [datastore.Engine], [datastore.Process],
+// [datastore.Validator], [datastore.UserAdmin] and [datastore.RootAdmin]
+// for Redis (tested with 7.0), offered through the
 // API under the datastore type "redis".
 //
 // # Sections
@@ -12,7 +13,9 @@
 //     readiness probe without go-redis's dial back-off (engines.md §7).
 //   - commands.go: Ping, Bootstrap, CreateUsers (ACL users) and the
 //     operations Redis does not have.
-//   - validate.go: ACL user name and password rules.
+//   - admin.go: listing, showing, renaming, re-passwording and deleting ACL
+//     users, and root (not [datastore.DatabaseAdmin]: no databases).
+//   - validate.go: ACL user name, host and password rules.
 //
 // # Accounts
 //
@@ -27,6 +30,20 @@
 // and runs ACL SAVE. Tenant users (CreateUsers) are ACL users with all
 // keys and channels and every command except the @admin category, but
 // with CONFIG GET and CONFIG SET.
+//
+// # Users, hosts and root
+//
+// ACL users are not per host: a user's host is always "%" ("" means "%";
+// any other is refused with fault.Invalid). ACL has no rename, so a rename
+// creates the new user with the tenant rules and the old one's password
+// hashes (its password keeps working) and deletes the old one, which
+// disconnects its clients. Access grants and revokes are 501: there are no
+// databases. Root enable creates the ACL user "root" with every permission
+// ("~* &* +@all") and the hash of the generated password; the default user
+// stays disabled, so that a one-argument AUTH never reaches a superuser.
+// Root disable deletes it (disconnecting its clients). "root" is reserved
+// and never listed. Every change is saved with ACL SAVE, so it survives a
+// restart.
 //
 // # Restart semantics
 //

@@ -13,8 +13,9 @@ const opValidate = "redis.validate"
 
 const maxUserName, maxPassword = 64, 255
 
-// reservedUsers are Redis's default user and hoard's admin.
-var reservedUsers = []string{"default", adminUser}
+// reservedUsers are Redis's default user, hoard's admin and the network
+// superuser root enable creates.
+var reservedUsers = []string{"default", adminUser, rootUser}
 
 // ReservedUsers returns the ACL user names tenants can neither create nor
 // see.
@@ -35,7 +36,7 @@ func ValidateUserName(name string) error {
 	case !userNameRE.MatchString(name):
 		return fault.New(fault.Invalid, opValidate, "User name is not valid: use letters, digits and _.@- only.")
 	case slices.Contains(reservedUsers, strings.ToLower(name)):
-		return fault.Errorf(fault.Invalid, opValidate, "User name \"%s\" is on the reserved list: ['default', 'os_admin'].", name)
+		return fault.Errorf(fault.Invalid, opValidate, "User name \"%s\" is on the reserved list: ['default', 'os_admin', 'root'].", name)
 	}
 	return nil
 }
@@ -57,6 +58,15 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
+// ValidateHost checks a user's host: ACL users are not per host, so only
+// "" and "%" are accepted.
+func ValidateHost(host string) error {
+	if host == "" || host == "%" {
+		return nil
+	}
+	return fault.New(fault.Invalid, opValidate, "Redis users are not limited by host; use '%' or leave it out.")
+}
+
 // ValidateDatabase implements datastore.Validator: Redis has no databases,
 // so any database is refused with fault.NotImplemented (501), at once.
 func (e *Engine) ValidateDatabase(datastore.Database) error {
@@ -70,8 +80,8 @@ func validateUser(u datastore.User) error {
 	if err := ValidateUserName(u.Name); err != nil {
 		return err
 	}
-	if u.Host != "" && u.Host != "%" {
-		return fault.New(fault.Invalid, opValidate, "Redis users are not limited by host; use '%' or leave it out.")
+	if err := ValidateHost(u.Host); err != nil {
+		return err
 	}
 	if err := ValidatePassword(string(u.Password)); err != nil {
 		return err
