@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,7 +146,7 @@ func TestStartStopRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	hd := h.handle("ssr")
-	if !hd.Want || hd.PID == 0 || hd.StartTime == 0 || hd.Exe != fakeBin || hd.Engine != "fake" || hd.Spec != s {
+	if !hd.Want || hd.PID == 0 || hd.StartTime == 0 || hd.Exe != fakeBin || hd.Engine != "fake" || !reflect.DeepEqual(hd.Spec, s) {
 		t.Fatalf("handle = %+v", hd)
 	}
 	waitReady(t, s)
