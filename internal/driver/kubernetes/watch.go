@@ -1,0 +1,185 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/hoard-db/hoard/internal/driver"
+	"github.com/hoard-db/hoard/internal/fault"
+)
+
+// observer turns pod changes into driver events.
+type observer struct {
+	d *Driver
+
+	mu     sync.Mutex
+	pods   map[string]*podState // by instance id
+	doomed map[types.UID]bool   // pods Restart deletes on purpose
+	quiet  map[string]bool      // instances stopped or destroyed on purpose
+}
+
+func newObserver(d *Driver) *observer {
+	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{}}
+}
+
+// podState is what the observer last saw of an instance's pod.
+type podState struct {
+	ready  bool
+	exited bool // EventExited reported, EventRecovered not yet
+}
+
+// watch starts the informer on hoard's pods (once).
+func (d *Driver) watch() error {
+	d.watchOnce.Do(func() {
+		d.mu.Lock()
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			d.watchErr = fault.New(fault.Unavailable, "driver.kubernetes.watch", "driver closed")
+			return
+		}
+		d.factory = informers.NewSharedInformerFactoryWithOptions(d.c, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector("") }))
+		inf := d.factory.Core().V1().Pods().Informer()
+		_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { d.obs.changed(obj, false) },
+			UpdateFunc: func(_, obj any) { d.obs.changed(obj, false) },
+			DeleteFunc: func(obj any) { d.obs.changed(obj, true) },
+		})
+		if err != nil {
+			d.watchErr = fmt.Errorf("kubernetes: watch pods: %w", err)
+			return
+		}
+		d.factory.Start(d.stop)
+	})
+	return d.watchErr
+}
+
+// syncWatch waits until the informer has listed hoard's pods.
+func (d *Driver) syncWatch(ctx context.Context) error {
+	if d.factory == nil {
+		return nil
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-d.stop:
+		case <-stop:
+			return
+		}
+		close(stop)
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+	}()
+	for typ, ok := range d.factory.WaitForCacheSync(stop) {
+		if !ok {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("kubernetes: %v informer did not sync", typ)
+		}
+	}
+	return nil
+}
+
+// changed handles an added, updated or deleted pod.
+func (o *observer) changed(obj any, deleted bool) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	p, ok := obj.(*corev1.Pod)
+	if !ok || !o.d.ownNamespace(p.Namespace) {
+		return
+	}
+	id := p.Labels[LabelInstance]
+	if id == "" || p.Name != podName(id) {
+		return
+	}
+	ready := !deleted && podReady(p)
+	var ev *driver.Event
+	o.mu.Lock()
+	st := o.pods[id]
+	if st == nil {
+		// First sight (a new pod or the initial list): nothing to report.
+		st = &podState{}
+		o.pods[id] = st
+	}
+	doomed := o.doomed[p.UID]
+	if doomed {
+		// The old pod of a restart: whatever it does now, it is gone.
+		ready = false
+	}
+	switch {
+	case doomed || o.quiet[id]:
+		// Going away on purpose.
+		st.exited = false
+	case st.ready && !ready:
+		st.exited = true
+		ev = &driver.Event{InstanceID: id, Kind: driver.EventExited, Detail: "pod " + p.Namespace + "/" + p.Name + " " + podDetail(p, deleted)}
+	case !st.ready && ready && st.exited:
+		st.exited = false
+		ev = &driver.Event{InstanceID: id, Kind: driver.EventRecovered, Detail: "pod " + p.Namespace + "/" + p.Name + " ready"}
+	}
+	st.ready = ready
+	if deleted {
+		delete(o.doomed, p.UID)
+	}
+	o.mu.Unlock()
+	if ev != nil {
+		o.d.log.Warn("pod state changed", "instance_id", id, "event", string(ev.Kind), "detail", ev.Detail)
+		o.d.report(*ev)
+	}
+}
+
+// podDetail says why p is not ready.
+func podDetail(p *corev1.Pod, deleted bool) string {
+	switch {
+	case deleted:
+		return "deleted"
+	case p.DeletionTimestamp != nil:
+		return "terminating"
+	case p.Status.Phase != corev1.PodRunning:
+		return "phase " + string(p.Status.Phase)
+	}
+	return "not ready"
+}
+
+// expectGone marks pod uid as deleted on purpose.
+func (o *observer) expectGone(uid types.UID) {
+	o.mu.Lock()
+	o.doomed[uid] = true
+	o.mu.Unlock()
+}
+
+// setQuiet turns event reporting for instance id off (stopped on purpose)
+// or on again.
+func (o *observer) setQuiet(id string, q bool) {
+	o.mu.Lock()
+	if q {
+		o.quiet[id] = true
+	} else {
+		delete(o.quiet, id)
+	}
+	o.mu.Unlock()
+}
+
+// forget drops what the observer knows of a destroyed instance.
+func (o *observer) forget(id string) {
+	o.mu.Lock()
+	delete(o.pods, id)
+	delete(o.quiet, id)
+	o.mu.Unlock()
+}
