@@ -494,12 +494,18 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 		}
 	}
 	for _, get := range []func() error{
-		func() error { _, err := cs.CoreV1().Secrets(ns).Get(ctx, name(orphan.InstanceID), metav1.GetOptions{}); return err },
+		func() error {
+			_, err := cs.CoreV1().Secrets(ns).Get(ctx, name(orphan.InstanceID), metav1.GetOptions{})
+			return err
+		},
 		func() error {
 			_, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name(orphan.InstanceID), metav1.GetOptions{})
 			return err
 		},
-		func() error { _, err := cs.CoreV1().Services(ns).Get(ctx, name(orphan.InstanceID), metav1.GetOptions{}); return err },
+		func() error {
+			_, err := cs.CoreV1().Services(ns).Get(ctx, name(orphan.InstanceID), metav1.GetOptions{})
+			return err
+		},
 		func() error {
 			_, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claimName(orphan.InstanceID), metav1.GetOptions{})
 			return err
