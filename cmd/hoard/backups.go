@@ -2,21 +2,24 @@ package main
 
 import (
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hoard-db/hoard/internal/backup"
 	"github.com/hoard-db/hoard/internal/service"
 )
 
 // setupBackups turns backups on: artifacts in --backup-storage (default
-// <data-dir>/backups), scratch space in <data-dir>/backup-work (emptied at
-// every start: nothing runs in it yet), the --max-backups quota.
+// <data-dir>/backups; s3://bucket/prefix for an S3-compatible store, with
+// HOARD_S3_ENDPOINT, HOARD_S3_REGION, HOARD_S3_ACCESS_KEY,
+// HOARD_S3_SECRET_KEY and HOARD_S3_INSECURE=1 for plain http in the
+// environment: secrets never on a command line), scratch space in
+// <data-dir>/backup-work (emptied at every start: nothing runs in it yet),
+// the --max-backups quota.
 func setupBackups(svc *service.Service, c *serveConfig, dataDir string) error {
-	root := c.BackupStorage
-	if root == "" {
-		root = filepath.Join(dataDir, "backups")
-	}
-	st, err := backup.NewDir(root)
+	st, err := backupStorage(c.BackupStorage, dataDir)
 	if err != nil {
 		return fmt.Errorf("--backup-storage: %w", err)
 	}
@@ -28,5 +31,27 @@ func setupBackups(svc *service.Service, c *serveConfig, dataDir string) error {
 		Storage:    st,
 		MaxBackups: limit,
 		WorkDir:    filepath.Join(dataDir, "backup-work"),
+	})
+}
+
+func backupStorage(spec, dataDir string) (backup.Storage, error) {
+	if !strings.HasPrefix(spec, "s3://") {
+		if spec == "" {
+			spec = filepath.Join(dataDir, "backups")
+		}
+		return backup.NewDir(spec)
+	}
+	u, err := url.Parse(spec)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("want s3://bucket[/prefix]")
+	}
+	return backup.NewS3(backup.S3Config{
+		Endpoint:  os.Getenv("HOARD_S3_ENDPOINT"),
+		Secure:    os.Getenv("HOARD_S3_INSECURE") != "1",
+		Region:    os.Getenv("HOARD_S3_REGION"),
+		Bucket:    u.Host,
+		Prefix:    u.Path,
+		AccessKey: os.Getenv("HOARD_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("HOARD_S3_SECRET_KEY"),
 	})
 }

@@ -70,7 +70,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.MaxVolumeSize, "max-volume-size", 10, "largest volume (GB) one instance may have")
 	num(&c.MaxInstances, "max-instances", 10, "instances per project; 0 means no limit")
 	num(&c.MaxBackups, "max-backups", 50, "backups per project; 0 means no limit")
-	str(&c.BackupStorage, "backup-storage", "", "directory for backup artifacts (default <data-dir>/backups)")
+	str(&c.BackupStorage, "backup-storage", "", "backup artifacts: a directory (default <data-dir>/backups) or s3://bucket/prefix (HOARD_S3_* env)")
 	str(&c.InstanceUser, "instance-user", "", "OS user that runs database engines (default: hoard when run as root, else the current user)")
 	num(&c.Workers, "workers", 4, "task runner workers")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
