@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,8 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // fakeController plays the StatefulSet controller and the kubelet against
@@ -29,6 +32,22 @@ type fakeController struct {
 func startFakeController(t *testing.T, cs *fake.Clientset) *fakeController {
 	t.Helper()
 	fc := &fakeController{cs: cs}
+	// The fake server ignores delete preconditions; the real one does not.
+	cs.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		da := a.(k8stesting.DeleteAction)
+		pre := da.GetDeleteOptions().Preconditions
+		if pre == nil || pre.UID == nil {
+			return false, nil, nil
+		}
+		obj, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), da.GetNamespace(), da.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		if obj.(*corev1.Pod).UID != *pre.UID {
+			return true, nil, apierrors.NewConflict(corev1.Resource("pods"), da.GetName(), errors.New("uid precondition failed"))
+		}
+		return false, nil, nil
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	sw, err := cs.AppsV1().StatefulSets("").Watch(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -185,6 +185,7 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 		res.Limits = corev1.ResourceList{corev1.ResourceMemory: mem}
 	}
 	one := int32(1)
+	noToken := false
 	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 	o.sts = &appsv1.StatefulSet{ObjectMeta: meta(), Spec: appsv1.StatefulSetSpec{
 		Replicas:            &one,
@@ -195,6 +196,8 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: copyMap(lb), Annotations: map[string]string{}},
 			Spec: corev1.PodSpec{
+				// The engine has no business with the Kubernetes API.
+				AutomountServiceAccountToken: &noToken,
 				Containers: []corev1.Container{{
 					Name:      container,
 					Image:     img,
