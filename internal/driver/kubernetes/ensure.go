@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -186,11 +185,6 @@ func (d *Driver) ensureClaim(ctx context.Context, want *corev1.PersistentVolumeC
 	}
 	d.log.Info("volume expansion requested", "instance_id", want.Labels[LabelInstance], "size", wantSize.String())
 	return nil
-}
-
-// claimSize is the storage request of a claim.
-func claimSize(pvc *corev1.PersistentVolumeClaim) resource.Quantity {
-	return pvc.Spec.Resources.Requests[corev1.ResourceStorage]
 }
 
 // ensureStatefulSet creates the StatefulSet or updates its pod template
