@@ -33,9 +33,16 @@ type serveConfig struct {
 	MaxBackups    int
 	BackupStorage string
 	InstanceUser  string
-	Workers       int
-	ShutdownGrace time.Duration
-	TokenTTL      time.Duration
+	// Kubernetes driver (k8s.go).
+	Driver             string
+	Kubeconfig         string
+	K8sNamespacePrefix string
+	K8sStorageClass    string
+	K8sImages          string
+	K8sKeepVolumes     bool
+	Workers            int
+	ShutdownGrace      time.Duration
+	TokenTTL           time.Duration
 }
 
 func envName(flagName string) string {
@@ -72,6 +79,12 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.MaxBackups, "max-backups", 50, "backups per project; 0 means no limit")
 	str(&c.BackupStorage, "backup-storage", "", "backup artifacts: a directory (default <data-dir>/backups) or s3://bucket/prefix (HOARD_S3_* env)")
 	str(&c.InstanceUser, "instance-user", "", "OS user that runs database engines (default: hoard when run as root, else the current user)")
+	str(&c.Driver, "driver", "local", "where instances run: local (processes on this host) or kubernetes")
+	str(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file of the kubernetes driver (default: in-cluster config, else KUBECONFIG or ~/.kube/config)")
+	str(&c.K8sNamespacePrefix, "k8s-namespace-prefix", "hoard-", "kubernetes driver: prefix of the per-tenant namespaces")
+	str(&c.K8sStorageClass, "k8s-storage-class", "", "kubernetes driver: storage class of instance volumes (default: the cluster's default); must allow expansion")
+	str(&c.K8sImages, "k8s-images", "", "kubernetes driver: engine images, e.g. mariadb=registry/mariadb:10.11,postgresql=...,redis=... (default: Docker Hub official images)")
+	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
 	num(&c.Workers, "workers", 4, "task runner workers")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
 	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
@@ -125,6 +138,7 @@ func (c *serveConfig) validate() error {
 	if _, err := parseStore(c.Store, c.DataDir); c.DataDir != "" && err != nil {
 		errs = append(errs, fmt.Errorf("--store: %w", err))
 	}
+	errs = append(errs, c.validateDriver()...) // k8s.go
 	if c.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))
 	}

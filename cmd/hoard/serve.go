@@ -123,25 +123,36 @@ func serve(ctx context.Context, args []string) error {
 		Hook:          crashHook(os.Getenv("HOARD_TEST_CRASH_AT")),
 	})
 	var svc *service.Service
-	drv, err := local.New(local.Config{
-		Root:    filepath.Join(dataDir, "instances"),
-		User:    c.InstanceUser,
-		Engines: engines,
-		Observer: func(ev driver.Event) {
-			if svc != nil {
-				svc.Observe(ev)
-			}
-		},
-		Credentials: func(id string) (string, datastore.Secret) {
-			if svc == nil {
-				return "", ""
-			}
-			return svc.Credentials(id)
-		},
-		Logger: log.With("component", "driver", "driver", "local"),
-	})
-	if err != nil {
-		return fmt.Errorf("local driver: %w", err)
+	observe := func(ev driver.Event) {
+		if svc != nil {
+			svc.Observe(ev)
+		}
+	}
+	creds := func(id string) (string, datastore.Secret) {
+		if svc == nil {
+			return "", ""
+		}
+		return svc.Credentials(id)
+	}
+	var drv driver.Driver
+	switch c.Driver {
+	case driverKubernetes: // k8s.go
+		drv, err = newKubernetesDriver(c, engines, observe, creds, log.With("component", "driver"))
+		if err != nil {
+			return fmt.Errorf("kubernetes driver: %w", err)
+		}
+	default:
+		drv, err = local.New(local.Config{
+			Root:        filepath.Join(dataDir, "instances"),
+			User:        c.InstanceUser,
+			Engines:     engines,
+			Observer:    observe,
+			Credentials: creds,
+			Logger:      log.With("component", "driver", "driver", "local"),
+		})
+		if err != nil {
+			return fmt.Errorf("local driver: %w", err)
+		}
 	}
 	svc = service.New(service.Config{
 		Store:        st,

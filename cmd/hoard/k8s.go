@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
+	"github.com/hoard-db/hoard/internal/driver/kubernetes"
+)
+
+// Driver names accepted by --driver.
+const (
+	driverLocal      = "local"
+	driverKubernetes = "kubernetes"
+)
+
+// k8sEngines are the engine names --k8s-images accepts.
+var k8sEngines = []string{"mariadb", "postgresql", "redis"}
+
+// parseImages parses --k8s-images: comma-separated engine=image pairs.
+func parseImages(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		eng, img, ok := strings.Cut(part, "=")
+		eng, img = strings.TrimSpace(eng), strings.TrimSpace(img)
+		if !ok || eng == "" || img == "" {
+			return nil, fmt.Errorf("want engine=image, got %q", part)
+		}
+		known := false
+		for _, e := range k8sEngines {
+			known = known || e == eng
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown engine %q (want one of %s)", eng, strings.Join(k8sEngines, ", "))
+		}
+		if strings.ContainsAny(img, " \t\n\"'") {
+			return nil, fmt.Errorf("image of %s has white space or quotes", eng)
+		}
+		if _, dup := out[eng]; dup {
+			return nil, fmt.Errorf("engine %q given twice", eng)
+		}
+		out[eng] = img
+	}
+	return out, nil
+}
+
+// validateDriver checks the driver flags.
+func (c *serveConfig) validateDriver() []error {
+	var errs []error
+	switch c.Driver {
+	case driverLocal, driverKubernetes:
+	default:
+		errs = append(errs, fmt.Errorf("--driver %q: want %s or %s", c.Driver, driverLocal, driverKubernetes))
+	}
+	if _, err := parseImages(c.K8sImages); err != nil {
+		errs = append(errs, fmt.Errorf("--k8s-images: %w", err))
+	}
+	if p := c.K8sNamespacePrefix; p == "" || len(p) > 30 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || p[0] < 'a' || p[0] > 'z' {
+		errs = append(errs, errors.New("--k8s-namespace-prefix: want lower-case letters, digits and '-', starting with a letter, at most 30 characters"))
+	}
+	return errs
+}
+
+// newKubernetesDriver builds the kubernetes driver from the flags.
+func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, observe driver.Observer,
+	creds func(string) (string, datastore.Secret), log *slog.Logger) (*kubernetes.Driver, error) {
+	client, err := kubernetes.NewClient(c.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	images, err := parseImages(c.K8sImages)
+	if err != nil {
+		return nil, fmt.Errorf("--k8s-images: %w", err)
+	}
+	names := make([]string, 0, len(engines))
+	for n := range engines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	log.Info("kubernetes driver", "namespace_prefix", c.K8sNamespacePrefix, "storage_class", c.K8sStorageClass,
+		"keep_volumes", c.K8sKeepVolumes, "engines", names)
+	return kubernetes.New(kubernetes.Config{
+		Client:          client,
+		NamespacePrefix: c.K8sNamespacePrefix,
+		StorageClass:    c.K8sStorageClass,
+		Images:          images,
+		Engines:         engines,
+		KeepVolumes:     c.K8sKeepVolumes,
+		Credentials:     creds,
+		Observer:        observe,
+		Logger:          log,
+	})
+}
