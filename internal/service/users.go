@@ -250,17 +250,21 @@ func (s *Service) CreateUsers(ctx context.Context, tenantID, id string, users []
 		if err != nil {
 			return err
 		}
-		da, err := databaseAdmin(op, t)
-		if err != nil {
-			return err
-		}
-		have, err := da.ListDatabases(ctx, t.conn)
-		if err != nil {
-			return err
-		}
-		dbs := make([]datastore.Database, 0, len(have))
-		for _, d := range have {
-			dbs = append(dbs, datastore.Database{Name: d.Name})
+		// Only users that name databases need the engine's databases (an
+		// engine without databases, such as Redis, still has users).
+		var dbs []datastore.Database
+		if slices.ContainsFunc(users, func(u datastore.User) bool { return len(u.Databases) > 0 }) {
+			da, err := databaseAdmin(op, t)
+			if err != nil {
+				return err
+			}
+			have, err := da.ListDatabases(ctx, t.conn)
+			if err != nil {
+				return err
+			}
+			for _, d := range have {
+				dbs = append(dbs, datastore.Database{Name: d.Name})
+			}
 		}
 		for i := range users {
 			users[i].Host = cmp.Or(users[i].Host, "%")

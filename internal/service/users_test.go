@@ -275,3 +275,51 @@ func TestSplitUserHost(t *testing.T) {
 		}
 	}
 }
+
+// usersOnlyEngine has users but no databases, like Redis.
+type usersOnlyEngine struct {
+	bareEngine
+	m *memEngine
+}
+
+func (u usersOnlyEngine) CreateUsers(ctx context.Context, c datastore.Conn, us []datastore.User) error {
+	return u.m.CreateUsers(ctx, c, us)
+}
+func (u usersOnlyEngine) ListUsers(ctx context.Context, c datastore.Conn) ([]datastore.UserInfo, error) {
+	return u.m.ListUsers(ctx, c)
+}
+func (u usersOnlyEngine) GetUser(ctx context.Context, c datastore.Conn, name, host string) (datastore.UserInfo, error) {
+	return u.m.GetUser(ctx, c, name, host)
+}
+func (u usersOnlyEngine) UpdateUser(ctx context.Context, c datastore.Conn, name, host string, ch datastore.UserChange) error {
+	return nil
+}
+func (u usersOnlyEngine) DeleteUser(ctx context.Context, c datastore.Conn, name, host string) error {
+	return nil
+}
+func (u usersOnlyEngine) GrantAccess(ctx context.Context, c datastore.Conn, name, host string, dbs []string) error {
+	return nil
+}
+func (u usersOnlyEngine) RevokeAccess(ctx context.Context, c datastore.Conn, name, host, db string) error {
+	return nil
+}
+
+// TestCreateUsersWithoutDatabases is the regression test for users on an
+// engine without databases (Redis): creating users that name no database
+// must not need the databases capability; naming one is 501.
+func TestCreateUsersWithoutDatabases(t *testing.T) {
+	ctx := t.Context()
+	s, mem, ids := newTestService(t, model.StatusActive)
+	s.cfg.Engines["mem"] = usersOnlyEngine{m: mem}
+	err := s.CreateUsers(ctx, "t1", ids["mem"], []datastore.User{{Name: "app", Password: "pw-123"}})
+	if err != nil {
+		t.Fatalf("CreateUsers without databases = %v, want nil", err)
+	}
+	if len(mem.users) != 1 {
+		t.Errorf("engine has %d users, want 1", len(mem.users))
+	}
+	err = s.CreateUsers(ctx, "t1", ids["mem"], []datastore.User{{Name: "app2", Password: "pw-123", Databases: []string{"db"}}})
+	if !fault.Is(err, fault.NotImplemented) {
+		t.Errorf("CreateUsers naming a database = %v, want 501", err)
+	}
+}
