@@ -76,10 +76,3 @@ func (c *validationCache) drop(hash []byte) {
 	defer c.mu.Unlock()
 	delete(c.m, string(hash))
 }
-
-// reset forgets everything (after a change to users, projects or roles).
-func (c *validationCache) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.m)
-}

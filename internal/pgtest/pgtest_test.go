@@ -41,7 +41,7 @@ func TestSharedFreshDatabases(t *testing.T) {
 	if n := connectAndCount(t, b); n != 0 {
 		t.Errorf("second database has %d tables, want 0", n)
 	}
-	if Shared(t) != Shared(t) {
+	if first, second := Shared(t), Shared(t); first != second {
 		t.Error("Shared returned two servers")
 	}
 }
