@@ -91,3 +91,18 @@ type Driver interface {
 	// Close stops supervising (engines keep running) and releases resources.
 	Close() error
 }
+
+// VolumeResizer is an optional Driver capability of drivers that enforce an
+// instance's volume size and can grow it. Drivers without it only record a
+// new size (the service stores it either way).
+type VolumeResizer interface {
+	// ResizeVolume grows instance s's volume to s.VolumeGB GiB, keeping its
+	// data. The engine may be stopped while the volume grows; when
+	// ResizeVolume returns nil the engine has been started again (as Start:
+	// started, not necessarily ready) with the configuration rendered from s.
+	// A volume already at least that large is left alone (the engine is only
+	// started if it does not run). It is idempotent and safe to repeat after
+	// a failure or a crash at any point: a repeat converges. Shrinking is
+	// never done.
+	ResizeVolume(ctx context.Context, s Spec) error
+}

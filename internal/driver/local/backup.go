@@ -38,7 +38,7 @@ func (d *Driver) ProvisionFrom(ctx context.Context, s driver.Spec, fill func(ctx
 	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
 		return err
 	}
-	if err := d.makeDirs(dir, ds); err != nil {
+	if err := d.makeDirs(ctx, s, ds); err != nil {
 		return fmt.Errorf("while creating directories of instance %s: %w", s.InstanceID, err)
 	}
 	if err := d.render(op, s, eng); err != nil {

@@ -47,7 +47,7 @@ func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng da
 	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
 		return err
 	}
-	if err := d.makeDirs(dir, ds); err != nil {
+	if err := d.makeDirs(ctx, s, ds); err != nil {
 		return fmt.Errorf("while creating directories of instance %s: %w", s.InstanceID, err)
 	}
 	if err := d.render(op, s, eng); err != nil {
@@ -83,17 +83,17 @@ func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng da
 	return nil
 }
 
-// makeDirs creates the instance directory and its subdirectories and sets
-// their owners and modes.
-func (d *Driver) makeDirs(dir string, ds datastore.Spec) error {
+// makeDirs creates the instance directory and its subdirectories, sets
+// their owners and modes, and (for a loop volume) creates and mounts the
+// volume before the data directory is made on it.
+func (d *Driver) makeDirs(ctx context.Context, s driver.Spec, ds datastore.Spec) error {
 	for _, m := range []struct {
 		path        string
 		perm        os.FileMode
 		engineOwned bool
 	}{
-		{dir, 0o750, false},
+		{d.dir(s.InstanceID), 0o750, false},
 		{ds.ConfDir, 0o750, false},
-		{ds.DataDir, 0o700, true},
 		{ds.RunDir, 0o750, true},
 		{ds.LogDir, 0o750, true},
 	} {
@@ -101,7 +101,10 @@ func (d *Driver) makeDirs(dir string, ds datastore.Spec) error {
 			return err
 		}
 	}
-	return nil
+	if err := d.ensureVolume(ctx, s, true); err != nil {
+		return err
+	}
+	return d.mkdirOwned(ds.DataDir, 0o700, true)
 }
 
 // render writes the configuration files rendered from s.
@@ -200,6 +203,10 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 			d.supervise(inst, s, eng, p)
 			return nil
 		}
+	}
+	// A volume is not mounted after a host reboot.
+	if err := d.ensureVolume(d.ctx, s, false); err != nil {
+		return err
 	}
 	if err := d.render(op, s, eng); err != nil {
 		return err
@@ -423,6 +430,10 @@ func (d *Driver) destroy(ctx context.Context, inst *instance, id string) error {
 	if err := d.stop(ctx, inst, id); err != nil {
 		return err
 	}
+	// Never remove files through a mount: unmount first, or stop here.
+	if err := d.unmount(id); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(d.dir(id)); err != nil {
 		return fmt.Errorf("while removing instance %s: %w", id, err)
 	}
@@ -452,13 +463,18 @@ func (d *Driver) State(_ context.Context, id string) (driver.State, error) {
 	return driver.StateRunning, nil
 }
 
-// UsedBytes sums the sizes of the files in the instance's data directory.
+// UsedBytes sums the sizes of the files in the instance's data directory
+// (on its volume, if it has one): what the engine stores, not the
+// filesystem's own overhead.
 func (d *Driver) UsedBytes(_ context.Context, id string) (int64, error) {
 	const op = "driver.local.used_bytes"
 	if err := checkID(op, id); err != nil {
 		return 0, err
 	}
-	data := filepath.Join(d.dir(id), "data")
+	if !exists(d.dir(id)) {
+		return 0, fault.Wrap(fault.NotFound, op, "instance not found", driver.ErrNotFound)
+	}
+	data := d.dataDir(id)
 	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) {
 		return 0, fault.Wrap(fault.NotFound, op, "instance not found", driver.ErrNotFound)
 	}
@@ -502,7 +518,7 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 // looksLikeInstance guards Recover against removing directories that
 // someone else put under Root.
 func (d *Driver) looksLikeInstance(id string) bool {
-	for _, name := range []string{handleName, markerName, "conf", "data"} {
+	for _, name := range []string{handleName, markerName, "conf", "data", imageName, mountName} {
 		if exists(filepath.Join(d.dir(id), name)) {
 			return true
 		}
@@ -525,6 +541,13 @@ func (d *Driver) recoverOne(ctx context.Context, op string, s driver.Spec) error
 	}
 	if !exists(d.dir(s.InstanceID)) {
 		return nil
+	}
+	// After a host reboot no volume is mounted; mount those with an image
+	// (a provision interrupted before the image was made has none yet).
+	if exists(filepath.Join(d.dir(s.InstanceID), imageName)) {
+		if err := d.ensureVolume(ctx, s, false); err != nil {
+			return err
+		}
 	}
 	h, err := d.readHandle(s.InstanceID)
 	if err != nil || h == nil {

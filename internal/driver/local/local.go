@@ -56,14 +56,26 @@ type Config struct {
 	// Env is extra environment (KEY=value) for engine processes. Engines
 	// otherwise get a minimal environment, never hoard's own.
 	Env []string
+	// Volumes is the layout of new instances' data: VolumesLoop (a
+	// loop-mounted ext4 image of the volume size: the size is enforced) or
+	// VolumesDir (a plain directory: not enforced). "" means VolumesLoop
+	// when hoard runs as root and loop devices and the e2fsprogs tools are
+	// there, else VolumesDir. Instances keep the layout they were made with.
+	Volumes string
 }
 
 // Driver runs instances as local processes. It implements driver.Driver.
 type Driver struct {
-	cfg  Config
-	root string
-	log  *slog.Logger
-	acct account
+	cfg      Config
+	root     string
+	realRoot string // root with symbolic links resolved, as mountinfo shows it
+	log      *slog.Logger
+	acct     account
+	volumes  string // VolumesLoop or VolumesDir, for new instances
+
+	// growHook, if set (tests), runs after each step of a volume grow; an
+	// error aborts the grow there, as a crash would.
+	growHook func(step string) error
 
 	// Tunables, set by New; tests shorten them.
 	backoffMin time.Duration
@@ -133,12 +145,28 @@ func New(cfg Config) (*Driver, error) {
 			return nil, err
 		}
 	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("while resolving root %s: %w", root, err)
+	}
+	log = log.With("driver", "local")
+	volumes, why := resolveVolumes(cfg.Volumes, acct.asRoot)
+	if volumes == "" {
+		return nil, why
+	}
+	if why != nil {
+		log.Warn("instance volumes are plain directories: their size is not enforced", "volumes", volumes, "reason", why.Error())
+	} else {
+		log.Info("instance volumes", "volumes", volumes)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Driver{
 		cfg:        cfg,
 		root:       root,
-		log:        log.With("driver", "local"),
+		realRoot:   realRoot,
+		log:        log,
 		acct:       acct,
+		volumes:    volumes,
 		backoffMin: time.Second,
 		backoffMax: 30 * time.Second,
 		pollEvery:  200 * time.Millisecond,
@@ -292,7 +320,7 @@ func (d *Driver) dsSpec(s driver.Spec) datastore.Spec {
 	dir := d.dir(s.InstanceID)
 	return datastore.Spec{
 		InstanceID: s.InstanceID,
-		DataDir:    filepath.Join(dir, "data"),
+		DataDir:    d.dataDir(s.InstanceID),
 		RunDir:     filepath.Join(dir, "run"),
 		LogDir:     filepath.Join(dir, "log"),
 		ConfDir:    filepath.Join(dir, "conf"),

@@ -283,6 +283,9 @@ func (h *harness) driver(mod func(*Config)) *Driver {
 		StopTimeout: 10 * time.Second,
 		Env:         []string{fakeEnv + "=1", "GORACE=atexit_sleep_ms=0"}, // no 1 s pause at exit
 		Credentials: func(string) (string, datastore.Secret) { return "admin", "pw" },
+		// Plain directories unless a test asks for loop volumes
+		// (volume_test.go), which need root.
+		Volumes: VolumesDir,
 	}
 	if mod != nil {
 		mod(&cfg)
