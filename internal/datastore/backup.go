@@ -34,3 +34,12 @@ type Backuper interface {
 	// caller empties it before trying again.
 	Restore(ctx context.Context, spec Spec, work string, chain []io.Reader) error
 }
+
+// FullBackupsOnly is an optional Backuper capability: an engine that has it
+// makes only full backups, so the service refuses incremental backup
+// requests for it at once (fault.NotImplemented) instead of failing the
+// backup later. Its Backup refuses a parent as well, and its Restore a
+// chain of more than one stream.
+type FullBackupsOnly interface {
+	FullBackupsOnly()
+}

@@ -123,6 +123,9 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 	if _, ok := s.cfg.Driver.(driver.Filesystem); !ok {
 		return nil, fault.New(fault.NotImplemented, op, "Backups are not supported by this instance driver.")
 	}
+	if _, full := eng.(datastore.FullBackupsOnly); full && (req.Incremental || req.ParentID != "") {
+		return nil, fault.Errorf(fault.NotImplemented, op, "Incremental backups are not supported by datastore %s.", inst.Datastore)
+	}
 	if req.ParentID == "" && req.Incremental {
 		list, err := bk.bs.ListBackups(ctx, store.BackupFilter{TenantID: tenantID, InstanceID: inst.ID}, 0, 0)
 		if err != nil {
