@@ -141,6 +141,18 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	for _, s := range settings(spec, addr) {
 		fmt.Fprintf(&b, "%s = %s\n", s.name, confValue(s.value))
 	}
+	group, err := confLines(spec.Config)
+	if err != nil {
+		return nil, err
+	}
+	if len(group) > 0 {
+		// Later lines win; these are not passed with -c (ServerArgs), so
+		// a reload applies changed dynamic ones.
+		b.WriteString("# Configuration group.\n")
+		for _, l := range group {
+			b.WriteString(l + "\n")
+		}
+	}
 	hba := "# Written by hoard. \"postgres\" (initdb's superuser) is trusted on the\n" +
 		"# local socket only until Bootstrap makes it NOLOGIN.\n" +
 		"# TYPE  DATABASE     USER      ADDRESS     METHOD\n" +
@@ -175,7 +187,10 @@ func (p process) InitArgs(spec datastore.Spec) []string {
 
 // ServerArgs implements datastore.Process: postgres in the foreground with
 // hoard's postgresql.conf and every managed setting again as -c, so that
-// nothing in postgresql.auto.conf can override them.
+// nothing in postgresql.auto.conf can override them. A managed setting
+// that the configuration group sets (shared_buffers, max_connections,
+// effective_cache_size) is left to the file, where the group's value
+// follows hoard's, so that a reload can change a dynamic one.
 func (p process) ServerArgs(spec datastore.Spec) []string {
 	args := []string{p.e.program("postgres"), "-D", spec.DataDir,
 		"-c", "config_file=" + filepath.Join(spec.ConfDir, ConfigFile)}
@@ -184,6 +199,9 @@ func (p process) ServerArgs(spec datastore.Spec) []string {
 		return args // Render refused this spec already; postgres will say
 	}
 	for _, s := range settings(spec, addr) {
+		if _, ok := spec.Config[s.name]; ok {
+			continue
+		}
 		args = append(args, "-c", s.name+"="+s.value)
 	}
 	return args
