@@ -248,6 +248,7 @@ func newHarness(t *testing.T, eng *fakeEngine) *harness {
 	h := &harness{t: t, root: root, eng: eng, events: make(chan driver.Event, 100)}
 	t.Cleanup(func() {
 		killAll(t, root)
+		unmountAll(t, root) // never remove files through a mount
 		os.RemoveAll(root)
 	})
 	return h
