@@ -38,6 +38,8 @@ type Config struct {
 type Engine struct {
 	cfg Config
 	log *slog.Logger
+
+	params paramsCache // the catalogue, once discovered (config.go)
 }
 
 var (

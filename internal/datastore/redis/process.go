@@ -96,6 +96,17 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	kv("enable-protected-configs", "no")
 	kv("enable-debug-command", "no")
 	kv("enable-module-command", "no")
+	group, err := configLines(spec.Config)
+	if err != nil {
+		return nil, err
+	}
+	if len(group) > 0 {
+		// Later lines win over hoard's (maxmemory-policy).
+		b.WriteString("# Configuration group.\n")
+		for _, l := range group {
+			b.WriteString(l + "\n")
+		}
+	}
 	return []datastore.File{{Name: ConfigFile, Content: []byte(b.String())}}, nil
 }
 
