@@ -44,7 +44,10 @@ func (s *Service) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef stri
 }
 
 // ResizeVolume starts a volume resize (reference §9.3): the new size must
-// be larger (400) and at most the maximum (413); then the gate (422).
+// be larger (400) and at most the maximum (413); then the gate (422). The
+// task records the size, grows the volume where the driver enforces sizes
+// (driver.VolumeResizer; the engine restarts) and waits for the engine;
+// RESIZE → ACTIVE.
 func (s *Service) ResizeVolume(ctx context.Context, tenantID, id string, size int) error {
 	const op = "instance.resize_volume"
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
@@ -96,6 +99,8 @@ func (s *Service) resizeDefinitions() []task.Definition {
 			Kind: model.TaskResizeVolume,
 			Steps: []task.Step{
 				{Name: "set_volume", Run: s.stepSetSize},
+				{Name: "resize_volume", Run: s.stepResizeVolume},
+				{Name: "wait_ready", Run: s.stepWaitReadyAfterGrow},
 				{Name: "activate", Run: s.stepActivate(model.StatusResize)},
 			},
 			OnFailure: s.failResize,
@@ -126,6 +131,30 @@ func (s *Service) stepSetSize(ctx context.Context, e *task.Exec) error {
 		return task.Permanent(err)
 	}
 	return err
+}
+
+// stepResizeVolume grows the instance's volume to the size recorded by
+// set_volume, with drivers that enforce volume sizes (driver.VolumeResizer:
+// the local driver stops the engine, grows its filesystem and starts it
+// again). With other drivers the recorded size is all there is to do.
+func (s *Service) stepResizeVolume(ctx context.Context, e *task.Exec) error {
+	r, ok := s.cfg.Driver.(driver.VolumeResizer)
+	if !ok {
+		return nil
+	}
+	_, sp, _, err := s.load(ctx, e.Task)
+	if err != nil {
+		return err
+	}
+	return r.ResizeVolume(ctx, sp)
+}
+
+// stepWaitReadyAfterGrow waits for the engine a volume grow restarted.
+func (s *Service) stepWaitReadyAfterGrow(ctx context.Context, e *task.Exec) error {
+	if _, ok := s.cfg.Driver.(driver.VolumeResizer); !ok {
+		return nil
+	}
+	return s.stepWaitReady(ctx, e)
 }
 
 func (s *Service) failResize(ctx context.Context, t *model.Task, cause error) error {
