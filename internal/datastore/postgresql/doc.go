@@ -15,6 +15,15 @@
 //     every database first, so DROP ROLE succeeds and tables outlive their
 //     user); granting and revoking access (CONNECT, TEMPORARY, CREATE and
 //     schema public; a revoke also ends the user's sessions there); root.
+//   - config.go: [datastore.Configurable]: the parameter catalogue from
+//     `postgres --describe-config` (the server's own settings table, the
+//     source of pg_settings: vartype, min_val, max_val; restart_required
+//     is context = postmaster; integers in the setting's unit), group values
+//     rendered into postgresql.conf, ApplyDynamic as pg_reload_conf().
+//   - backup.go: [datastore.Backuper]: pg_basebackup -Ft -Xf to a stream
+//     over the local replication line (password in a private PGPASSFILE),
+//     restore by unpacking the tar into the new data directory before its
+//     first start. Full backups only ([datastore.FullBackupsOnly]).
 //   - scram.go: SCRAM-SHA-256 verifiers. Passwords never reach the server as
 //     text: hoard computes the verifier PostgreSQL would store and sends that
 //     (CREATE ROLE ... PASSWORD 'SCRAM-SHA-256$...'), because a parameter
@@ -57,6 +66,10 @@
 //     other ALTER SYSTEM value (e.g. work_mem) is gone after a restart;
 //   - pg_reload_conf() only re-reads hoard's files, which the server cannot
 //     change.
+//   - configuration group values are written into postgresql.conf after
+//     the managed settings; a managed setting the group sets is then not
+//     passed with -c, so the group wins and a reload applies dynamic
+//     changes. They survive restarts; nothing else does.
 //
 // # Users, hosts and root
 //
