@@ -16,6 +16,15 @@
 //   - admin.go: listing, showing, renaming, re-passwording and deleting ACL
 //     users, and root (not [datastore.DatabaseAdmin]: no databases).
 //   - validate.go: ACL user name, host and password rules.
+//   - config.go: [datastore.Configurable]: a safe subset of CONFIG GET *
+//     (read from a throwaway server) with types and ranges per parameter,
+//     all dynamic (CONFIG SET); group values are rendered into redis.conf
+//     after hoard's settings, so they survive restarts while a tenant's
+//     own CONFIG SET does not.
+//   - backup.go: [datastore.Backuper]: BGSAVE, wait for rdb_saves to grow,
+//     stream dump.rdb and users.acl as a tar; restore writes both into the
+//     new data directory before the first start. Full backups only
+//     ([datastore.FullBackupsOnly]).
 //
 // # Accounts
 //
