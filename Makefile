@@ -18,6 +18,7 @@ lint:
 # docs/benchmarks.md. Takes about 5 minutes on 2 cores.
 bench:
 	go test -run '^$$' -bench 'BenchmarkMariaDBCreateRestart' -benchtime 5x -timeout 30m ./test/e2e/
+	go test -run '^$$' -bench 'BenchmarkPostgreSQLCreateRestart|BenchmarkRedisCreateRestart' -benchtime 5x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkMariaDBBackupRestore' -benchtime 3x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkAPI|BenchmarkConcurrentCreate|BenchmarkMemory' -benchtime 1x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench . -benchtime 5x -timeout 30m ./internal/store/sqlite/
