@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/k8stest"
@@ -132,6 +133,40 @@ func TestCluster(t *testing.T) {
 		t.Errorf("explicit operations reported events %v", k)
 	}
 
+	// Stop and Start: the pod goes, and comes back.
+	if err := d.Stop(ctx, s.InstanceID); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st != driver.StateStopped {
+		t.Errorf("State after Stop = %s", st)
+	}
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 3*time.Minute, "running after Start", func() bool { return state() == driver.StateRunning })
+	if k := ev.kinds(); len(k) != 0 {
+		t.Errorf("Stop and Start reported events %v", k)
+	}
+
+	// A pod that stops being ready behind hoard's back is an exit; ready
+	// again, a recovery.
+	waitUntil(t, time.Minute, "observer sees the ready pod", func() bool {
+		d.obs.mu.Lock()
+		defer d.obs.mu.Unlock()
+		st := d.obs.pods[s.InstanceID]
+		return st != nil && st.ready
+	})
+	setPodReady(t, cl, ns, podName(s.InstanceID), corev1.ConditionFalse)
+	waitUntil(t, time.Minute, "exited event", func() bool { return len(ev.kinds()) >= 1 })
+	if k := ev.kinds(); k[0] != driver.EventExited {
+		t.Fatalf("events = %v", k)
+	}
+	setPodReady(t, cl, ns, podName(s.InstanceID), corev1.ConditionTrue)
+	waitUntil(t, time.Minute, "recovered event", func() bool { return len(ev.kinds()) >= 2 })
+	if k := ev.kinds(); k[1] != driver.EventRecovered {
+		t.Fatalf("events = %v", k)
+	}
+
 	// Recover removes the objects of an instance hoard does not know.
 	orphan := testSpec()
 	orphan.InstanceID = "orphan-" + s.InstanceID[:8]
@@ -187,4 +222,26 @@ func countLabelled(t *testing.T, cl *k8stest.Cluster, id string) int {
 	pvcs, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, lo)
 	add(len(pvcs.Items), err)
 	return n
+}
+
+// setPodReady sets a pod's Ready condition, as a kubelet would.
+func setPodReady(t *testing.T, cl *k8stest.Cluster, ns, name string, st corev1.ConditionStatus) {
+	t.Helper()
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p, err := cl.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for i := range p.Status.Conditions {
+			if p.Status.Conditions[i].Type == corev1.PodReady {
+				p.Status.Conditions[i].Status = st
+			}
+		}
+		_, err = cl.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
