@@ -44,7 +44,7 @@ func BenchmarkMariaDBBackupRestore(b *testing.B) {
 			"INSERT INTO orders (customer, amount, created) SELECT CONCAT('c', seq), seq * 1.25, NOW() FROM seq_1_to_200000").CombinedOutput(); err != nil {
 		b.Fatalf("fill: %v\n%s", err, out)
 	}
-	dataBytes := dirBytes(filepath.Join(h.dataDir, "instances", src.ID, "data"))
+	dataBytes := dirBytes(h.instanceDataDir(src.ID))
 	eng := mariadb.New(mariadb.Config{})
 
 	var apiBackup, bareBackup, apiRestore, bareRestore []time.Duration

@@ -149,7 +149,7 @@ var engineCases = []engineCase{
 			if _, err := c.Exec(ctx, "ALTER SYSTEM SET work_mem = '9MB'"); err == nil {
 				t.Error("the created user may ALTER SYSTEM")
 			}
-			auto := filepath.Join(h.dataDir, "instances", id, "data", "postgresql.auto.conf")
+			auto := filepath.Join(h.instanceDataDir(id), "postgresql.auto.conf")
 			if err := os.WriteFile(auto, []byte("work_mem = '9MB'\nmax_connections = 77\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}

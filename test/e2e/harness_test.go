@@ -210,6 +210,7 @@ func (h *hoard) destroy() {
 	if h.t.Failed() {
 		h.t.Logf("hoard log:\n%s", h.logs())
 	}
+	unmountUnder(h.t, h.dataDir) // instance volumes (volume_test.go)
 	os.RemoveAll(h.dataDir)
 }
 

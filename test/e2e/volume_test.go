@@ -16,7 +16,7 @@ import (
 
 // mountsUnder lists the mount points at or under dir (/proc/self/mountinfo,
 // field 5, with the kernel's escapes of spaces and backslashes undone).
-func mountsUnder(t *testing.T, dir string) []string {
+func mountsUnder(t testing.TB, dir string) []string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -39,7 +39,7 @@ func mountsUnder(t *testing.T, dir string) []string {
 // unmountUnder lazily unmounts what a test left mounted under dir (hoard
 // killed before it could delete its instances), so that no loop device
 // and no mount outlives the test.
-func unmountUnder(t *testing.T, dir string) {
+func unmountUnder(t testing.TB, dir string) {
 	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return
@@ -52,6 +52,16 @@ func unmountUnder(t *testing.T, dir string) {
 	}
 }
 
+// instanceDataDir is the engine's data directory of an instance: on its
+// volume, or a plain directory where hoard has no loop volumes.
+func (h *hoard) instanceDataDir(id string) string {
+	dir := filepath.Join(h.dataDir, "instances", id)
+	if _, err := os.Stat(filepath.Join(dir, "volume.img")); err == nil {
+		return filepath.Join(dir, "vol", "data")
+	}
+	return filepath.Join(dir, "data")
+}
+
 // TestVolumeEnforced: a 1 GB instance's volume is a filesystem of that
 // size: MariaDB refuses writes once it is full ("The table ... is full",
 // ERROR 1114) and keeps answering; after a volume resize to 2 GB the data
@@ -62,7 +72,6 @@ func TestVolumeEnforced(t *testing.T) {
 	}
 	ctx := context.Background()
 	h := startHoard(t)
-	t.Cleanup(func() { unmountUnder(t, h.dataDir) })
 	sc := h.client(ctx)
 
 	inst, err := instances.Create(ctx, sc, createOpts("vol-db")).Extract()
