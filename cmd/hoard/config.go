@@ -33,6 +33,7 @@ type serveConfig struct {
 	MaxBackups    int
 	BackupStorage string
 	InstanceUser  string
+	Volumes       string
 	// Kubernetes driver (k8s.go).
 	Driver             string
 	Kubeconfig         string
@@ -78,6 +79,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.MaxInstances, "max-instances", 10, "instances per project; 0 means no limit")
 	num(&c.MaxBackups, "max-backups", 50, "backups per project; 0 means no limit")
 	str(&c.BackupStorage, "backup-storage", "", "backup artifacts: a directory (default <data-dir>/backups) or s3://bucket/prefix (HOARD_S3_* env)")
+	str(&c.Volumes, "volumes", "", "local driver volumes: loop (a size-enforced ext4 image per instance; the default as root) or dir (a plain directory, size not enforced)")
 	str(&c.InstanceUser, "instance-user", "", "OS user that runs database engines (default: hoard when run as root, else the current user)")
 	str(&c.Driver, "driver", "local", "where instances run: local (processes on this host) or kubernetes")
 	str(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file of the kubernetes driver (default: in-cluster config, else KUBECONFIG or ~/.kube/config)")
@@ -141,6 +143,11 @@ func (c *serveConfig) validate() error {
 	errs = append(errs, c.validateDriver()...) // k8s.go
 	if c.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))
+	}
+	switch c.Volumes {
+	case "", "loop", "dir":
+	default:
+		errs = append(errs, fmt.Errorf("--volumes %q: want loop or dir", c.Volumes))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

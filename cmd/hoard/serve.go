@@ -145,6 +145,7 @@ func serve(ctx context.Context, args []string) error {
 		drv, err = local.New(local.Config{
 			Root:        filepath.Join(dataDir, "instances"),
 			User:        c.InstanceUser,
+			Volumes:     c.Volumes,
 			Engines:     engines,
 			Observer:    observe,
 			Credentials: creds,
