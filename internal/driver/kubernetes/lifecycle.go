@@ -405,3 +405,13 @@ func (d *Driver) waitFor(parent context.Context, timeout time.Duration, what str
 		}
 	}
 }
+
+var _ driver.VolumeResizer = (*Driver)(nil)
+
+// ResizeVolume implements driver.VolumeResizer: the claim's storage request
+// is raised to the spec's size (the storage class must allow expansion);
+// the cluster grows the volume, online where the provisioner can. Claims
+// are never shrunk.
+func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
+	return d.Provision(ctx, s)
+}
