@@ -176,10 +176,13 @@ func (o *observer) setQuiet(id string, q bool) {
 	o.mu.Unlock()
 }
 
-// forget drops what the observer knows of a destroyed instance.
+// forget drops what the observer knows of a destroyed instance. The
+// instance stays quiet: the informer may still deliver late events of its
+// pod, which must not be reported as an engine that died. Starting an
+// instance with the same id again (Start) turns reporting back on.
 func (o *observer) forget(id string) {
 	o.mu.Lock()
 	delete(o.pods, id)
-	delete(o.quiet, id)
+	o.quiet[id] = true
 	o.mu.Unlock()
 }
