@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -98,4 +100,60 @@ func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, ob
 		Observer:        observe,
 		Logger:          log,
 	})
+}
+
+// tagRE is the grammar of an image tag (the distribution reference's).
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// versionTagRE is a tag that names a version: a dotted number, optionally
+// followed by a variant ("10.11", "15.6-bookworm", "7.0-alpine3.19").
+var versionTagRE = regexp.MustCompile(`^([0-9]{1,9}(?:\.[0-9]{1,9}){0,3})(?:[-_][A-Za-z0-9_.-]*)?$`)
+
+// imageVersion returns the datastore version an engine image runs, read
+// from its tag: the tag's leading version number is the version's name
+// ("10.11" of mariadb:10.11, "15.6" of postgres:15.6-bookworm) and the
+// whole tag its full version (the exact server version is only known
+// inside the image). An image without a tag (digest only, or the implicit
+// "latest") or whose tag is not a version ("lts") has no usable version.
+func imageVersion(image string) (datastore.Version, error) {
+	ref := image
+	digest := false
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref, digest = ref[:i], true
+	}
+	rest := ref[strings.LastIndexByte(ref, '/')+1:]
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		if digest {
+			return datastore.Version{}, fmt.Errorf("image %q is pinned by digest without a tag: its version is unknown", image)
+		}
+		return datastore.Version{}, fmt.Errorf("image %q has no tag: its version is unknown", image)
+	}
+	tag := rest[i+1:]
+	if !tagRE.MatchString(tag) {
+		return datastore.Version{}, fmt.Errorf("image %q: invalid tag %q", image, tag)
+	}
+	m := versionTagRE.FindStringSubmatch(tag)
+	if m == nil {
+		return datastore.Version{}, fmt.Errorf("image %q: tag %q does not name a version (want e.g. 10.11 or 15.6-bookworm)", image, tag)
+	}
+	return datastore.Version{Name: m[1], Version: tag}, nil
+}
+
+// imageVersions returns the service's catalogue source under the
+// kubernetes driver: each engine offers the version of its image (image
+// gives an engine's image, kubernetes.Driver.Image). An engine without a
+// usable image version is not offered (the service logs why).
+func imageVersions(image func(engine string) string) func(context.Context, datastore.Engine) ([]datastore.Version, error) {
+	return func(_ context.Context, e datastore.Engine) ([]datastore.Version, error) {
+		img := image(e.Name())
+		if img == "" {
+			return nil, fmt.Errorf("no image for engine %s", e.Name())
+		}
+		v, err := imageVersion(img)
+		if err != nil {
+			return nil, err
+		}
+		return []datastore.Version{v}, nil
+	}
 }

@@ -134,13 +134,19 @@ func serve(ctx context.Context, args []string) error {
 		}
 		return svc.Credentials(id)
 	}
-	var drv driver.Driver
+	var (
+		drv      driver.Driver
+		versions func(context.Context, datastore.Engine) ([]datastore.Version, error) // nil: installed engines
+	)
 	switch c.Driver {
 	case driverKubernetes: // k8s.go
-		drv, err = newKubernetesDriver(c, engines, observe, creds, log.With("component", "driver"))
+		kd, err := newKubernetesDriver(c, engines, observe, creds, log.With("component", "driver"))
 		if err != nil {
 			return fmt.Errorf("kubernetes driver: %w", err)
 		}
+		drv = kd
+		// The catalogue is what the images run, not what is installed here.
+		versions = imageVersions(kd.Image)
 	default:
 		drv, err = local.New(local.Config{
 			Root:        filepath.Join(dataDir, "instances"),
@@ -162,6 +168,7 @@ func serve(ctx context.Context, args []string) error {
 		Sealer:       sealer,
 		Notify:       runner.Notify,
 		Addresses:    addrs,
+		Versions:     versions,
 		MaxVolumeGB:  c.MaxVolumeSize,
 		MaxInstances: c.MaxInstances,
 		Logger:       log.With("component", "service"),

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -169,12 +170,31 @@ func newInstanceView(r *http.Request, tenant string, in *model.Instance) instanc
 		Datastore: instanceDatastoreView{Type: in.Datastore, Version: in.DatastoreVersion},
 		Volume:    volumeView{Size: in.VolumeSize},
 	}
-	if in.Address != "" {
-		v.Hostname = in.Address
-		v.IP = []string{in.Address}
-		v.Addresses = []addressView{{Address: in.Address, Type: "private"}}
-	}
+	setAddress(&v, in.Address)
 	return v
+}
+
+// setAddress shows an instance's address. An IP address goes into
+// "hostname", "ip" and "addresses" (Trove without DNS support); a DNS name
+// (the Kubernetes driver's Service names) only into "hostname", as Trove with
+// DNS support and Rackspace show it: "ip" and "addresses" list IP addresses,
+// which clients may parse as such.
+func setAddress(v *instanceView, addr string) {
+	switch {
+	case addr == "":
+	case isIP(addr):
+		v.Hostname = addr
+		v.IP = []string{addr}
+		v.Addresses = []addressView{{Address: addr, Type: "private"}}
+	default:
+		v.Hostname = addr
+	}
+}
+
+// isIP reports whether s is an IPv4 or IPv6 address.
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 func newInstanceDetailView(r *http.Request, tenant string, in *model.Instance, used *float64, admin bool) instanceView {

@@ -106,3 +106,18 @@ type VolumeResizer interface {
 	// never done.
 	ResizeVolume(ctx context.Context, s Spec) error
 }
+
+// Addresser is an optional Driver capability of drivers whose instances have
+// a stable name that clients use to reach them (the Kubernetes driver's
+// Service DNS names). The service records that name as the instance's
+// address instead of taking one from its pool of local addresses; drivers
+// without it get an address from the pool in Spec.Address.
+type Addresser interface {
+	// Address returns the stable name clients use to reach instance s: a
+	// DNS name or an IP address, without a port. It is pure (no I/O), and
+	// depends only on s.InstanceID and s.TenantID, so that it is the same
+	// for the whole life of the instance and on every hoard replica; two
+	// instances never share one. "" means the driver has none for s (the
+	// service then takes one from its pool).
+	Address(s Spec) string
+}

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,10 +23,11 @@ var DefaultFlavors = []model.Flavor{
 }
 
 // SeedCatalog writes the default flavors (leaving existing ones alone) and
-// registers every datastore version the configured engines find installed.
-// Versions that were registered before but are no longer installed are
-// left in the store but not offered: datastores only list what Discover
-// finds now.
+// registers every datastore version the configured engines offer now
+// (Config.Versions: by default the versions installed on this host). Versions
+// registered before that an engine no longer offers, and all versions of an
+// engine that offers none, stay in the store (their instances keep them) but
+// are made inactive, so that datastores only list what runs now.
 func (s *Service) SeedCatalog(ctx context.Context) error {
 	have, err := s.st.ListFlavors(ctx)
 	if err != nil {
@@ -37,12 +40,14 @@ func (s *Service) SeedCatalog(ctx context.Context) error {
 			}
 		}
 	}
-	for name, e := range s.cfg.Engines {
-		versions, err := e.Discover(ctx)
+	for _, name := range slices.Sorted(maps.Keys(s.cfg.Engines)) {
+		e := s.cfg.Engines[name]
+		versions, err := s.cfg.Versions(ctx, e)
 		if err != nil {
 			s.log.Warn("engine not offered", "engine", name, "err", err)
-			continue
+			versions = nil
 		}
+		offered := map[string]bool{} // datastore name + "\x00" + version name
 		for i, v := range versions {
 			for _, ds := range e.Datastores() {
 				dv, err := s.st.PutDatastoreVersion(ctx, model.DatastoreVersion{
@@ -51,8 +56,35 @@ func (s *Service) SeedCatalog(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("service: register %s %s: %w", ds, v.Name, err)
 				}
+				offered[ds+"\x00"+v.Name] = true
 				s.log.Info("datastore version offered", "datastore", ds, "version", dv.Name, "engine", name, "engine_version", v.Version)
 			}
+		}
+		if err := s.retireVersions(ctx, name, offered); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireVersions makes the active versions of engine that are not in
+// offered inactive.
+func (s *Service) retireVersions(ctx context.Context, engine string, offered map[string]bool) error {
+	all, err := s.st.ListDatastores(ctx)
+	if err != nil {
+		return fmt.Errorf("service: seed catalogue: %w", err)
+	}
+	for _, d := range all {
+		for _, v := range d.Versions {
+			if v.Engine != engine || !v.Active || offered[d.Name+"\x00"+v.Name] {
+				continue
+			}
+			v.Active = false
+			v.DatastoreName = d.Name
+			if _, err := s.st.PutDatastoreVersion(ctx, v, false); err != nil {
+				return fmt.Errorf("service: retire %s %s: %w", d.Name, v.Name, err)
+			}
+			s.log.Info("datastore version no longer offered", "datastore", d.Name, "version", v.Name, "engine", engine)
 		}
 	}
 	return nil

@@ -95,7 +95,13 @@ func (s *Service) Parameters(ctx context.Context, versionID string) ([]datastore
 	if !ok || !ok2 {
 		return nil, fault.Errorf(fault.Unprocessable, op, "Configuration groups are not supported for this datastore: %s %s", v.DatastoreName, v.Name)
 	}
+	if err := s.checkLocalEngine(ctx, op, e, v); err != nil {
+		return nil, err
+	}
 	ps, err = cfgr.Parameters(ctx)
+	if errors.Is(err, datastore.ErrNotInstalled) {
+		return nil, noLocalEngine(op, v, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: discover %s %s: %w", op, v.Engine, v.Name, err)
 	}
@@ -108,6 +114,46 @@ func (s *Service) Parameters(ctx context.Context, versionID string) ([]datastore
 	}
 	s.log.Info("configuration parameters discovered", "engine", v.Engine, "version", v.Name, "count", len(ps))
 	return ps, nil
+}
+
+// noLocalEngine is the fault for a catalogue that cannot be read because the
+// engine is not installed on the hoard host (501: configuration groups of
+// that version are not supported by this deployment).
+func noLocalEngine(op string, v *model.DatastoreVersion, err error) error {
+	return fault.Wrap(fault.NotImplemented, op, fmt.Sprintf(
+		"Configuration parameters of %s %s are not available: they are read from the engine installed with hoard, and it is not installed.",
+		v.DatastoreName, v.Name), err)
+}
+
+// checkLocalEngine makes sure that, when the catalogue does not come from
+// the engines installed on this host (Config.Versions), the installed
+// engine whose parameters would be read is version v: another version's
+// parameters would be wrong for instances of v.
+func (s *Service) checkLocalEngine(ctx context.Context, op string, e datastore.Engine, v *model.DatastoreVersion) error {
+	if !s.remoteVersions {
+		return nil
+	}
+	local, err := e.Discover(ctx)
+	if errors.Is(err, datastore.ErrNotInstalled) || (err == nil && len(local) == 0) {
+		return noLocalEngine(op, v, datastore.ErrNotInstalled)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: discover %s: %w", op, v.Engine, err)
+	}
+	// The engines read the parameters of their first (newest) version.
+	if !sameVersion(local[0], v.Name) {
+		return fault.Errorf(fault.NotImplemented, op,
+			"Configuration parameters of %s %s are not available: they are read from the engine installed with hoard, which is version %s.",
+			v.DatastoreName, v.Name, local[0].Version)
+	}
+	return nil
+}
+
+// sameVersion reports whether an installed engine version is the version
+// named name: the same short name ("10.11"), its full version, or a more
+// precise version of it ("10.11.6" is a 10.11).
+func sameVersion(local datastore.Version, name string) bool {
+	return name != "" && (name == local.Name || name == local.Version || strings.HasPrefix(name, local.Name+"."))
 }
 
 // Parameter returns one parameter of a version's catalogue.

@@ -25,7 +25,17 @@ type Config struct {
 	// Notify wakes the task runner after a task was written; may be nil.
 	Notify func()
 	// Addresses are the candidate instance addresses, in allocation order.
+	// A driver with the driver.Addresser capability names its instances'
+	// addresses itself and the pool is not used.
 	Addresses []string
+	// Versions returns the datastore versions engine e offers (the first
+	// becomes the default); an error means the engine is not offered. Nil
+	// uses e.Discover: the versions installed on this host, which the local
+	// driver runs. Drivers that run engines elsewhere (the Kubernetes
+	// driver's images) set it. When it is set, a version's configuration
+	// parameters, which are read from the engine installed on this host, are
+	// only offered if that engine's version matches (see Parameters).
+	Versions func(ctx context.Context, e datastore.Engine) ([]datastore.Version, error)
 	// DefaultDatastore is the datastore type used when a create request
 	// names none; default "mysql".
 	DefaultDatastore string
@@ -56,6 +66,10 @@ type Service struct {
 
 	// bk is the backup state (backups.go); nil until SetBackups.
 	bk *backupState
+
+	// remoteVersions is set when Config.Versions was given: the catalogue
+	// does not describe the engines installed on this host.
+	remoteVersions bool
 }
 
 type usageEntry struct {
@@ -87,7 +101,11 @@ func New(cfg Config) *Service {
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, usage: map[string]usageEntry{}}
+	remote := cfg.Versions != nil
+	if !remote {
+		cfg.Versions = func(ctx context.Context, e datastore.Engine) ([]datastore.Version, error) { return e.Discover(ctx) }
+	}
+	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, usage: map[string]usageEntry{}, remoteVersions: remote}
 }
 
 // Ready implements api.Backend: the metadata store must answer.

@@ -73,7 +73,32 @@ func (s *Service) load(ctx context.Context, t *model.Task) (*model.Instance, dri
 	return inst, sp, e, nil
 }
 
+// stepAssignAddress gives the instance its address: the name its driver
+// has for it (driver.Addresser), else the first free one of the pool. Both
+// ways it is written once; a repeat finds it in place.
 func (s *Service) stepAssignAddress(ctx context.Context, e *task.Exec) error {
+	if a, ok := s.cfg.Driver.(driver.Addresser); ok {
+		inst, sp, _, err := s.load(ctx, e.Task)
+		if err != nil {
+			return err
+		}
+		if addr := a.Address(sp); addr != "" {
+			if inst.Address == addr {
+				return nil
+			}
+			_, err := s.st.UpdateInstance(ctx, inst.ID, func(i *model.Instance) error {
+				i.Address = addr
+				return nil
+			})
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return task.Permanent(err)
+			case errors.Is(err, store.ErrExists):
+				return task.Permanent(fmt.Errorf("address %s is another instance's: %w", addr, err))
+			}
+			return err
+		}
+	}
 	if _, err := s.st.AssignAddress(ctx, e.Task.InstanceID, s.cfg.Addresses); err != nil {
 		if errors.Is(err, store.ErrNoAddress) {
 			return task.Permanent(fmt.Errorf("no free instance address in the pool: %w", err))

@@ -177,5 +177,33 @@ func (d *Driver) Exists(id string) bool {
 	return ok
 }
 
+// Addressing is the fake driver with the driver.Addresser capability, as
+// the Kubernetes driver has it: every instance is reached by a DNS name of
+// its own. Use NewAddressing.
+type Addressing struct {
+	*Driver
+	// Domain follows the instance's name in its address.
+	Domain string
+}
+
+var _ driver.Addresser = (*Addressing)(nil)
+
+// NewAddressing returns an empty fake driver whose instances are addressed
+// "hoard-<instance id>.<tenant id>.<domain>".
+func NewAddressing(domain string) *Addressing {
+	return &Addressing{Driver: New(), Domain: domain}
+}
+
+// Address implements driver.Addresser.
+func (d *Addressing) Address(s driver.Spec) string {
+	return "hoard-" + s.InstanceID + "." + s.TenantID + "." + d.Domain
+}
+
+// Conn implements driver.Driver: the instance's address, as the Kubernetes
+// driver does.
+func (d *Addressing) Conn(s driver.Spec) datastore.Conn {
+	return datastore.Conn{Address: d.Address(s), Port: s.Port}
+}
+
 // ErrInjected is a convenient error for Fail functions.
 var ErrInjected = errors.New("fake: injected failure")

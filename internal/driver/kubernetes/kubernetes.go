@@ -108,7 +108,10 @@ type Driver struct {
 	obs       *observer
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver    = (*Driver)(nil)
+	_ driver.Addresser = (*Driver)(nil)
+)
 
 // NewClient returns a clientset for the kubeconfig file at path; with an
 // empty path, the in-cluster configuration (the pod's service account), or
@@ -326,6 +329,11 @@ func (d *Driver) engine(op string, s driver.Spec) (datastore.Engine, error) {
 	return e, nil
 }
 
+// Image returns the container image instances of engine run: the one
+// configured in Config.Images, else DefaultImages' ("" for an engine it
+// knows no image of).
+func (d *Driver) Image(engine string) string { return d.image(engine) }
+
 // image is the container image of engine.
 func (d *Driver) image(engine string) string {
 	if img := d.cfg.Images[engine]; img != "" {
@@ -334,10 +342,17 @@ func (d *Driver) image(engine string) string {
 	return DefaultImages[engine]
 }
 
-// Conn implements driver.Driver: the instance's Service DNS name and the
-// engine's port.
+// Address implements driver.Addresser: the DNS name of the instance's
+// headless Service, "hoard-<id>.<namespace>.svc", which resolves to its pod
+// inside the cluster (through the resolver's cluster-domain search path).
+func (d *Driver) Address(s driver.Spec) string {
+	return name(s.InstanceID) + "." + d.namespace(s) + ".svc"
+}
+
+// Conn implements driver.Driver: the instance's Service DNS name (Address)
+// and the engine's port.
 func (d *Driver) Conn(s driver.Spec) datastore.Conn {
-	c := datastore.Conn{Address: name(s.InstanceID) + "." + d.namespace(s) + ".svc", Port: s.Port}
+	c := datastore.Conn{Address: d.Address(s), Port: s.Port}
 	if e, ok := d.cfg.Engines[s.Engine]; ok {
 		c.Port = e.DefaultPort()
 	}

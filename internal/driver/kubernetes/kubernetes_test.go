@@ -578,6 +578,9 @@ func TestConnAndUsedBytes(t *testing.T) {
 		if c.Address != want || c.Port != tc.port || c.Socket != "" {
 			t.Errorf("Conn(%s) = %+v, want %s:%d", tc.engine, c, want, tc.port)
 		}
+		if got := d.Address(s); got != want {
+			t.Errorf("Address(%s) = %q, want %q", tc.engine, got, want)
+		}
 	}
 	if _, err := d.UsedBytes(context.Background(), testID); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("UsedBytes = %v, want ErrUnsupported", err)
