@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/mariadb"
+	"github.com/hoard-db/hoard/internal/driver/kubernetes"
 )
 
 func TestParseImages(t *testing.T) {
@@ -81,6 +87,88 @@ func FuzzParseImages(f *testing.F) {
 			if img == "" || strings.ContainsAny(img, " ,") {
 				t.Errorf("parseImages(%q): %s=%q", s, eng, img)
 			}
+		}
+	})
+}
+
+func TestImageVersion(t *testing.T) {
+	for _, tc := range []struct {
+		image string
+		want  datastore.Version // zero: no usable version
+	}{
+		{"mariadb:10.11", datastore.Version{Name: "10.11", Version: "10.11"}},
+		{"docker.io/library/postgres:15", datastore.Version{Name: "15", Version: "15"}},
+		{"redis:7.0", datastore.Version{Name: "7.0", Version: "7.0"}},
+		{"registry.example:5000/db/mariadb:10.11.6-jammy", datastore.Version{Name: "10.11.6", Version: "10.11.6-jammy"}},
+		{"postgres:15.6-bookworm@sha256:0123abcd", datastore.Version{Name: "15.6", Version: "15.6-bookworm"}},
+		{"redis:7.0-alpine3.19", datastore.Version{Name: "7.0", Version: "7.0-alpine3.19"}},
+		{"mariadb", datastore.Version{}},                             // implicit latest
+		{"registry.example:5000/mariadb", datastore.Version{}},       // the port is no tag
+		{"mariadb@sha256:0123abcd", datastore.Version{}},             // digest only
+		{"mariadb:latest", datastore.Version{}},                      // not a version
+		{"mariadb:lts", datastore.Version{}},                         // not a version
+		{"mariadb:10.11rc", datastore.Version{}},                     // not a version
+		{"mariadb:", datastore.Version{}},                            // empty tag
+		{"mariadb:10.11:x", datastore.Version{}},                     // invalid tag
+		{"mariadb:" + strings.Repeat("1", 129), datastore.Version{}}, // tag too long
+	} {
+		got, err := imageVersion(tc.image)
+		if tc.want == (datastore.Version{}) {
+			if err == nil {
+				t.Errorf("imageVersion(%q) = %+v, want an error", tc.image, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("imageVersion(%q) = %+v, %v; want %+v", tc.image, got, err, tc.want)
+		}
+	}
+}
+
+// TestImageVersions: under the kubernetes driver, each engine offers its
+// image's version (the default image when none is configured).
+func TestImageVersions(t *testing.T) {
+	images, err := parseImages("mariadb=registry.example/mariadb:10.11.6,redis=registry.example/redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := func(engine string) string { // as kubernetes.Driver.Image
+		if img := images[engine]; img != "" {
+			return img
+		}
+		return kubernetes.DefaultImages[engine]
+	}
+	versions := imageVersions(image)
+	ctx := context.Background()
+	got, err := versions(ctx, mariadb.New(mariadb.Config{}))
+	if err != nil || len(got) != 1 || got[0] != (datastore.Version{Name: "10.11.6", Version: "10.11.6"}) {
+		t.Errorf("versions(mariadb) = %+v, %v; want 10.11.6", got, err)
+	}
+	images = map[string]string{}
+	if got, err := versions(ctx, mariadb.New(mariadb.Config{})); err != nil || len(got) != 1 || got[0].Name != "10.11" {
+		t.Errorf("versions(mariadb) with the default image = %+v, %v; want 10.11", got, err)
+	}
+	images["mariadb"] = "registry.example/mariadb"
+	if got, err := versions(ctx, mariadb.New(mariadb.Config{})); err == nil || !strings.Contains(err.Error(), "no tag") {
+		t.Errorf("versions(mariadb) of an untagged image = %+v, %v; want a no-tag error", got, err)
+	}
+}
+
+// versionNameRE is what a version name read from a tag looks like.
+var versionNameRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+
+func FuzzImageVersion(f *testing.F) {
+	for _, s := range []string{"mariadb:10.11", "postgres:15.6-bookworm@sha256:ab", "r:5000/redis", "a@b:c", ":1", "x/:1.2", "m:1.2.3.4.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, image string) {
+		v, err := imageVersion(image)
+		if err != nil {
+			return
+		}
+		if !versionNameRE.MatchString(v.Name) || !strings.HasPrefix(v.Version, v.Name) ||
+			!strings.Contains(image, ":"+v.Version) || strings.ContainsAny(v.Version, ":/@ ") {
+			t.Errorf("imageVersion(%q) = %+v", image, v)
 		}
 	})
 }

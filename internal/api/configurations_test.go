@@ -232,3 +232,22 @@ func FuzzDecodeResize(f *testing.F) {
 		}
 	})
 }
+
+// TestParametersNotImplemented: a catalogue the backend cannot read (no
+// engine installed with hoard) is a 501 with the backend's message.
+func TestParametersNotImplemented(t *testing.T) {
+	for _, path := range []string{
+		"/v1.0/TENANT/datastores/versions/v-1011/parameters",
+		"/v1.0/TENANT/datastores/versions/v-1011/parameters/max_connections",
+		"/v1.0/TENANT/datastores/mysql/versions/10.11/parameters",
+		"/v1.0/TENANT/datastores/mysql/versions/10.11/parameters/max_connections",
+	} {
+		h, fc := newConfigHarness(t)
+		fc.err = fault.New(fault.NotImplemented, "t", "Configuration parameters of mysql 10.11 are not available.")
+		r := h.do("GET", path, "")
+		if r.status != http.StatusNotImplemented || !strings.Contains(r.body, `"notImplemented"`) ||
+			!strings.Contains(r.body, "mysql 10.11 are not available") {
+			t.Errorf("GET %s = %d %s, want 501 notImplemented with the message", path, r.status, r.body)
+		}
+	}
+}

@@ -251,3 +251,47 @@ func TestAdminCrossesTenants(t *testing.T) {
 		t.Errorf("admin GET of TENANT's instance = %d, want 200", r.status)
 	}
 }
+
+// TestInstanceAddressViews: an IP address is shown as "hostname", "ip" and
+// "addresses"; a DNS name (the Kubernetes driver's Service names) only as
+// "hostname".
+func TestInstanceAddressViews(t *testing.T) {
+	tests := []struct {
+		addr string
+		want map[string]any // the address keys of the instance; absent ones must be absent
+	}{
+		{"", map[string]any{}},
+		{"127.0.1.5", map[string]any{"hostname": "127.0.1.5", "ip": []any{"127.0.1.5"},
+			"addresses": []any{map[string]any{"address": "127.0.1.5", "type": "private"}}}},
+		{"fd00::5", map[string]any{"hostname": "fd00::5", "ip": []any{"fd00::5"},
+			"addresses": []any{map[string]any{"address": "fd00::5", "type": "private"}}}},
+		{"hoard-0a1b.hoard-tenant.svc", map[string]any{"hostname": "hoard-0a1b.hoard-tenant.svc"}},
+		{"db.example.com", map[string]any{"hostname": "db.example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			in := h.fb.add(tenant, "db1", model.StatusActive)
+			in.Address = tt.addr
+			show := h.do("GET", "/v1.0/TENANT/instances/"+in.ID, "")
+			list := h.do("GET", "/v1.0/TENANT/instances", "")
+			if show.status != 200 || list.status != 200 {
+				t.Fatalf("show = %d %s, list = %d %s", show.status, show.body, list.status, list.body)
+			}
+			for what, v := range map[string]map[string]any{
+				"show": mustJSON(t, show.body)["instance"].(map[string]any),
+				"list": mustJSON(t, list.body)["instances"].([]any)[0].(map[string]any),
+			} {
+				got := map[string]any{}
+				for _, k := range []string{"hostname", "ip", "addresses"} {
+					if x, ok := v[k]; ok {
+						got[k] = x
+					}
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("%s of an instance at %q (-want +got):\n%s", what, tt.addr, diff)
+				}
+			}
+		})
+	}
+}

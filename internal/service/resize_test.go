@@ -49,6 +49,13 @@ func (d *growingDriver) asked() []int {
 // newEnvWith is newEnv on driver drv.
 func newEnvWith(t *testing.T, drv driver.Driver) *env {
 	t.Helper()
+	return newEnvConfig(t, drv, nil)
+}
+
+// newEnvConfig is newEnv on driver drv, with mod applied to the service's
+// configuration (if not nil).
+func newEnvConfig(t *testing.T, drv driver.Driver, mod func(*Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
@@ -65,11 +72,15 @@ func newEnvWith(t *testing.T, drv driver.Driver) *env {
 		Workers: 2, PollInterval: 10 * time.Millisecond, MaxAttempts: 2,
 		Backoff: func(int) time.Duration { return time.Millisecond },
 	})
-	svc := New(Config{
+	cfg := Config{
 		Store: st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
 		Notify: runner.Notify, Addresses: []string{"127.0.9.1", "127.0.9.2", "127.0.9.3"},
 		MaxVolumeGB: 10, MaxInstances: 3, ReadyTimeout: 200 * time.Millisecond,
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc := New(cfg)
 	if err := svc.SeedCatalog(ctx); err != nil {
 		t.Fatal(err)
 	}
