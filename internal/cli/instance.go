@@ -64,7 +64,16 @@ var instanceListHeader = []string{"ID", "NAME", "STATUS", "FLAVOR", "SIZE", "DAT
 
 func (v instanceView) row() []string {
 	return []string{v.ID, v.Name, v.Status, v.Flavor, strconv.Itoa(v.VolumeSize), v.Datastore, v.DatastoreVersion,
-		strings.Join(v.Addresses, ",")}
+		v.address()}
+}
+
+// address is how to reach the instance: its IP addresses, else its host
+// name (instances on Kubernetes have a DNS name and no IP in the API).
+func (v instanceView) address() string {
+	if len(v.Addresses) > 0 {
+		return strings.Join(v.Addresses, ",")
+	}
+	return v.Hostname
 }
 
 // printInstance prints one instance as FIELD/VALUE rows.
@@ -76,6 +85,9 @@ func (c *call) printInstance(in *instances.Instance) error {
 		{"datastore", v.Datastore}, {"datastore_version", v.DatastoreVersion},
 		{"addresses", strings.Join(v.Addresses, ",")},
 		{"created", v.Created}, {"updated", v.Updated},
+	}
+	if v.Hostname != "" {
+		rows = append(rows, []string{"hostname", v.Hostname})
 	}
 	if v.VolumeUsed > 0 {
 		rows = append(rows, []string{"volume_used", strconv.FormatFloat(v.VolumeUsed, 'f', -1, 64)})
