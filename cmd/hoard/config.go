@@ -87,7 +87,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.K8sStorageClass, "k8s-storage-class", "", "kubernetes driver: storage class of instance volumes (default: the cluster's default); must allow expansion")
 	str(&c.K8sImages, "k8s-images", "", "kubernetes driver: engine images, e.g. mariadb=registry/mariadb:10.11,postgresql=...,redis=... (default: Docker Hub official images)")
 	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
-	num(&c.Workers, "workers", 4, "task runner workers")
+	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
 	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
 

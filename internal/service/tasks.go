@@ -132,7 +132,8 @@ func (s *Service) stepWaitReady(ctx context.Context, e *task.Exec) error {
 		return err
 	}
 	c := s.cfg.Driver.Conn(sp)
-	deadline := time.Now().Add(s.cfg.ReadyTimeout)
+	start := time.Now()
+	deadline := start.Add(s.cfg.ReadyTimeout)
 	var last error
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -147,10 +148,16 @@ func (s *Service) stepWaitReady(ctx context.Context, e *task.Exec) error {
 		if time.Now().After(deadline) {
 			return task.Permanent(fmt.Errorf("engine did not answer within %s: %w", s.cfg.ReadyTimeout, last))
 		}
+		// Poll fast while an engine normally comes up (a restart takes
+		// 0.1–0.5 s), then back off.
+		pause := 5 * time.Millisecond
+		if time.Since(start) > time.Second {
+			pause = 50 * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }

@@ -243,7 +243,7 @@ func enginePIDs(dir string) []int {
 	return pids
 }
 
-// waitFor polls cond every 20 ms until it holds or d passes.
+// waitFor polls cond every 10 ms until it holds or d passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -251,7 +251,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
-		pollPause(20 * time.Millisecond)
+		pollPause(10 * time.Millisecond)
 	}
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,8 +32,9 @@ func benchStore(b *testing.B) *Store {
 			Address: fmt.Sprintf("127.1.%d.%d", i/250, i%250+1), Port: 3306, AdminSecret: make([]byte, 64),
 			Created: now, Updated: now,
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...); err != nil {
+		args := instanceArgs(inst)
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`) VALUES (`+marks+`)`, args...); err != nil {
 			b.Fatal(err)
 		}
 	}
