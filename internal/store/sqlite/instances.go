@@ -111,7 +111,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 
 // GetInstance implements store.Instances.
 func (s *Store) GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error) {
-	inst, err := getInstance(ctx, s.db, tenantID, id)
+	inst, err := getInstance(ctx, s.ro, tenantID, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get instance %s: %w", id, err)
 	}
@@ -127,10 +127,10 @@ func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.P
 	var rows *sql.Rows
 	var err error
 	if tenantID == "" {
-		rows, err = s.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
+		rows, err = s.ro.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
 			WHERE id > ? ORDER BY id LIMIT ?`, page.Marker, limit)
 	} else {
-		rows, err = s.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
+		rows, err = s.ro.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
 			WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
 	}
 	if err != nil {
