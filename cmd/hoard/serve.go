@@ -23,6 +23,7 @@ import (
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/driver/local"
 	"github.com/hoard-db/hoard/internal/identity"
+	"github.com/hoard-db/hoard/internal/metrics"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/netpool"
 	"github.com/hoard-db/hoard/internal/secret"
@@ -116,11 +117,13 @@ func serve(ctx context.Context, args []string) error {
 	rd := redis.New(redis.Config{Logger: log.With("engine", "redis")})
 	engines[rd.Name()] = rd
 
+	mets := metrics.New(st)
 	runner := task.New(st, task.Config{
 		Workers:       c.Workers,
 		Logger:        log.With("component", "task"),
 		ShutdownGrace: c.ShutdownGrace,
 		Hook:          crashHook(os.Getenv("HOARD_TEST_CRASH_AT")),
+		OnFinish:      mets.ObserveTask,
 	})
 	var svc *service.Service
 	observe := func(ev driver.Event) {
@@ -201,6 +204,8 @@ func serve(ctx context.Context, args []string) error {
 		MaxBodyBytes: c.MaxBodyBytes,
 		RateLimit:    c.RateLimit,
 		Identity:     ids.Handler(),
+		Metrics:      mets.Handler(),
+		Observe:      mets.ObserveRequest,
 		Logger:       log.With("component", "api"),
 	}, svc, ids)
 

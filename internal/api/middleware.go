@@ -27,6 +27,7 @@ type reqInfo struct {
 	id        string
 	log       *slog.Logger
 	principal *identity.Principal // nil until authenticated
+	route     string              // the route pattern that served it, for metrics
 }
 
 func (ri *reqInfo) logger(fallback *slog.Logger) *slog.Logger {
@@ -130,9 +131,17 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 				status = http.StatusInternalServerError // written by withRecover
 			}
 			// The path only: never headers (the token) or bodies.
+			d := s.now().Sub(start)
 			reqInfoFrom(r.Context()).logger(s.log).LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", status), slog.Duration("duration", s.now().Sub(start)))
+				slog.Int("status", status), slog.Duration("duration", d))
+			if s.cfg.Observe != nil {
+				route := ""
+				if ri := reqInfoFrom(r.Context()); ri != nil {
+					route = ri.route
+				}
+				s.cfg.Observe(r.Method, route, status, d)
+			}
 		}()
 		next.ServeHTTP(w, r)
 		panicked = false

@@ -39,6 +39,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Metrics, when non-nil, serves GET /metrics (Prometheus text format,
+	// no authentication, as Prometheus scrapes).
+	Metrics http.Handler
+	// Observe, if set, is told of every request: its method, the route
+	// pattern that served it ("" if none), status and duration. Metrics use
+	// it; it must not block.
+	Observe func(method, route string, status int, d time.Duration)
 }
 
 // Server is the Trove v1.0 HTTP API. It is safe for concurrent use.
@@ -111,6 +118,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1.0", s.version)
 	s.handle("GET /v1.0/{$}", s.version)
 	s.handle("GET /healthcheck", s.healthcheck)
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	if s.cfg.Identity != nil {
 		s.mux.Handle("/identity/", s.cfg.Identity)
 	}
@@ -182,6 +192,9 @@ func (s *Server) routes() {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
+		if ri := reqInfoFrom(r.Context()); ri != nil {
+			ri.route = pattern
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}

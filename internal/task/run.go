@@ -336,6 +336,9 @@ func (x *run) finish(state model.TaskState, cause error) {
 	} else {
 		x.log.Error("task: failed", "err", cause)
 	}
+	if x.r.cfg.OnFinish != nil {
+		x.r.cfg.OnFinish(x.t, state)
+	}
 }
 
 // release hands the task back so that another runner resumes it at once.

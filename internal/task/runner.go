@@ -67,6 +67,9 @@ type Config struct {
 	// [ErrCrash]. Another error returned at PhaseBefore or PhaseAfter is
 	// treated as the step's error; at PhaseRecorded it is ignored.
 	Hook func(t *model.Task, step string, phase Phase) error
+	// OnFinish, if set, is called after a task's final state was recorded
+	// (metrics use it). It must not block.
+	OnFinish func(t *model.Task, state model.TaskState)
 }
 
 // DefaultBackoff is the default [Config.Backoff]: 200ms·2^(attempt-1),

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"io"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -146,4 +147,22 @@ func TestConcurrentRestarts(t *testing.T) {
 		t.Errorf("concurrent restarts: %d accepted, %d refused; want 1 and 9", accepted, refused)
 	}
 	waitStatus(ctx, t, sc, inst.ID, "ACTIVE", activeTimeout)
+
+	// The work shows in /metrics (Prometheus text, no token needed).
+	resp, err := http.Get("http://" + h.listen + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`hoard_task_finished_total{kind="create",state="done"} 1`,
+		`hoard_task_finished_total{kind="restart",state="done"} 1`,
+		`hoard_api_requests_total{code="422",method="POST",route="POST /v1.0/{tenant}/instances/{id}/action"} 9`,
+		`hoard_instances{status="ACTIVE"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
