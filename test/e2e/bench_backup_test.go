@@ -79,7 +79,7 @@ func BenchmarkMariaDBBackupRestore(b *testing.B) {
 		waitStatusB(ctx, b, sc, src.ID, "ACTIVE")
 
 		// Restore by hand into a bare instance, then start it.
-		bare := newBareMariaDB(b, eng)
+		bare := newBareEngine(b, eng)
 		d0 = time.Now()
 		x := filepath.Join(work, "x")
 		sh = fmt.Sprintf("mkdir %[1]s && gzip -dc %[2]s | mbstream -x -C %[1]s && mariadb-backup --prepare --target-dir=%[1]s >/dev/null 2>&1"+

@@ -43,7 +43,7 @@ func benchEngineCreateRestart(b *testing.B, ds string, eng datastore.Engine) {
 	}
 	h := startHoardB(b)
 	sc := h.client(ctx)
-	var opts instances.CreateOpts
+	opts := createOpts("bench")
 	for _, ec := range engineCases {
 		if ec.datastore == ds {
 			opts = ec.opts
@@ -209,3 +209,8 @@ func (m *bareEngine) stop(b *testing.B) {
 }
 
 func (m *bareEngine) cleanup() { os.RemoveAll(m.dir) }
+
+// engineEnv is the environment the local driver gives engines (engines
+// never see hoard's own environment).
+var engineEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+	"HOME=/nonexistent", "USER=hoard", "LOGNAME=hoard"}

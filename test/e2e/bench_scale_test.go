@@ -28,9 +28,9 @@ func BenchmarkConcurrentCreate(b *testing.B) {
 	eng := mariadb.New(mariadb.Config{})
 
 	// Bare: init and start all n at once, wait until every one answers.
-	bares := make([]*bareMariaDB, n)
+	bares := make([]*bareEngine, n)
 	for i := range bares {
-		bares[i] = newBareMariaDB(b, eng)
+		bares[i] = newBareEngine(b, eng)
 	}
 	b.ResetTimer()
 	t0 := time.Now()

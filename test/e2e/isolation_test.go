@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"io"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
