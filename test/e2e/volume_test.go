@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
+
+	"github.com/hoard-db/hoard/internal/datastore/enginetest"
 )
 
 // mountsUnder lists the mount points at or under dir (/proc/self/mountinfo,
@@ -68,7 +70,7 @@ func (h *hoard) instanceDataDir(id string) string {
 // is intact and writes succeed again; a delete leaves no mount and no image.
 func TestVolumeEnforced(t *testing.T) {
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skipf("skipping: no loop devices (%v)", err)
+		enginetest.Unavailable(t, "no loop devices: %v", err)
 	}
 	ctx := context.Background()
 	h := startHoard(t)

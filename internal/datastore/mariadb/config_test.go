@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/enginetest"
 )
 
 func TestParameters(t *testing.T) {
@@ -15,7 +16,7 @@ func TestParameters(t *testing.T) {
 	}
 	e := New(Config{})
 	if e.program(serverProgram) == "" {
-		t.Skip("MariaDB is not installed")
+		enginetest.Unavailable(t, "MariaDB is not installed")
 	}
 	ps, err := e.Parameters(testCtx(t))
 	if err != nil {
