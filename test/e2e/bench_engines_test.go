@@ -134,6 +134,14 @@ func newBareEngine(b *testing.B, eng datastore.Engine) *bareEngine {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	m := &bareEngine{eng: eng, dir: dir, cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	// A benchmark that fails half-way must not leave its engine running.
+	b.Cleanup(func() {
+		if m.cmd != nil && m.cmd.ProcessState == nil {
+			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+			_ = m.cmd.Wait()
+		}
+		os.RemoveAll(dir)
+	})
 	b.Cleanup(func() {
 		if m.cmd != nil && m.cmd.ProcessState == nil {
 			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
