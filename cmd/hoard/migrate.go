@@ -258,8 +258,6 @@ func copyStore(ctx context.Context, dst, src store.Store) (copyCounts, error) {
 			}
 		}
 	}
-	srcRoot, _ := src.(store.RootHistory)
-	dstRoot, _ := dst.(store.RootHistory)
 	marker := ""
 	for {
 		page, err := src.ListInstances(ctx, "", store.Page{Marker: marker, Limit: 500})
@@ -281,17 +279,15 @@ func copyStore(ctx context.Context, dst, src store.Store) (copyCounts, error) {
 				return n, err
 			}
 			n.Instances++
-			if srcRoot != nil && dstRoot != nil {
-				at, err := srcRoot.RootEnabledAt(ctx, inst.ID)
-				switch {
-				case errors.Is(err, store.ErrNotFound):
-				case err != nil:
+			at, err := src.RootEnabledAt(ctx, inst.ID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return n, err
+			default:
+				// The user is not kept by the interface: only the time.
+				if err := dst.RecordRootEnabled(ctx, inst.ID, "", at); err != nil {
 					return n, err
-				default:
-					// The user is not kept by the interface: only the time.
-					if err := dstRoot.RecordRootEnabled(ctx, inst.ID, "", at); err != nil {
-						return n, err
-					}
 				}
 			}
 		}

@@ -50,10 +50,8 @@ type backupState struct {
 // store.Backups and store.Schedules. Scratch directories left in WorkDir
 // by a crash are removed.
 func (s *Service) SetBackups(cfg BackupConfig) error {
-	bs, ok1 := s.st.(store.Backups)
-	scs, ok2 := s.st.(store.Schedules)
-	if !ok1 || !ok2 || cfg.Storage == nil || cfg.WorkDir == "" {
-		return errors.New("service: backups need a store with Backups and Schedules, a storage and a work directory")
+	if cfg.Storage == nil || cfg.WorkDir == "" {
+		return errors.New("service: backups need a storage and a work directory")
 	}
 	if cfg.MaxBackups == 0 {
 		cfg.MaxBackups = DefaultMaxBackups
@@ -64,7 +62,7 @@ func (s *Service) SetBackups(cfg BackupConfig) error {
 	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("service: backup work directory: %w", err)
 	}
-	s.bk = &backupState{cfg: cfg, bs: bs, scs: scs}
+	s.bk = &backupState{cfg: cfg, bs: s.st, scs: s.st}
 	return nil
 }
 

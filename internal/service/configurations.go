@@ -58,11 +58,7 @@ var safeValueRE = regexp.MustCompile(`^[A-Za-z0-9_,.:/+-]{0,255}$`)
 var paramsMu sync.Mutex
 
 func (s *Service) configStore(op string) (store.Configurations, error) {
-	cs, ok := s.st.(store.Configurations)
-	if !ok {
-		return nil, fault.New(fault.NotImplemented, op, "Configuration groups are not supported by this metadata store.")
-	}
-	return cs, nil
+	return s.st, nil
 }
 
 // Parameters returns the catalogue of datastore version id: from the
@@ -491,11 +487,7 @@ func (s *Service) groupValues(ctx context.Context, inst *model.Instance) map[str
 	if inst.ConfigurationID == "" {
 		return nil
 	}
-	cs, ok := s.st.(store.Configurations)
-	if !ok {
-		return nil
-	}
-	c, err := cs.GetConfiguration(ctx, "", inst.ConfigurationID)
+	c, err := s.st.GetConfiguration(ctx, "", inst.ConfigurationID)
 	if err != nil {
 		s.log.Warn("configuration group of instance unreadable", "instance_id", inst.ID, "configuration_id", inst.ConfigurationID, "err", err)
 		return nil
@@ -505,11 +497,10 @@ func (s *Service) groupValues(ctx context.Context, inst *model.Instance) map[str
 
 // ConfigurationName returns the name of group id ("" if unknown).
 func (s *Service) ConfigurationName(ctx context.Context, id string) string {
-	cs, ok := s.st.(store.Configurations)
-	if !ok || id == "" {
+	if id == "" {
 		return ""
 	}
-	c, err := cs.GetConfiguration(ctx, "", id)
+	c, err := s.st.GetConfiguration(ctx, "", id)
 	if err != nil {
 		return ""
 	}

@@ -502,10 +502,8 @@ func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password 
 		if err := ra.EnableRoot(ctx, t.conn, password); err != nil {
 			return err
 		}
-		if rh, ok := s.st.(store.RootHistory); ok {
-			if err := rh.RecordRootEnabled(ctx, id, "", s.now()); err != nil {
-				return mapStoreErr(op, id, err)
-			}
+		if err := s.st.RecordRootEnabled(ctx, id, "", s.now()); err != nil {
+			return mapStoreErr(op, id, err)
 		}
 		user = ra.RootUser()
 		s.log.Info("root enabled", "instance_id", id, "tenant_id", tenantID)
@@ -518,8 +516,7 @@ func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password 
 }
 
 // RootEnabled implements api.Backend: true once root was ever enabled
-// (reference §10, Kilo behaviour), from the store's root history; a store
-// without one falls back to asking the engine whether root exists now.
+// (reference §10, Kilo behaviour), from the store's root history.
 func (s *Service) RootEnabled(ctx context.Context, tenantID, id string) (bool, error) {
 	const op = "root.check"
 	var on bool
@@ -532,18 +529,14 @@ func (s *Service) RootEnabled(ctx context.Context, tenantID, id string) (bool, e
 }
 
 func (s *Service) rootEverEnabled(ctx context.Context, op string, t adminTarget) (bool, error) {
-	ra, err := rootAdmin(op, t)
-	if err != nil {
+	if _, err := rootAdmin(op, t); err != nil {
 		return false, err
 	}
-	if rh, ok := s.st.(store.RootHistory); ok {
-		_, err := rh.RootEnabledAt(ctx, t.inst.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil, err
+	_, err := s.st.RootEnabledAt(ctx, t.inst.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	return ra.RootEnabled(ctx, t.conn)
+	return err == nil, err
 }
 
 // DisableRoot implements api.Backend: 404 if root was never enabled;

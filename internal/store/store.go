@@ -28,12 +28,17 @@ func (e *StateError) Error() string {
 	return "store: instance " + e.InstanceID + " is in status " + string(e.Status)
 }
 
-// Store is the whole metadata store.
+// Store is the whole metadata store. Every backend implements all of it
+// and passes the whole conformance suite (store/storetest).
 type Store interface {
 	Instances
 	Tasks
 	Catalog
 	Identity
+	RootHistory
+	Configurations
+	Backups
+	Schedules
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

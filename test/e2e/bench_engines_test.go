@@ -17,6 +17,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/enginetest"
 	"github.com/hoard-db/hoard/internal/datastore/postgresql"
 	"github.com/hoard-db/hoard/internal/datastore/redis"
 )
@@ -39,7 +40,7 @@ func BenchmarkRedisCreateRestart(b *testing.B) {
 func benchEngineCreateRestart(b *testing.B, ds string, eng datastore.Engine) {
 	ctx := context.Background()
 	if _, err := eng.Discover(ctx); err != nil {
-		b.Skipf("%s: %v", ds, err)
+		enginetest.Unavailable(b, "%s: %v", ds, err)
 	}
 	h := startHoardB(b)
 	sc := h.client(ctx)

@@ -22,10 +22,7 @@ func newBackup(tenant, id, instance string, created time.Time) *model.Backup {
 
 // testBackups checks store.Backups on stores that implement it.
 func testBackups(t *testing.T, s store.Store) {
-	bs, ok := s.(store.Backups)
-	if !ok {
-		t.Skip("the store does not implement store.Backups")
-	}
+	var bs store.Backups = s
 	ctx := t.Context()
 	inst := newInstance("tenant-a", "inst-b", model.StatusActive)
 	mustCreate(t, s, inst, nil)
@@ -155,10 +152,7 @@ func finishAny(t *testing.T, s store.Store, id string) error {
 
 // testSchedules checks store.Schedules on stores that implement it.
 func testSchedules(t *testing.T, s store.Store) {
-	ss, ok := s.(store.Schedules)
-	if !ok {
-		t.Skip("the store does not implement store.Schedules")
-	}
+	var ss store.Schedules = s
 	ctx := t.Context()
 	c := &model.Schedule{ID: "sc-1", TenantID: "tenant-a", InstanceID: "inst-1", DayOfWeek: 0, Hour: 3, Minute: 30,
 		Retention: 2, NextRun: t0.Add(time.Hour), Created: t0, Updated: t0}

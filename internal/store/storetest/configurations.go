@@ -9,14 +9,10 @@ import (
 	"github.com/hoard-db/hoard/internal/store"
 )
 
-// testConfigurations checks store.Configurations on stores that implement
-// it: CRUD with tenant visibility, paging, attachment through the
+// testConfigurations checks store.Configurations: CRUD with tenant visibility, paging, attachment through the
 // instance's ConfigurationID, the in-use refusal and the catalogue.
 func testConfigurations(t *testing.T, s store.Store) {
-	cs, ok := s.(store.Configurations)
-	if !ok {
-		t.Skip("the store does not implement store.Configurations")
-	}
+	var cs store.Configurations = s
 	ctx := t.Context()
 	mk := func(tenant, id string) *model.Configuration {
 		return &model.Configuration{
