@@ -209,6 +209,12 @@ func (d *Driver) ensureStatefulSet(ctx context.Context, o *objects, replicas int
 			return nil
 		}
 		if !same {
+			// A new template makes the controller replace the pod: that
+			// pod goes on purpose and its replacement's start is no exit.
+			id := want.Labels[LabelInstance]
+			if p, err := d.c.CoreV1().Pods(want.Namespace).Get(ctx, podName(id), metav1.GetOptions{}); err == nil {
+				d.obs.expectGone(id, p.UID)
+			}
 			have.Labels = want.Labels
 			if have.Annotations == nil {
 				have.Annotations = map[string]string{}

@@ -67,6 +67,9 @@ func (d *Driver) Stop(ctx context.Context, id string) error {
 		return err
 	}
 	d.obs.setQuiet(id, true)
+	if p, err := d.c.CoreV1().Pods(sts.Namespace).Get(ctx, podName(id), metav1.GetOptions{}); err == nil {
+		d.obs.expectGone(id, p.UID)
+	}
 	if _, err := d.scale(ctx, sts.Namespace, id, 0); err != nil {
 		return err
 	}
@@ -104,8 +107,10 @@ func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
 	switch {
 	case err == nil:
 		oldUID = old.UID
-		d.obs.expectGone(old.UID)
-	case !apierrors.IsNotFound(err):
+		d.obs.expectGone(id, old.UID)
+	case apierrors.IsNotFound(err):
+		d.obs.expectGone(id, "")
+	default:
 		return fmt.Errorf("get pod %s/%s: %w", ns, podName(id), err)
 	}
 	d.obs.setQuiet(id, false)

@@ -157,10 +157,20 @@ func podDetail(p *corev1.Pod, deleted bool) string {
 	return "not ready"
 }
 
-// expectGone marks pod uid as deleted on purpose.
-func (o *observer) expectGone(uid types.UID) {
+// expectGone marks pod uid of instance id as deleted on purpose. The
+// instance is from then on seen as not ready, so that its replacement
+// pod's first, not-yet-ready state is no exit, whatever order the informer
+// delivers the two pods' events in. An empty uid (the pod is already gone
+// from the API while the informer may still report it) only resets that.
+func (o *observer) expectGone(id string, uid types.UID) {
 	o.mu.Lock()
-	o.doomed[uid] = true
+	if uid != "" {
+		o.doomed[uid] = true
+	}
+	if st := o.pods[id]; st != nil {
+		st.ready = false
+		st.exited = false
+	}
 	o.mu.Unlock()
 }
 
