@@ -39,6 +39,7 @@ type Store interface {
 	Configurations
 	Backups
 	Schedules
+	Settings
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
