@@ -121,3 +121,27 @@ type Addresser interface {
 	// service then takes one from its pool).
 	Address(s Spec) string
 }
+
+// Readier is an optional Driver capability of drivers that have their own,
+// authoritative signal that an instance's engine is ready to serve (the
+// Kubernetes driver: the pod's Ready condition, which the kubelet sets from
+// a readiness probe running the engine's own check inside the container).
+// The service waits on it, after a start or restart, instead of connecting
+// to the engine itself; drivers without it are waited on by pinging the
+// engine at Conn.
+type Readier interface {
+	// WaitReady blocks until the engine of instance s, running the spec
+	// the driver last applied for it, is ready by the driver's signal, and
+	// then returns nil. It changes nothing, is safe for concurrent use and
+	// may be called any number of times (it returns at once for an engine
+	// that is ready).
+	//
+	// It waits as long as ctx allows: the caller bounds the wait with a
+	// deadline. When ctx ends first, it returns an error wrapping ctx.Err()
+	// (context.DeadlineExceeded or context.Canceled) that says what the
+	// driver last saw. Transient failures reaching the signal (an API
+	// server that does not answer) are retried inside the wait; an error
+	// that waiting cannot cure (an invalid spec, a closed driver) is
+	// returned at once, and never wraps a context error.
+	WaitReady(ctx context.Context, s Spec) error
+}

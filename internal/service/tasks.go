@@ -124,11 +124,27 @@ func (s *Service) stepStart(ctx context.Context, e *task.Exec) error {
 	return s.cfg.Driver.Start(ctx, sp)
 }
 
-// stepWaitReady polls the engine until it answers or ReadyTimeout passes
-// (then the task fails: the engine did not come up).
+// stepWaitReady waits until the engine is ready or ReadyTimeout passes
+// (then the task fails: the engine did not come up). A driver with its own
+// readiness signal (driver.Readier: the Kubernetes driver's pod readiness)
+// is asked; otherwise the engine is pinged at the driver's Conn.
 func (s *Service) stepWaitReady(ctx context.Context, e *task.Exec) error {
 	_, sp, eng, err := s.load(ctx, e.Task)
 	if err != nil {
+		return err
+	}
+	if r, ok := s.cfg.Driver.(driver.Readier); ok {
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+		defer cancel()
+		err := r.WaitReady(wctx, sp)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded) && wctx.Err() != nil:
+			return task.Permanent(fmt.Errorf("engine not ready within %s: %w", s.cfg.ReadyTimeout, err))
+		}
 		return err
 	}
 	c := s.cfg.Driver.Conn(sp)

@@ -63,6 +63,13 @@ type Config struct {
 	Images map[string]string
 	// Engines are the engines this driver runs, by Engine.Name().
 	Engines map[string]datastore.Engine
+	// Readiness maps an engine name to the command the readiness probe of
+	// its database container runs (exec, without a shell unless the
+	// command starts one); the pod is Ready, and the instance's engine
+	// ready for hoard (driver.Readier), while it exits 0. Engines missing
+	// here use the engine's own check (see docs/kubernetes.md): set it for
+	// images without mariadb-admin, pg_isready or redis-cli.
+	Readiness map[string][]string
 	// KeepVolumes keeps an instance's claim (and so its data) when the
 	// instance is destroyed.
 	KeepVolumes bool

@@ -211,10 +211,12 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 						{Name: "run", MountPath: runDir},
 						{Name: "log", MountPath: logDir},
 					},
-					ReadinessProbe: &corev1.Probe{
-						ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(portName)}},
-						PeriodSeconds: 5,
-					},
+					// Readiness is the engine's own check (ready.go). No
+					// liveness probe: the engine is the container's main
+					// process, so the kubelet restarts it when it dies, and
+					// killing an engine that answers slowly (crash
+					// recovery, a long checkpoint) would only make it worse.
+					ReadinessProbe: d.readinessProbe(s.Engine, e.DefaultPort()),
 				}},
 				Volumes: []corev1.Volume{
 					{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{

@@ -23,10 +23,13 @@ type observer struct {
 	pods   map[string]*podState // by instance id
 	doomed map[types.UID]bool   // pods Restart deletes on purpose
 	quiet  map[string]bool      // instances stopped or destroyed on purpose
+	// waiters are woken (without blocking) when an instance's pod changes.
+	waiters map[string]map[chan struct{}]bool
 }
 
 func newObserver(d *Driver) *observer {
-	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{}}
+	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{},
+		waiters: map[string]map[chan struct{}]bool{}}
 }
 
 // podState is what the observer last saw of an instance's pod.
@@ -137,6 +140,12 @@ func (o *observer) changed(obj any, deleted bool) {
 	if deleted {
 		delete(o.doomed, p.UID)
 	}
+	for w := range o.waiters[id] {
+		select {
+		case w <- struct{}{}:
+		default: // already woken
+		}
+	}
 	o.mu.Unlock()
 	if ev != nil {
 		o.d.log.Warn("pod state changed", "instance_id", id, "event", string(ev.Kind), "detail", ev.Detail)
@@ -194,5 +203,28 @@ func (o *observer) forget(id string) {
 	o.mu.Lock()
 	delete(o.pods, id)
 	o.quiet[id] = true
+	o.mu.Unlock()
+}
+
+// subscribe returns a channel that receives a value when instance id's
+// pod changes (changes coalesce); unsubscribe releases it.
+func (o *observer) subscribe(id string) chan struct{} {
+	w := make(chan struct{}, 1)
+	o.mu.Lock()
+	if o.waiters[id] == nil {
+		o.waiters[id] = map[chan struct{}]bool{}
+	}
+	o.waiters[id][w] = true
+	o.mu.Unlock()
+	return w
+}
+
+// unsubscribe releases a channel of subscribe.
+func (o *observer) unsubscribe(id string, w chan struct{}) {
+	o.mu.Lock()
+	delete(o.waiters[id], w)
+	if len(o.waiters[id]) == 0 {
+		delete(o.waiters, id)
+	}
 	o.mu.Unlock()
 }
