@@ -38,6 +38,11 @@ type Backups interface {
 	UpdateBackup(ctx context.Context, id string, fn func(*model.Backup) error) (*model.Backup, error)
 	// DeleteBackup removes backup id; ErrNotFound if it does not exist.
 	DeleteBackup(ctx context.Context, id string) error
+	// InsertBackup inserts b as it is, with no state gate and no task (for
+	// copying a data set): status, location, sealed secret and times are
+	// kept (zero Created/Updated are set to now). ErrExists on a duplicate
+	// id.
+	InsertBackup(ctx context.Context, b *model.Backup) error
 }
 
 // Schedules is an optional Store capability: automated backup schedules

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hoard-db/hoard/internal/model"
 )
@@ -43,4 +44,19 @@ type Configurations interface {
 	// GetParameters returns the stored catalogue of a datastore version, or
 	// ErrNotFound.
 	GetParameters(ctx context.Context, versionID string) ([]byte, error)
+	// ListParameters returns every stored catalogue, ordered by datastore
+	// version id (for copying a data set).
+	ListParameters(ctx context.Context) ([]ParameterSet, error)
+	// InsertParameters inserts a catalogue as it is, its Updated time
+	// included (zero: now). ErrExists if the version already has one.
+	InsertParameters(ctx context.Context, p ParameterSet) error
+}
+
+// ParameterSet is the stored parameter catalogue of a datastore version.
+type ParameterSet struct {
+	VersionID string
+	// Params is the catalogue, opaque JSON. Backends may normalise its
+	// formatting (PostgreSQL keeps it as jsonb): compare it decoded.
+	Params  []byte
+	Updated time.Time
 }

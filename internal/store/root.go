@@ -17,4 +17,14 @@ type RootHistory interface {
 	// RootEnabledAt returns when root was first enabled on instance id, or
 	// ErrNotFound if it never was.
 	RootEnabledAt(ctx context.Context, id string) (time.Time, error)
+	// ListRootHistory returns every record, ordered by instance id (for
+	// copying a data set: RecordRootEnabled writes one back as it was).
+	ListRootHistory(ctx context.Context) ([]RootRecord, error)
+}
+
+// RootRecord is the root history of one instance: the first enabling.
+type RootRecord struct {
+	InstanceID string
+	UserID     string // the API user who enabled root; "" if not known
+	Enabled    time.Time
 }

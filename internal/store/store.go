@@ -39,11 +39,28 @@ type Store interface {
 	Configurations
 	Backups
 	Schedules
+	TaskCopy
 	Settings
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// TaskCopy reads and writes tasks verbatim, for copying a whole data set
+// into another store (hoard migrate). It is apart from [Tasks], which the
+// task runner needs and its test doubles implement.
+type TaskCopy interface {
+	// AllTasks returns every task, finished ones and those of instances
+	// already removed included, in the order ClaimTask would consider them
+	// (Created, then insertion).
+	AllTasks(ctx context.Context) ([]*model.Task, error)
+	// InsertTask inserts t as it is: state, step, owner, lease, attempts,
+	// payload, error and times are kept (zero Created/Updated are set to
+	// now, an empty State to pending). Tasks outlive their instance, so the
+	// instance need not exist. ErrExists on a duplicate id or a second
+	// unfinished task of an instance.
+	InsertTask(ctx context.Context, t *model.Task) error
 }
 
 // Page selects a page of a list: items with key strictly greater than

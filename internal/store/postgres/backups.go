@@ -224,6 +224,28 @@ func (s *Store) DeleteBackup(ctx context.Context, id string) error {
 	return nil
 }
 
+// InsertBackup implements store.Backups.
+func (s *Store) InsertBackup(ctx context.Context, b *model.Backup) error {
+	if b.Created.IsZero() {
+		b.Created = s.now()
+	}
+	if b.Updated.IsZero() {
+		b.Updated = b.Created
+	}
+	args, err := backupArgs(b)
+	if err == nil {
+		_, err = s.pool.Exec(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...)
+		if isUnique(err) {
+			err = store.ErrExists
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: insert backup %s: %w", b.ID, err)
+	}
+	return nil
+}
+
 const scheduleCols = `id, tenant_id, instance_id, day_of_week, hour, minute, retention, next_run, last_scheduled, created, updated`
 
 func scanSchedule(sc pgx.Row) (*model.Schedule, error) {

@@ -227,3 +227,45 @@ func (s *Store) GetParameters(ctx context.Context, versionID string) ([]byte, er
 	}
 	return p, nil
 }
+
+// ListParameters implements store.Configurations.
+func (s *Store) ListParameters(ctx context.Context) ([]store.ParameterSet, error) {
+	rows, err := s.pool.Query(ctx, `SELECT datastore_version_id, params, updated FROM datastore_parameters
+		ORDER BY datastore_version_id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list parameters: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ParameterSet
+	for rows.Next() {
+		var (
+			p       store.ParameterSet
+			updated *time.Time
+		)
+		if err := rows.Scan(&p.VersionID, &p.Params, &updated); err != nil {
+			return nil, fmt.Errorf("postgres: list parameters: %w", err)
+		}
+		p.Updated = fromTS(updated)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list parameters: %w", err)
+	}
+	return out, nil
+}
+
+// InsertParameters implements store.Configurations.
+func (s *Store) InsertParameters(ctx context.Context, p store.ParameterSet) error {
+	if p.Updated.IsZero() {
+		p.Updated = s.now()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO datastore_parameters (datastore_version_id, params, updated)
+		VALUES ($1, $2, $3)`, p.VersionID, string(p.Params), ts(p.Updated))
+	if isUnique(err) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: insert parameters %s: %w", p.VersionID, err)
+	}
+	return nil
+}

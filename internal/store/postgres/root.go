@@ -32,3 +32,25 @@ func (s *Store) RootEnabledAt(ctx context.Context, id string) (time.Time, error)
 	}
 	return at.UTC(), nil
 }
+
+// ListRootHistory implements store.RootHistory.
+func (s *Store) ListRootHistory(ctx context.Context) ([]store.RootRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT instance_id, user_id, enabled FROM root_history ORDER BY instance_id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list root history: %w", err)
+	}
+	defer rows.Close()
+	var out []store.RootRecord
+	for rows.Next() {
+		var r store.RootRecord
+		if err := rows.Scan(&r.InstanceID, &r.UserID, &r.Enabled); err != nil {
+			return nil, fmt.Errorf("postgres: list root history: %w", err)
+		}
+		r.Enabled = r.Enabled.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list root history: %w", err)
+	}
+	return out, nil
+}

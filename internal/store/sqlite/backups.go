@@ -218,6 +218,32 @@ func (s *Store) DeleteBackup(ctx context.Context, id string) error {
 	return nil
 }
 
+// InsertBackup implements store.Backups.
+func (s *Store) InsertBackup(ctx context.Context, b *model.Backup) error {
+	if b.Created.IsZero() {
+		b.Created = s.now()
+	}
+	if b.Updated.IsZero() {
+		b.Updated = b.Created
+	}
+	args, err := backupArgs(b)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert backup %s: %w", b.ID, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
+			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: insert backup %s: %w", b.ID, err)
+	}
+	return nil
+}
+
 const scheduleCols = `id, tenant_id, instance_id, day_of_week, hour, minute, retention, next_run, last_scheduled, created, updated`
 
 func scanSchedule(sc scanner) (*model.Schedule, error) {

@@ -229,3 +229,49 @@ func (s *Store) GetParameters(ctx context.Context, versionID string) ([]byte, er
 	}
 	return []byte(p), nil
 }
+
+// ListParameters implements store.Configurations.
+func (s *Store) ListParameters(ctx context.Context) ([]store.ParameterSet, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT datastore_version_id, params, updated FROM datastore_parameters
+		ORDER BY datastore_version_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list parameters: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ParameterSet
+	for rows.Next() {
+		var (
+			p       store.ParameterSet
+			params  string
+			updated int64
+		)
+		if err := rows.Scan(&p.VersionID, &params, &updated); err != nil {
+			return nil, fmt.Errorf("sqlite: list parameters: %w", err)
+		}
+		p.Params, p.Updated = []byte(params), fromUnix(updated)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list parameters: %w", err)
+	}
+	return out, nil
+}
+
+// InsertParameters implements store.Configurations.
+func (s *Store) InsertParameters(ctx context.Context, p store.ParameterSet) error {
+	if p.Updated.IsZero() {
+		p.Updated = s.now()
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO datastore_parameters (datastore_version_id, params, updated)
+			VALUES (?, ?, ?)`, p.VersionID, string(p.Params), unix(p.Updated))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: insert parameters %s: %w", p.VersionID, err)
+	}
+	return nil
+}

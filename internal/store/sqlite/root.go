@@ -44,3 +44,28 @@ func (s *Store) RootEnabledAt(ctx context.Context, id string) (time.Time, error)
 	}
 	return time.Unix(sec, 0).UTC(), nil
 }
+
+// ListRootHistory implements store.RootHistory.
+func (s *Store) ListRootHistory(ctx context.Context) ([]store.RootRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT instance_id, user_id, enabled FROM root_history ORDER BY instance_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list root history: %w", err)
+	}
+	defer rows.Close()
+	var out []store.RootRecord
+	for rows.Next() {
+		var (
+			r   store.RootRecord
+			sec int64
+		)
+		if err := rows.Scan(&r.InstanceID, &r.UserID, &sec); err != nil {
+			return nil, fmt.Errorf("sqlite: list root history: %w", err)
+		}
+		r.Enabled = time.Unix(sec, 0).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list root history: %w", err)
+	}
+	return out, nil
+}

@@ -173,3 +173,37 @@ func (s *Store) ActiveTask(ctx context.Context, instanceID string) (*model.Task,
 	}
 	return t, nil
 }
+
+var _ store.TaskCopy = (*Store)(nil)
+
+// AllTasks implements store.TaskCopy.
+func (s *Store) AllTasks(ctx context.Context) ([]*model.Task, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks ORDER BY created, seq`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: all tasks: %w", err)
+	}
+	defer rows.Close()
+	var out []*model.Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: all tasks: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: all tasks: %w", err)
+	}
+	return out, nil
+}
+
+// InsertTask implements store.TaskCopy.
+func (s *Store) InsertTask(ctx context.Context, t *model.Task) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return insertTask(ctx, tx, t, s.now())
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: insert task %s: %w", t.ID, err)
+	}
+	return nil
+}

@@ -48,6 +48,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Backups", testBackups},
 		{"Schedules", testSchedules},
 		{"Configurations", testConfigurations},
+		{"TaskCopy", testTaskCopy},
+		{"RootHistoryList", testRootHistoryList},
+		{"ParametersCopy", testParametersCopy},
+		{"InsertBackup", testInsertBackup},
 		{"Settings", testSettings},
 	}
 	for _, tt := range tests {
