@@ -15,6 +15,9 @@ var (
 	ErrLeaseLost = errors.New("store: task lease lost")
 	// ErrNoAddress means every candidate address is taken.
 	ErrNoAddress = errors.New("store: no free address")
+	// ErrBusy means an inline engine operation holds a live lease on the
+	// instance (see [InlineLeases]).
+	ErrBusy = errors.New("store: instance busy with an inline operation")
 )
 
 // StateError is returned when a state gate refuses a change: Status is the
@@ -41,6 +44,7 @@ type Store interface {
 	Schedules
 	TaskCopy
 	Settings
+	InlineLeases
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -61,6 +65,30 @@ type TaskCopy interface {
 	// instance need not exist. ErrExists on a duplicate id or a second
 	// unfinished task of an instance.
 	InsertTask(ctx context.Context, t *model.Task) error
+}
+
+// InlineLeases makes inline engine operations (SQL the API runs on an
+// instance's engine while the request waits) and the actions that take the
+// engine away (restart, resize, delete, ...) mutually exclusive, across
+// every hoard sharing the store. An inline operation holds a lease on the
+// instance with an end, so that a holder that dies frees the instance when
+// its lease ends. Times are second precision; now is the caller's clock.
+type InlineLeases interface {
+	// AcquireInline is the gate of inline operations. In one transaction it
+	// checks that the tenant's instance id exists (else ErrNotFound; tenantID
+	// "" matches any tenant), has one of the allowed statuses and no
+	// unfinished task (else *StateError), and that no other holder has a
+	// lease on it ending after now (else ErrBusy); then it gives holder the
+	// lease until now+lease and returns the instance.
+	AcquireInline(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, holder string, now time.Time, lease time.Duration) (*model.Instance, error)
+	// ReleaseInline ends holder's lease on instance id. It is a no-op if
+	// holder holds none (its lease ended and was taken, or the instance is
+	// gone).
+	ReleaseInline(ctx context.Context, id, holder string) error
+	// StartActionExclusive is StartAction that also refuses, with ErrBusy,
+	// while an inline lease on the instance ends after now. The status and
+	// task checks come first (their *StateError wins).
+	StartActionExclusive(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error)
 }
 
 // Page selects a page of a list: items with key strictly greater than

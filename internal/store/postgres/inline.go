@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+var _ store.InlineLeases = (*Store)(nil)
+
+// The inline gates lock the instance row (SELECT ... FOR UPDATE) first, as
+// StartAction does, so that a lease and a task are never both granted on
+// one instance by concurrent transactions, on any replica.
+
+// inlineBusy reports whether a holder other than holder ("" for anyone) has
+// a lease on instance id that ends after now.
+func inlineBusy(ctx context.Context, tx pgx.Tx, id, holder string, now time.Time) (bool, error) {
+	var busy bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM inline_leases
+		WHERE instance_id = $1 AND holder <> $2 AND lease_until > $3)`, id, holder, ts(now)).Scan(&busy)
+	return busy, err
+}
+
+// AcquireInline implements store.InlineLeases.
+func (s *Store) AcquireInline(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, holder string, now time.Time, lease time.Duration) (*model.Instance, error) {
+	if holder == "" {
+		return nil, errors.New("postgres: acquire inline lease: empty holder")
+	}
+	var out *model.Instance
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inst, err := getInstance(ctx, tx, tenantID, id, true)
+		if err != nil {
+			return err
+		}
+		refused := &store.StateError{InstanceID: id, Status: inst.Status}
+		if !slices.Contains(allowed, inst.Status) {
+			return refused
+		}
+		busy, err := hasUnfinishedTask(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if busy {
+			return refused
+		}
+		if busy, err = inlineBusy(ctx, tx, id, holder, now); err != nil {
+			return err
+		}
+		if busy {
+			return store.ErrBusy
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO inline_leases (instance_id, holder, lease_until) VALUES ($1, $2, $3)
+			ON CONFLICT (instance_id) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until`,
+			id, holder, ts(now.Add(lease))); err != nil {
+			return err
+		}
+		out = inst
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: acquire inline lease on instance %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// ReleaseInline implements store.InlineLeases.
+func (s *Store) ReleaseInline(ctx context.Context, id, holder string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM inline_leases WHERE instance_id = $1 AND holder = $2`, id, holder); err != nil {
+		return fmt.Errorf("postgres: release inline lease on instance %s: %w", id, err)
+	}
+	return nil
+}
+
+// StartActionExclusive implements store.InlineLeases. It is StartAction
+// (instances.go) with the lease check: keep the two in step.
+func (s *Store) StartActionExclusive(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
+	if task == nil {
+		return nil, fmt.Errorf("postgres: start action on instance %s: nil task", id)
+	}
+	var out *model.Instance
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inst, err := getInstance(ctx, tx, tenantID, id, true)
+		if err != nil {
+			return err
+		}
+		refused := &store.StateError{InstanceID: id, Status: inst.Status}
+		if !slices.Contains(allowed, inst.Status) {
+			return refused
+		}
+		busy, err := hasUnfinishedTask(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if busy {
+			return refused
+		}
+		if busy, err = inlineBusy(ctx, tx, id, "", now); err != nil {
+			return err
+		}
+		if busy {
+			return store.ErrBusy
+		}
+		// A lease that ended is of a holder that died: it goes now.
+		if _, err := tx.Exec(ctx, `DELETE FROM inline_leases WHERE instance_id = $1`, id); err != nil {
+			return err
+		}
+		at := s.now()
+		inst.Status = newStatus
+		if task.Kind == model.TaskDelete {
+			inst.Deleting = true
+		}
+		inst.Updated = at
+		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, deleting = $2, updated = $3 WHERE id = $4`,
+			string(inst.Status), inst.Deleting, ts(at), id); err != nil {
+			return err
+		}
+		task.InstanceID = id
+		out = inst
+		err = insertTask(ctx, tx, task, at)
+		if constraint(err) == "tasks_unfinished" {
+			return refused
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: start action on instance %s: %w", id, err)
+	}
+	return out, nil
+}
