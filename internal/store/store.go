@@ -43,12 +43,20 @@ type Store interface {
 	Backups
 	Schedules
 	TaskCopy
+	SettingsCopy
 	Settings
 	InlineLeases
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// SettingsCopy reads every setting, for copying a whole data set into
+// another store (hoard migrate); InitSetting writes one back.
+type SettingsCopy interface {
+	// AllSettings returns every setting (empty, not nil, if none).
+	AllSettings(ctx context.Context) (map[string]string, error)
 }
 
 // TaskCopy reads and writes tasks verbatim, for copying a whole data set

@@ -216,3 +216,20 @@ func testInsertBackup(t *testing.T, s store.Store) {
 	_, err = s.ActiveTask(ctx, inst.ID)
 	wantErr(t, "ActiveTask after InsertBackup", err, store.ErrNotFound)
 }
+
+// testSettingsCopy checks store.SettingsCopy.AllSettings.
+func testSettingsCopy(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	all, err := s.AllSettings(ctx)
+	noErr(t, "AllSettings(empty)", err)
+	if all == nil || len(all) != 0 {
+		t.Fatalf("AllSettings(empty store) = %#v, want an empty map", all)
+	}
+	for k, v := range map[string]string{"node": "host-a", "empty": ""} {
+		_, err := s.InitSetting(ctx, k, v)
+		noErr(t, "InitSetting("+k+")", err)
+	}
+	all, err = s.AllSettings(ctx)
+	noErr(t, "AllSettings", err)
+	diff(t, "AllSettings", all, map[string]string{"node": "host-a", "empty": ""})
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RootHistoryList", testRootHistoryList},
 		{"ParametersCopy", testParametersCopy},
 		{"InsertBackup", testInsertBackup},
+		{"SettingsCopy", testSettingsCopy},
 		{"Settings", testSettings},
 	}
 	for _, tt := range tests {
