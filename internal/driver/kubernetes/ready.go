@@ -97,6 +97,12 @@ func (d *Driver) WaitReady(ctx context.Context, s driver.Spec) error {
 	if err := checkID(op, s.InstanceID); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return fault.New(fault.Unavailable, op, "driver closed")
+	}
 	if err := d.watch(); err != nil {
 		return err
 	}
