@@ -284,7 +284,8 @@ func (s *Service) DeleteInstance(ctx context.Context, tenantID, id string) error
 	const op = "instance.delete"
 	now := s.now()
 	task := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: model.TaskDelete, State: model.TaskPending, Created: now, Updated: now}
-	_, err := s.st.StartAction(ctx, tenantID, id, deleteAllowed, model.StatusShutdown, task)
+	// The gate waits for inline engine operations in flight (inline.go).
+	_, err := s.startEngineAction(ctx, op, tenantID, id, deleteAllowed, model.StatusShutdown, task)
 	var se *store.StateError
 	if errors.As(err, &se) {
 		if se.Status == model.StatusBuild {
@@ -305,7 +306,8 @@ func (s *Service) RestartInstance(ctx context.Context, tenantID, id string) erro
 	const op = "instance.restart"
 	now := s.now()
 	task := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
-	if _, err := s.st.StartAction(ctx, tenantID, id, model.ActionAllowedStatuses, model.StatusReboot, task); err != nil {
+	// The gate waits for inline engine operations in flight (inline.go).
+	if _, err := s.startEngineAction(ctx, op, tenantID, id, model.ActionAllowedStatuses, model.StatusReboot, task); err != nil {
 		return mapStoreErr(op, id, err)
 	}
 	s.cfg.Notify()

@@ -4,10 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
@@ -19,9 +17,9 @@ import (
 
 // The operations of this file (API reference §10–§12) act on the engine
 // inline: they are quick SQL statements over the engine's socket, so the
-// client sees their effect as soon as it gets its 202. They are serialised
-// per instance (instanceLocks), and each checks, just before acting, that
-// the instance is ACTIVE or RESTART_REQUIRED with no task running; else 422.
+// client sees their effect as soon as it gets its 202. They run through
+// withEngine (inline.go), which serialises them per instance and makes them
+// mutually exclusive with the actions that take the engine away.
 
 // adminTimeout bounds one inline engine operation.
 const adminTimeout = 30 * time.Second
@@ -34,85 +32,11 @@ const rootPasswordLen = 24
 // changed (reference §10: the database must be running).
 var adminAllowed = []model.InstanceStatus{model.StatusActive, model.StatusRestartRequired}
 
-// instanceLocks serialises inline engine operations per instance.
-type instanceLocks struct {
-	mu    sync.Mutex
-	locks map[string]*lockEntry
-}
-
-type lockEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (l *instanceLocks) lock(id string) func() {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = map[string]*lockEntry{}
-	}
-	e := l.locks[id]
-	if e == nil {
-		e = &lockEntry{}
-		l.locks[id] = e
-	}
-	e.refs++
-	l.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		l.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(l.locks, id)
-		}
-		l.mu.Unlock()
-	}
-}
-
 // adminTarget is an instance ready for an inline engine operation.
 type adminTarget struct {
 	inst *model.Instance
 	eng  datastore.Engine
 	conn datastore.Conn
-}
-
-// withEngine runs fn on the tenant's instance id once it is ready, holding
-// the instance's lock, with a bounded context. op names the operation in
-// faults.
-func (s *Service) withEngine(ctx context.Context, tenantID, id, op string, fn func(ctx context.Context, t adminTarget) error) error {
-	// A quick check first, so that a missing instance is 404 before anything.
-	if _, err := s.st.GetInstance(ctx, tenantID, id); err != nil {
-		return mapStoreErr(op, id, err)
-	}
-	unlock := s.admin.lock(id)
-	defer unlock()
-	inst, err := s.st.GetInstance(ctx, tenantID, id)
-	if err != nil {
-		return mapStoreErr(op, id, err)
-	}
-	if !slices.Contains(adminAllowed, inst.Status) {
-		return notReady(op, inst)
-	}
-	if _, err := s.st.ActiveTask(ctx, id); err == nil {
-		return notReady(op, inst)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s %s: %w", op, id, err)
-	}
-	eng, err := s.engineFor(inst)
-	if err != nil {
-		return err
-	}
-	sp, err := s.spec(ctx, inst)
-	if err != nil {
-		return err
-	}
-	c, err := s.adminConn(inst, sp, eng)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
-	defer cancel()
-	return fn(ctx, adminTarget{inst: inst, eng: eng, conn: c})
 }
 
 // notReady is the 422 of reference §10.
