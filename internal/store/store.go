@@ -116,6 +116,10 @@ type Instances interface {
 	// ListInstances returns a tenant's instances ordered by id, one page;
 	// tenantID "" lists every tenant's.
 	ListInstances(ctx context.Context, tenantID string, page Page) ([]*model.Instance, error)
+	// ListInstanceSummaries is ListInstances for the summary list view: only
+	// ID, TenantID, Name, Status, FlavorID, VolumeSize, Datastore,
+	// DatastoreVersion and Address are set, every other field is zero.
+	ListInstanceSummaries(ctx context.Context, tenantID string, page Page) ([]*model.Instance, error)
 	// CountInstances returns how many instances a tenant has.
 	CountInstances(ctx context.Context, tenantID string) (int, error)
 	// UpdateInstance reads instance id, calls fn on it and writes it back

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -57,16 +58,37 @@ func BenchmarkGetInstance(b *testing.B) {
 	}
 }
 
-func BenchmarkListInstances(b *testing.B) {
-	s := benchStore(b)
+// apiPage is the page the API asks the store for at limit=100: one more
+// row, to know whether a next page exists.
+const apiPage = 101
+
+// benchList pages through the store with list, pages of limit rows from
+// pseudo-random markers.
+func benchList(b *testing.B, limit int, list func(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error)) {
 	ctx := b.Context()
 	i := 0
 	for b.Loop() {
-		marker := fmt.Sprintf("inst-%05d", i*7919%(benchRows-20))
-		got, err := s.ListInstances(ctx, "tenant", store.Page{Marker: marker, Limit: 20})
-		if err != nil || len(got) != 20 {
-			b.Fatalf("ListInstances = %d, %v", len(got), err)
+		marker := fmt.Sprintf("inst-%05d", i*7919%(benchRows-limit))
+		got, err := list(ctx, "tenant", store.Page{Marker: marker, Limit: limit})
+		if err != nil || len(got) != limit {
+			b.Fatalf("list = %d, %v", len(got), err)
 		}
 		i++
+	}
+}
+
+func BenchmarkListInstances(b *testing.B) {
+	s := benchStore(b)
+	for _, limit := range []int{20, apiPage} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) { benchList(b, limit, s.ListInstances) })
+	}
+}
+
+// BenchmarkListInstanceSummaries is the store's part of a page of the
+// summary list view (GET /instances).
+func BenchmarkListInstanceSummaries(b *testing.B) {
+	s := benchStore(b)
+	for _, limit := range []int{20, apiPage} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) { benchList(b, limit, s.ListInstanceSummaries) })
 	}
 }

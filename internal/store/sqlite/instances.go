@@ -151,6 +151,90 @@ func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.P
 	return out, nil
 }
 
+// summaryCols are the columns of the summary list view, all of them in the
+// index instances_tenant_summary (migration 0007), so that a tenant's page
+// is read from the index alone.
+const summaryCols = `id, tenant_id, name, status, flavor_id, volume_size, datastore, datastore_version, address`
+
+// ListInstanceSummaries implements store.Instances. A Limit <= 0 means no
+// limit.
+func (s *Store) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+	limit := page.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	var rows *sql.Rows
+	var err error
+	if tenantID == "" {
+		rows, err = s.ro.QueryContext(ctx, `SELECT `+summaryCols+` FROM instances
+			WHERE id > ? ORDER BY id LIMIT ?`, page.Marker, limit)
+	} else {
+		rows, err = s.ro.QueryContext(ctx, `SELECT `+summaryCols+` FROM instances
+			WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list instance summaries: %w", err)
+	}
+	defer rows.Close()
+	out := make([]*model.Instance, 0, max(page.Limit, 0))
+	// Rows are allocated in blocks (a whole page at once) rather than one
+	// by one; out points into the blocks.
+	var block []model.Instance
+	var vals [9]any
+	ptrs := [9]any{}
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		// Scanning into *any takes database/sql's cheapest path: the
+		// driver's value as it is, with no conversion by reflection.
+		if err := rows.Scan(ptrs[:]...); err != nil {
+			return nil, fmt.Errorf("sqlite: list instance summaries: %w", err)
+		}
+		if len(block) == cap(block) {
+			block = make([]model.Instance, 0, blockSize(page.Limit))
+		}
+		block = append(block, model.Instance{
+			ID: text(vals[0]), TenantID: text(vals[1]), Name: text(vals[2]),
+			Status:   model.InstanceStatus(text(vals[3])),
+			FlavorID: integer(vals[4]), VolumeSize: integer(vals[5]),
+			Datastore: text(vals[6]), DatastoreVersion: text(vals[7]), Address: text(vals[8]),
+		})
+		out = append(out, &block[len(block)-1])
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list instance summaries: %w", err)
+	}
+	return out, nil
+}
+
+// blockSize is how many rows to allocate at once for a page of limit rows.
+func blockSize(limit int) int {
+	if limit <= 0 {
+		return 64
+	}
+	return limit
+}
+
+// text returns a TEXT value scanned into an any ("" for NULL).
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
+}
+
+// integer returns an INTEGER value scanned into an any (0 for NULL).
+func integer(v any) int {
+	if n, ok := v.(int64); ok {
+		return int(n)
+	}
+	return 0
+}
+
 // CountInstances implements store.Instances; tenantID "" counts every
 // tenant's instances.
 func (s *Store) CountInstances(ctx context.Context, tenantID string) (int, error) {

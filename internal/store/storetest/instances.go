@@ -66,7 +66,17 @@ func testListInstances(t *testing.T, s store.Store) {
 	// Created in an order that is not the id order.
 	var wantA []string
 	for _, i := range []int{7, 3, 24, 0, 11, 19, 5, 1, 22, 9, 14, 2, 17, 8, 20, 4, 13, 23, 6, 16, 10, 21, 12, 18, 15} {
-		mustCreate(t, s, newInstance("tenant-a", fmt.Sprintf("a-%02d", i), model.StatusActive), nil)
+		inst := newInstance("tenant-a", fmt.Sprintf("a-%02d", i), model.StatusActive)
+		// Summaries must show what differs from instance to instance.
+		if i%3 == 0 {
+			inst.Address = fmt.Sprintf("10.0.0.%d", i)
+		}
+		if i%4 == 0 {
+			inst.Status, inst.FlavorID, inst.VolumeSize = model.StatusError, i, 100+i
+			inst.Datastore, inst.DatastoreVersion, inst.Name = "postgresql", "15", fmt.Sprintf("ü \"%d\"", i)
+			inst.Fault = &model.Fault{Message: "boom", Details: "trace", Created: t0}
+		}
+		mustCreate(t, s, inst, nil)
 	}
 	for i := range 25 {
 		wantA = append(wantA, fmt.Sprintf("a-%02d", i))
@@ -79,6 +89,15 @@ func testListInstances(t *testing.T, s store.Store) {
 		t.Helper()
 		insts, err := s.ListInstances(ctx, tenant, page)
 		noErr(t, "ListInstances", err)
+		// ListInstanceSummaries lists the same page, with only the summary
+		// fields set.
+		sums, err := s.ListInstanceSummaries(ctx, tenant, page)
+		noErr(t, "ListInstanceSummaries", err)
+		wantSums := []*model.Instance{}
+		for _, in := range insts {
+			wantSums = append(wantSums, summaryOf(in))
+		}
+		diff(t, fmt.Sprintf("ListInstanceSummaries(%q, %+v)", tenant, page), append([]*model.Instance{}, sums...), wantSums)
 		var ids []string
 		for _, inst := range insts {
 			if tenant != "" && inst.TenantID != tenant {
@@ -118,6 +137,13 @@ func testListInstances(t *testing.T, s store.Store) {
 			t.Errorf("CountInstances(%s) = %d, want %d", tenant, n, want)
 		}
 	}
+}
+
+// summaryOf is in with only the fields ListInstanceSummaries sets.
+func summaryOf(in *model.Instance) *model.Instance {
+	return &model.Instance{ID: in.ID, TenantID: in.TenantID, Name: in.Name, Status: in.Status,
+		FlavorID: in.FlavorID, VolumeSize: in.VolumeSize, Datastore: in.Datastore,
+		DatastoreVersion: in.DatastoreVersion, Address: in.Address}
 }
 
 func testUpdateInstance(t *testing.T, s store.Store) {
