@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +101,7 @@ func migrateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("hoard migrate", flag.ContinueOnError)
 	storeFlag := fs.String("store", os.Getenv("HOARD_STORE"), "store to migrate: sqlite:///path or postgres://... (env HOARD_STORE)")
 	from := fs.String("from", "", "copy from this store (sqlite:///path/hoard.db)")
-	to := fs.String("to", "", "copy into this store (postgres://...), which must hold no instances, projects or users")
+	to := fs.String("to", "", "copy into this store (postgres://...), which must be empty")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage:
   hoard migrate --store URL                  apply schema migrations, print the schema version
@@ -126,7 +128,7 @@ func migrateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer dst.Close()
-		n, err := copyStore(ctx, dst, src)
+		n, err := copyStore(ctx, dst, src, time.Now())
 		if err != nil {
 			return err
 		}
@@ -174,30 +176,51 @@ func openSpec(ctx context.Context, v string) (metaStore, error) {
 
 // copyCounts says how much copyStore copied.
 type copyCounts struct {
-	Flavors, Datastores, Projects, Users, Roles, Instances, Tasks int
+	Flavors, Datastores, Parameters, Projects, Users, Roles, Configurations,
+	Instances, RootRecords, Tasks, Unfinished, Backups, Schedules, Settings int
 }
 
 func (c copyCounts) String() string {
-	return fmt.Sprintf("%d flavors, %d datastores, %d projects, %d users, %d role assignments, %d instances, %d unfinished tasks",
-		c.Flavors, c.Datastores, c.Projects, c.Users, c.Roles, c.Instances, c.Tasks)
+	return fmt.Sprintf("%d flavors, %d datastores, %d parameter catalogues, %d projects, %d users, %d role assignments, "+
+		"%d configuration groups, %d instances, %d root records, %d tasks (%d unfinished), %d backups, %d backup schedules, %d settings",
+		c.Flavors, c.Datastores, c.Parameters, c.Projects, c.Users, c.Roles, c.Configurations,
+		c.Instances, c.RootRecords, c.Tasks, c.Unfinished, c.Backups, c.Schedules, c.Settings)
 }
 
-// copyStore copies src's data set into dst through the store interfaces:
-// flavors, datastores and their versions (keeping IDs and defaults),
-// projects, users with their password hashes, role assignments, instances
-// with their unfinished task (made pending: the source's hoard is stopped)
-// and root history. Finished tasks are history and tokens are short-lived:
-// they are not copied (users log in again). dst must hold no instances,
-// projects or users.
+// copyStore copies src's whole data set into dst, record by record, as it
+// is: IDs, times, statuses and references are kept, and sealed secrets
+// (instances' and backups' admin credentials, task payloads) are copied as
+// the sealed bytes, so dst needs the same secret.key. It copies flavors,
+// datastores and their versions (same IDs and defaults) with their
+// parameter catalogues, projects, users with their password hashes, role
+// assignments, configuration groups (instances keep their attachment),
+// instances, root history (time and user), every task (finished ones are
+// the history; unfinished ones, those of removed instances included,
+// resume where they stopped), backups (the records: their files stay where
+// they are and the copies name the same locations), backup schedules and
+// settings. Tokens are not copied: they are short-lived sessions, users log
+// in again.
 //
-// Unfinished tasks of instances already removed (a delete task between its
-// last two steps) are not reachable through the interfaces and are lost;
-// let running deletes finish before copying.
-func copyStore(ctx context.Context, dst, src store.Store) (copyCounts, error) {
+// The source must be quiet: a task running under a lease that has not
+// ended means a hoard still serves it, and the copy is refused (a stopped
+// hoard hands its tasks back; a running task whose lease ended, left by a
+// hoard that crashed, is copied as pending, as hoard serve's start-up
+// would make it). dst must be empty (see checkEmpty). The copy is not one
+// transaction: if it fails half-way, drop and recreate the target
+// database before running it again.
+func copyStore(ctx context.Context, dst, src store.Store, now time.Time) (copyCounts, error) {
 	var n copyCounts
+	tasks, err := src.AllTasks(ctx)
+	if err != nil {
+		return n, err
+	}
+	if err := checkQuiet(tasks, now); err != nil {
+		return n, err
+	}
 	if err := checkEmpty(ctx, dst); err != nil {
 		return n, err
 	}
+
 	flavors, err := src.ListFlavors(ctx)
 	if err != nil {
 		return n, err
@@ -213,13 +236,32 @@ func copyStore(ctx context.Context, dst, src store.Store) (copyCounts, error) {
 		return n, err
 	}
 	for _, d := range datastores {
+		if len(d.Versions) == 0 {
+			return n, fmt.Errorf("datastore %s (%s) has no version: the store interfaces cannot copy it", d.Name, d.ID)
+		}
 		for _, v := range d.Versions {
-			if _, err := dst.PutDatastoreVersion(ctx, v, v.ID == d.DefaultVersionID); err != nil {
+			got, err := dst.PutDatastoreVersion(ctx, v, v.ID == d.DefaultVersionID)
+			if err != nil {
 				return n, err
+			}
+			if got.ID != v.ID || got.DatastoreID != v.DatastoreID {
+				return n, fmt.Errorf("datastore version %s %s got id %s/%s in the target, want %s/%s",
+					d.Name, v.Name, got.DatastoreID, got.ID, v.DatastoreID, v.ID)
 			}
 		}
 		n.Datastores++
 	}
+	params, err := src.ListParameters(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, p := range params {
+		if err := dst.InsertParameters(ctx, p); err != nil {
+			return n, err
+		}
+		n.Parameters++
+	}
+
 	projects, err := src.ListProjects(ctx)
 	if err != nil {
 		return n, err
@@ -258,64 +300,139 @@ func copyStore(ctx context.Context, dst, src store.Store) (copyCounts, error) {
 			}
 		}
 	}
-	marker := ""
-	for {
-		page, err := src.ListInstances(ctx, "", store.Page{Marker: marker, Limit: 500})
+
+	configs, err := src.ListConfigurations(ctx, "", store.Page{})
+	if err != nil {
+		return n, err
+	}
+	for _, c := range configs {
+		if err := dst.CreateConfiguration(ctx, c); err != nil {
+			return n, err
+		}
+		n.Configurations++
+	}
+	insts, err := src.ListInstances(ctx, "", store.Page{})
+	if err != nil {
+		return n, err
+	}
+	for _, inst := range insts {
+		// Tasks follow on their own: an instance's unfinished task may
+		// not be its only one.
+		if err := dst.CreateInstance(ctx, inst, nil); err != nil {
+			return n, err
+		}
+		n.Instances++
+	}
+	roots, err := src.ListRootHistory(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, r := range roots {
+		if err := dst.RecordRootEnabled(ctx, r.InstanceID, r.UserID, r.Enabled); err != nil {
+			return n, err
+		}
+		n.RootRecords++
+	}
+	// In claim order, so the target's runners take them in the same order.
+	for _, t := range tasks {
+		if t.State == model.TaskRunning {
+			// Its lease ended (checkQuiet): what ReleaseLeases does.
+			t.State, t.Owner, t.LeaseUntil = model.TaskPending, "", time.Time{}
+		}
+		if err := dst.InsertTask(ctx, t); err != nil {
+			return n, err
+		}
+		n.Tasks++
+		if t.State == model.TaskPending {
+			n.Unfinished++
+		}
+	}
+
+	backups, err := src.ListBackups(ctx, store.BackupFilter{}, 0, 0)
+	if err != nil {
+		return n, err
+	}
+	for _, b := range backups {
+		if err := dst.InsertBackup(ctx, b); err != nil {
+			return n, err
+		}
+		n.Backups++
+	}
+	schedules, err := src.ListSchedules(ctx, "")
+	if err != nil {
+		return n, err
+	}
+	for _, sc := range schedules {
+		if err := dst.CreateSchedule(ctx, sc); err != nil {
+			return n, err
+		}
+		n.Schedules++
+	}
+	settings, err := src.AllSettings(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		got, err := dst.InitSetting(ctx, k, settings[k])
 		if err != nil {
 			return n, err
 		}
-		for _, inst := range page {
-			t, err := src.ActiveTask(ctx, inst.ID)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				t = nil
-			case err != nil:
-				return n, err
-			default:
-				t.State, t.Owner, t.LeaseUntil = model.TaskPending, "", time.Time{}
-				n.Tasks++
-			}
-			if err := dst.CreateInstance(ctx, inst, t); err != nil {
-				return n, err
-			}
-			n.Instances++
-			at, err := src.RootEnabledAt(ctx, inst.ID)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-			case err != nil:
-				return n, err
-			default:
-				// The user is not kept by the interface: only the time.
-				if err := dst.RecordRootEnabled(ctx, inst.ID, "", at); err != nil {
-					return n, err
-				}
-			}
+		if got != settings[k] {
+			return n, fmt.Errorf("setting %s is %q in the target, %q in the source", k, got, settings[k])
 		}
-		if len(page) < 500 {
-			break
-		}
-		marker = page[len(page)-1].ID
+		n.Settings++
 	}
 	return n, nil
 }
 
-// checkEmpty refuses a target that already holds a data set.
+// checkQuiet refuses to copy while a task of the source runs under a lease
+// that has not ended at now: a hoard still serves the source, and would go
+// on changing it (and the instances) behind the copy.
+func checkQuiet(tasks []*model.Task, now time.Time) error {
+	for _, t := range tasks {
+		if t.State == model.TaskRunning && t.LeaseUntil.After(now) {
+			return fmt.Errorf("the source store is in use: task %s (%s of instance %s) is running, leased by %q until %s; "+
+				"stop hoard first (a stopped hoard hands its tasks back), or, if it crashed, run again after the lease ends",
+				t.ID, t.Kind, t.InstanceID, t.Owner, t.LeaseUntil.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// checkEmpty refuses a target that already holds a data set, or the
+// catalogue a hoard seeds when it starts serving (datastore IDs would not
+// match the copied instances').
 func checkEmpty(ctx context.Context, dst store.Store) error {
-	insts, err := dst.CountInstances(ctx, "")
-	if err != nil {
-		return err
+	counts := []struct {
+		what string
+		n    func() (int, error)
+	}{
+		{"instances", func() (int, error) { return dst.CountInstances(ctx, "") }},
+		{"projects", func() (int, error) { l, err := dst.ListProjects(ctx); return len(l), err }},
+		{"users", func() (int, error) { l, err := dst.ListUsers(ctx); return len(l), err }},
+		{"datastores", func() (int, error) { l, err := dst.ListDatastores(ctx); return len(l), err }},
+		{"configuration groups", func() (int, error) {
+			l, err := dst.ListConfigurations(ctx, "", store.Page{})
+			return len(l), err
+		}},
+		{"tasks", func() (int, error) { l, err := dst.AllTasks(ctx); return len(l), err }},
+		{"backups", func() (int, error) { l, err := dst.ListBackups(ctx, store.BackupFilter{}, 0, 0); return len(l), err }},
+		{"backup schedules", func() (int, error) { l, err := dst.ListSchedules(ctx, ""); return len(l), err }},
+		{"settings", func() (int, error) { m, err := dst.AllSettings(ctx); return len(m), err }},
 	}
-	projects, err := dst.ListProjects(ctx)
-	if err != nil {
-		return err
+	var held []string
+	for _, c := range counts {
+		n, err := c.n()
+		if err != nil {
+			return fmt.Errorf("count the target's %s: %w", c.what, err)
+		}
+		if n > 0 {
+			held = append(held, fmt.Sprintf("%d %s", n, c.what))
+		}
 	}
-	users, err := dst.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	if insts > 0 || len(projects) > 0 || len(users) > 0 {
-		return fmt.Errorf("the target store is not empty (%d instances, %d projects, %d users): copy into a new database, before any hoard serves it",
-			insts, len(projects), len(users))
+	if len(held) > 0 {
+		return fmt.Errorf("the target store is not empty (%s): copy into a new database, before any hoard serves it",
+			strings.Join(held, ", "))
 	}
 	return nil
 }
