@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
 )
 
@@ -47,24 +49,41 @@ func (s *Server) listInstancesView(w http.ResponseWriter, r *http.Request, detai
 		return err
 	}
 	tenant := r.PathValue("tenant")
-	items, more, err := s.b.ListInstances(r.Context(), tenant, page)
+	list := s.b.ListInstances
+	if sl, ok := s.b.(instanceSummaryLister); ok && !detail {
+		list = sl.ListInstanceSummaries
+	}
+	items, more, err := list(r.Context(), tenant, page)
 	if err != nil {
 		return err
 	}
 	admin := reqInfoFrom(r.Context()).isAdmin()
+	lk := newLinker(r, tenant)
 	out := instanceList{Instances: make([]instanceView, 0, len(items))}
 	for _, in := range items {
 		if detail {
-			out.Instances = append(out.Instances, newInstanceDetailView(r, tenant, in, nil, admin))
+			out.Instances = append(out.Instances, lk.instanceDetailView(in, nil, admin))
 		} else {
-			out.Instances = append(out.Instances, newInstanceView(r, tenant, in))
+			out.Instances = append(out.Instances, lk.instanceView(in))
 		}
 	}
 	if more && len(items) > 0 {
 		out.Links = nextLinks(r, items[len(items)-1].ID, page.Limit)
 		out.InstancesLinks = out.Links
 	}
-	return writeJSON(w, http.StatusOK, out)
+	writeInstanceList(w, &out)
+	return nil
+}
+
+// instanceSummaryLister is an optional capability of a [Backend]: listing
+// instances with only the fields of the summary view set (see
+// store.Instances.ListInstanceSummaries), which is cheaper than
+// ListInstances. The summary list view uses it when the backend has it.
+type instanceSummaryLister interface {
+	// ListInstanceSummaries is ListInstances with only the summary view's
+	// fields set: ID, Name, Status, FlavorID, VolumeSize, Datastore,
+	// DatastoreVersion and Address.
+	ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error)
 }
 
 // listInstances serves GET /v1.0/{tenant}/instances (summary view).

@@ -52,6 +52,41 @@ func links(r *http.Request, tenant, collection, id string) []link {
 	}
 }
 
+// linker makes the links of the views of one request: it works out the
+// base URL and escapes the tenant once rather than once per link, and
+// reuses the flavor links of consecutive instances with the same flavor. Its
+// links are the same as links'. Not safe for concurrent use.
+type linker struct {
+	base     string // scheme://host
+	tenant   string // base + "/v1.0/" + the escaped tenant
+	flavorID string // the flavor of flavorLinks
+	// flavorLinks are the links of flavor flavorID, shared by the views
+	// (views are never modified once built).
+	flavorLinks []link
+}
+
+func newLinker(r *http.Request, tenant string) *linker {
+	base := baseURL(r)
+	return &linker{base: base, tenant: base + "/v1.0/" + url.PathEscape(tenant)}
+}
+
+// links is links(r, tenant, collection, id).
+func (lk *linker) links(collection, id string) []link {
+	id = url.PathEscape(id)
+	return []link{
+		{Href: lk.tenant + "/" + collection + "/" + id, Rel: "self"},
+		{Href: lk.base + "/" + collection + "/" + id, Rel: "bookmark"},
+	}
+}
+
+// flavor returns the links of flavor id.
+func (lk *linker) flavor(id string) []link {
+	if lk.flavorLinks == nil || lk.flavorID != id {
+		lk.flavorID, lk.flavorLinks = id, lk.links("flavors", id)
+	}
+	return lk.flavorLinks
+}
+
 // flavorView is a flavor: "id" is a JSON number (gophercloud decodes an int),
 // "str_id" the same id as a string.
 type flavorView struct {
@@ -161,12 +196,13 @@ type instanceView struct {
 	Configuration *configurationRefView `json:"configuration,omitempty"`
 }
 
-func newInstanceView(r *http.Request, tenant string, in *model.Instance) instanceView {
+// instanceView returns the summary view of in.
+func (lk *linker) instanceView(in *model.Instance) instanceView {
 	flavorID := strconv.Itoa(in.FlavorID)
 	v := instanceView{
 		ID: in.ID, Name: in.Name, Status: in.Status,
-		Links:     links(r, tenant, "instances", in.ID),
-		Flavor:    instanceFlavorView{ID: flavorID, Links: links(r, tenant, "flavors", flavorID)},
+		Links:     lk.links("instances", in.ID),
+		Flavor:    instanceFlavorView{ID: flavorID, Links: lk.flavor(flavorID)},
 		Datastore: instanceDatastoreView{Type: in.Datastore, Version: in.DatastoreVersion},
 		Volume:    volumeView{Size: in.VolumeSize},
 	}
@@ -198,7 +234,12 @@ func isIP(s string) bool {
 }
 
 func newInstanceDetailView(r *http.Request, tenant string, in *model.Instance, used *float64, admin bool) instanceView {
-	v := newInstanceView(r, tenant, in)
+	return newLinker(r, tenant).instanceDetailView(in, used, admin)
+}
+
+// instanceDetailView is newInstanceDetailView.
+func (lk *linker) instanceDetailView(in *model.Instance, used *float64, admin bool) instanceView {
+	v := lk.instanceView(in)
 	v.Created, v.Updated = formatTime(in.Created), formatTime(in.Updated)
 	v.Volume.Used = used
 	if f := in.Fault; f != nil {

@@ -1,0 +1,212 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+// stdJSON is what writeJSON writes for v.
+func stdJSON(t testing.TB, v any) string {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// fullInstanceView sets every field of an instanceView.
+func fullInstanceView(s string, used float64) instanceView {
+	d := s + "-details"
+	return instanceView{
+		ID: s, Name: s, Status: model.InstanceStatus(s),
+		Links:     []link{{Href: s, Rel: "self"}, {Href: s + "/b", Rel: "bookmark"}},
+		Flavor:    instanceFlavorView{ID: s, Links: []link{{Href: s, Rel: s}}},
+		Datastore: instanceDatastoreView{Type: s, Version: s},
+		Volume:    volumeView{Size: -7, Used: &used},
+		Hostname:  s, IP: []string{s, s + "2"},
+		Addresses: []addressView{{Address: s, Type: "private"}, {Address: s, Type: s}},
+		Created:   s, Updated: s,
+		Fault:         &instanceFaultView{Message: s, Created: s, Details: &d},
+		Configuration: &configurationRefView{ID: s, Name: s, Links: []link{{Href: s, Rel: "self"}}},
+	}
+}
+
+func TestAppendInstanceList(t *testing.T) {
+	const odd = "a<b>&c \"q\" \\ \b\f\n\r\t\x00\x1f\x7f é \u2028 \u2029 \xff\xfe 🙂 end"
+	req := httptest.NewRequest("GET", "http://db.example.com/v1.0/T%20x/instances?limit=2&marker=a&b=<>", nil)
+	lk := newLinker(req, "T x")
+	fromModel := []*model.Instance{
+		{ID: "i-1", Name: "db", Status: model.StatusActive, FlavorID: 2, VolumeSize: 5, Datastore: "mysql",
+			DatastoreVersion: "10.11", Address: "127.0.1.2"},
+		{ID: "i/2 ?", Name: odd, Status: model.StatusBuild, Address: "db-1.ns.svc"},
+		{ID: "i-3", Name: "x", Status: model.StatusError, FlavorID: 2, Address: "::1",
+			Fault: &model.Fault{Message: odd, Details: "d"}},
+	}
+	var summaries, details []instanceView
+	for _, in := range fromModel {
+		summaries = append(summaries, lk.instanceView(in))
+		details = append(details, lk.instanceDetailView(in, nil, true), lk.instanceDetailView(in, nil, false))
+	}
+	next := nextLinks(req, "i-3", 2)
+	tests := []struct {
+		name string
+		list instanceList
+	}{
+		{"empty", instanceList{Instances: []instanceView{}}},
+		{"nil instances", instanceList{}},
+		{"summaries", instanceList{Instances: summaries}},
+		{"summaries with next", instanceList{Instances: summaries, Links: next, InstancesLinks: next}},
+		{"details", instanceList{Instances: details, Links: next}},
+		{"only instances_links", instanceList{Instances: details, InstancesLinks: next}},
+		{"every field", instanceList{Instances: []instanceView{fullInstanceView(odd, 0.01), fullInstanceView("", 1e21),
+			fullInstanceView("x", 123456.5), fullInstanceView("y", 1e-7)}}},
+		{"zero view", instanceList{Instances: []instanceView{{}}}},
+		{"empty slices", instanceList{Instances: []instanceView{{Links: []link{}, IP: []string{}, Addresses: []addressView{},
+			Flavor: instanceFlavorView{Links: []link{}}, Fault: &instanceFaultView{}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(appendInstanceList(nil, &tt.list)) + "\n"
+			if want := stdJSON(t, tt.list); got != want {
+				t.Errorf("appendInstanceList =\n%s\nwant (encoding/json)\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestInstanceViewFields fails when a field is added to the views that
+// appendInstanceView writes: add it there (and to fullInstanceView), then
+// here.
+func TestInstanceViewFields(t *testing.T) {
+	tests := []struct {
+		v    any
+		want string
+	}{
+		{instanceList{}, "instances links,omitempty instances_links,omitempty"},
+		{instanceView{}, "id name status links flavor datastore volume hostname,omitempty ip,omitempty addresses,omitempty " +
+			"created,omitempty updated,omitempty fault,omitempty configuration,omitempty"},
+		{instanceFlavorView{}, "id links"},
+		{instanceDatastoreView{}, "type version"},
+		{volumeView{}, "size used,omitempty"},
+		{addressView{}, "address type"},
+		{instanceFaultView{}, "message created details"},
+		{configurationRefView{}, "id name links"},
+		{link{}, "href rel"},
+	}
+	for _, tt := range tests {
+		typ := reflect.TypeOf(tt.v)
+		var tags []string
+		for f := range typ.Fields() {
+			tags = append(tags, f.Tag.Get("json"))
+		}
+		if got := strings.Join(tags, " "); got != tt.want {
+			t.Errorf("json tags of %s = %q, want %q", typ, got, tt.want)
+		}
+	}
+}
+
+func TestAppendJSONFloatRefused(t *testing.T) {
+	for _, f := range []float64{math.NaN(), math.Inf(1)} {
+		if got := string(appendJSONFloat(nil, f)); got != "null" {
+			t.Errorf("appendJSONFloat(%v) = %s, want null", f, got)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a<b>&c", "\"\\/", "\x00\x01\b\f\n\r\t\x1f\x7f", "é🙂", "\u2028\u2029",
+		"\xff", "a\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := string(appendJSONString(nil, s)) + "\n"
+		if want := stdJSON(t, s); got != want {
+			t.Errorf("appendJSONString(%q) = %s, want (encoding/json) %s", s, got, want)
+		}
+	})
+}
+
+func FuzzAppendInstanceView(f *testing.F) {
+	f.Add("i-1", "db", "ACTIVE", 1, 5, "127.0.0.1", "msg", true, 0.5)
+	f.Add("", "", "", 0, 0, "", "", false, 0.0)
+	f.Add("a/b?c", "\u2028<\xff>", "x", -1, 1<<40, "db.svc", "\x00", true, 1e21)
+	f.Fuzz(func(t *testing.T, id, name, status string, flavor, size int, addr, fault string, admin bool, used float64) {
+		req := httptest.NewRequest("GET", "http://db.example.com/v1.0/t/instances", nil)
+		in := &model.Instance{ID: id, Name: name, Status: model.InstanceStatus(status), FlavorID: flavor,
+			VolumeSize: size, Datastore: name, DatastoreVersion: status, Address: addr}
+		if fault != "" {
+			in.Fault = &model.Fault{Message: fault, Details: fault}
+		}
+		lk := newLinker(req, id)
+		views := []instanceView{lk.instanceView(in), lk.instanceDetailView(in, nil, admin)}
+		if !math.IsNaN(used) && !math.IsInf(used, 0) {
+			views = append(views, lk.instanceDetailView(in, &used, admin))
+		}
+		l := instanceList{Instances: views}
+		got := string(appendInstanceList(nil, &l)) + "\n"
+		if want := stdJSON(t, l); got != want {
+			t.Errorf("appendInstanceList =\n%s\nwant (encoding/json)\n%s", got, want)
+		}
+	})
+}
+
+// summaryBackend is a fakeBackend that can list summaries: it returns
+// instances with every field the summary view does not show zeroed, as
+// the stores do.
+type summaryBackend struct {
+	*fakeBackend
+	calls int
+}
+
+func (b *summaryBackend) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+	b.calls++
+	list, more, err := b.ListInstances(ctx, tenantID, page)
+	for i, in := range list {
+		list[i] = &model.Instance{ID: in.ID, TenantID: in.TenantID, Name: in.Name, Status: in.Status,
+			FlavorID: in.FlavorID, VolumeSize: in.VolumeSize, Datastore: in.Datastore,
+			DatastoreVersion: in.DatastoreVersion, Address: in.Address}
+	}
+	return list, more, err
+}
+
+// TestListInstanceSummaries checks that lists served from summaries are the
+// same bytes as lists served from whole instances, and that the detail list
+// does not use summaries.
+func TestListInstanceSummaries(t *testing.T) {
+	plain := newHarness(t, Config{PageSize: 2})
+	for i, status := range []model.InstanceStatus{model.StatusActive, model.StatusError, model.StatusBuild} {
+		in := plain.fb.add(tenant, "db <&>", status)
+		in.Address = []string{"127.0.0.9", "", "db.ns.svc"}[i]
+		in.Fault = &model.Fault{Message: "boom", Details: "trace"}
+		in.ConfigurationID = "cfg-1"
+		in.AdminSecret = []byte("sealed")
+	}
+	sb := &summaryBackend{fakeBackend: plain.fb}
+	summ := newHarness(t, Config{PageSize: 2})
+	summ.srv = New(Config{PageSize: 2}, sb, newFakeAuth())
+
+	for _, path := range []string{"/v1.0/TENANT/instances", "/v1.0/TENANT/instances?limit=100",
+		"/v1.0/TENANT/instances?limit=1&marker=zzz", "/v1.0/TENANT/instances/detail"} {
+		want := plain.do("GET", path, "")
+		before := sb.calls
+		got := summ.do("GET", path, "")
+		if got.status != 200 || got.status != want.status || got.body != want.body {
+			t.Errorf("GET %s from summaries = %d %s\nwant %d %s", path, got.status, got.body, want.status, want.body)
+		}
+		if used, wantUsed := sb.calls > before, !strings.HasSuffix(path, "/detail"); used != wantUsed {
+			t.Errorf("GET %s used summaries: %v, want %v", path, used, wantUsed)
+		}
+	}
+}
