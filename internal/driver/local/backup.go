@@ -28,7 +28,7 @@ func (d *Driver) ProvisionFrom(ctx context.Context, s driver.Spec, fill func(ctx
 	if err != nil {
 		return err
 	}
-	_, unlock, err := d.lock(op, s.InstanceID)
+	_, unlock, err := d.lock(ctx, op, s.InstanceID)
 	if err != nil {
 		return err
 	}

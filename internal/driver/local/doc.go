@@ -26,4 +26,31 @@
 // when it dies unasked, and stops it on request. Processes re-attached after
 // a hoard restart are not children, so their supervisor polls /proc instead,
 // treating a zombie as dead (PID 1 reaps orphans late).
+//
+// # Sharing Root
+//
+// Several Drivers, in several hoard processes (replicas on one host and
+// one data directory) or in one, may share Root: any of them can operate
+// on any instance. They coordinate through flock locks in Root/.locks,
+// which belong to open file descriptions and which the kernel drops when a
+// process dies, even by SIGKILL:
+//
+//   - <id>.op is held briefly around every change to an engine process or
+//     its handle.json (Provision, Start, Stop, Restart, Destroy,
+//     ResizeVolume, Reconfigure, a supervisor's relaunch), after the
+//     in-process instance mutex.
+//   - <id>.sup is held by the one supervisor of an engine for its whole
+//     life. An operation by a Driver that does not supervise the engine
+//     just changes the process and the handle; the supervisor, seeing its
+//     process exit, reads the handle under <id>.op: stopped or destroyed,
+//     it ends; another live process recorded (a restart elsewhere), it
+//     follows that one; else the exit was a crash, reported and repaired.
+//   - members is held shared by every Driver: Recover removes directories
+//     of instances it does not know only while it holds it exclusively,
+//     since another replica may be creating an instance that Recover's
+//     list, read earlier, lacks.
+//
+// Every Driver adopts, every Config.AdoptEvery, the engines that should run
+// and whose <id>.sup nobody holds (their supervisor's process died): it
+// re-attaches to them, or starts them again if they died too.
 package local

@@ -33,7 +33,7 @@ func (d *Driver) Provision(ctx context.Context, s driver.Spec) error {
 	if err != nil {
 		return err
 	}
-	_, unlock, err := d.lock(op, s.InstanceID)
+	_, unlock, err := d.lock(ctx, op, s.InstanceID)
 	if err != nil {
 		return err
 	}
@@ -160,25 +160,34 @@ func (d *Driver) runInit(ctx context.Context, ds datastore.Spec, args []string) 
 	return nil
 }
 
-// Start starts the engine unless it runs, and supervises it.
+// Start starts the engine unless it runs, and supervises it (or leaves it
+// to the hoard process that already does).
 func (d *Driver) Start(ctx context.Context, s driver.Spec) error {
 	const op = "driver.local.start"
 	eng, err := d.engine(op, s)
 	if err != nil {
 		return err
 	}
-	inst, unlock, err := d.lock(op, s.InstanceID)
+	inst, unlock, err := d.lock(ctx, op, s.InstanceID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return d.start(op, inst, s, eng)
+	return d.start(op, inst, s, eng, nil)
 }
 
-// start does Start with inst locked.
-func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.Engine) error {
-	if inst.sup != nil && !inst.sup.finished() {
-		return nil
+// start does Start with inst locked (op.lock held). supLock is the
+// instance's sup.lock if the caller holds it; start takes it over.
+func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.Engine, supLock *os.File) error {
+	defer func() {
+		if supLock != nil {
+			supLock.Close()
+		}
+	}()
+	// Take sup.lock before the handle says "running", so that no other
+	// process adopts the engine in between.
+	if supLock == nil && (inst.sup == nil || inst.sup.finished()) {
+		supLock = d.trySupLock(s.InstanceID)
 	}
 	dir := d.dir(s.InstanceID)
 	if !exists(dir) {
@@ -200,7 +209,7 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 					return err
 				}
 			}
-			d.supervise(inst, s, eng, p)
+			d.watch(inst, s, eng, p, &supLock)
 			return nil
 		}
 	}
@@ -224,8 +233,32 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 		return err
 	}
 	d.log.Info("started engine", "instance", s.InstanceID, "pid", p.pid)
-	d.supervise(inst, s, eng, p)
+	d.watch(inst, s, eng, p, &supLock)
 	return nil
+}
+
+// watch hands the live engine p (the one its handle records) to
+// supervision; inst must be locked and op.lock held. A supervisor of this
+// Driver that still runs follows the handle by itself; else a new one
+// starts here if the instance's sup.lock can be had (*supLock, if the
+// caller holds it); else another process supervises the instance, and its
+// supervisor follows the handle as well.
+func (d *Driver) watch(inst *instance, s driver.Spec, eng datastore.Engine, p *proc, supLock **os.File) {
+	if inst.sup != nil && !inst.sup.finished() {
+		p.release()
+		return
+	}
+	lf := *supLock
+	*supLock = nil
+	if lf == nil {
+		lf = d.trySupLock(s.InstanceID)
+	}
+	if lf == nil {
+		d.log.Info("engine supervised by another hoard process", "instance", s.InstanceID, "pid", p.pid)
+		p.release() // a child of ours is still waited for
+		return
+	}
+	d.supervise(inst, s, eng, p, lf)
 }
 
 // checkFree fails if something already listens on address:port.
@@ -291,17 +324,19 @@ func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
 	return p, nil
 }
 
-// supervise hands p to a new supervisor goroutine; inst must be locked.
-func (d *Driver) supervise(inst *instance, s driver.Spec, eng datastore.Engine, p *proc) {
+// supervise hands p to a new supervisor goroutine, which owns supLock
+// (the instance's sup.lock) until it ends; inst must be locked.
+func (d *Driver) supervise(inst *instance, s driver.Spec, eng datastore.Engine, p *proc, supLock *os.File) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		p.release()
+		supLock.Close()
 		return
 	}
 	d.wg.Add(1)
 	d.mu.Unlock()
-	sup := &supervisor{d: d, spec: s, eng: eng, stopc: make(chan stopReq), done: make(chan struct{})}
+	sup := &supervisor{d: d, spec: s, eng: eng, lock: supLock, stopc: make(chan stopReq), done: make(chan struct{})}
 	inst.sup = sup
 	go sup.run(p)
 }
@@ -347,12 +382,18 @@ func (d *Driver) Stop(ctx context.Context, id string) error {
 	if err := checkID(op, id); err != nil {
 		return err
 	}
-	inst, unlock, err := d.lock(op, id)
+	inst, unlock, err := d.lock(ctx, op, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return d.stop(ctx, inst, id)
+	if err := d.stop(ctx, inst, id); err != nil {
+		return err
+	}
+	if !exists(d.dir(id)) { // nothing to stop: leave no lock files behind
+		return d.removeLocks(id)
+	}
+	return nil
 }
 
 // stop does Stop with inst locked.
@@ -395,7 +436,7 @@ func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
 	if err != nil {
 		return err
 	}
-	inst, unlock, err := d.lock(op, s.InstanceID)
+	inst, unlock, err := d.lock(ctx, op, s.InstanceID)
 	if err != nil {
 		return err
 	}
@@ -409,7 +450,7 @@ func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
 	if err := d.render(op, s, eng); err != nil {
 		return err
 	}
-	return d.start(op, inst, s, eng)
+	return d.start(op, inst, s, eng, nil)
 }
 
 // Destroy stops the engine and removes the instance directory.
@@ -418,7 +459,7 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 	if err := checkID(op, id); err != nil {
 		return err
 	}
-	inst, unlock, err := d.lock(op, id)
+	inst, unlock, err := d.lock(ctx, op, id)
 	if err != nil {
 		return err
 	}
@@ -437,7 +478,7 @@ func (d *Driver) destroy(ctx context.Context, inst *instance, id string) error {
 	if err := os.RemoveAll(d.dir(id)); err != nil {
 		return fmt.Errorf("while removing instance %s: %w", id, err)
 	}
-	return nil
+	return d.removeLocks(id)
 }
 
 // State reports whether the engine of instance id runs.
@@ -485,16 +526,23 @@ func (d *Driver) UsedBytes(_ context.Context, id string) (int64, error) {
 	return n, nil
 }
 
-// Recover re-attaches to the engines of specs (starting those whose handle
-// says they should run but whose process is gone) and destroys instance
-// directories not in specs.
+// Recover re-attaches to the engines of specs that no other hoard process
+// supervises (starting those whose handle says they should run but whose
+// process is gone) and destroys instance directories not in specs. Other
+// hoard processes may share Root: then they may be creating instances that
+// specs, read before, lack, so unknown directories are left alone until a
+// Recover runs with Root to itself.
 func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 	const op = "driver.local.recover"
 	var errs []error
 	keep := make(map[string]bool, len(specs))
 	for _, s := range specs {
 		keep[s.InstanceID] = true
-		if err := d.recoverOne(ctx, op, s); err != nil {
+		eng, err := d.engine(op, s)
+		if err == nil {
+			err = d.adopt(ctx, op, s, eng, true)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -502,11 +550,23 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("while listing %s: %w", d.root, err))...)
 	}
+	var orphans []string
 	for _, e := range entries {
 		id := e.Name()
-		if !e.IsDir() || keep[id] || !validID(id) || !d.looksLikeInstance(id) {
-			continue
+		if e.IsDir() && !keep[id] && validID(id) && d.looksLikeInstance(id) {
+			orphans = append(orphans, id)
 		}
+	}
+	if len(orphans) == 0 {
+		return errors.Join(errs...)
+	}
+	alone, release := d.alone()
+	defer release()
+	if !alone {
+		d.log.Info("other hoard processes share the instance root; unknown instance directories are left for now", "count", len(orphans))
+		return errors.Join(errs...)
+	}
+	for _, id := range orphans {
 		d.log.Warn("removing orphaned instance", "instance", id)
 		if err := d.Destroy(ctx, id); err != nil {
 			errs = append(errs, err)
@@ -526,30 +586,54 @@ func (d *Driver) looksLikeInstance(id string) bool {
 	return false
 }
 
-func (d *Driver) recoverOne(ctx context.Context, op string, s driver.Spec) error {
-	eng, err := d.engine(op, s)
+// adopt makes this Driver the supervisor of instance s unless another
+// supervisor holds its sup.lock: it re-attaches to the engine when it
+// runs, starts it when its handle says it should run, and finishes an
+// interrupted Stop. With wait false (the adoption loop) it gives up at
+// once when an operation on the instance runs in this Driver.
+func (d *Driver) adopt(ctx context.Context, op string, s driver.Spec, eng datastore.Engine, wait bool) error {
+	id := s.InstanceID
+	inst, err := d.instance(op, id)
 	if err != nil {
 		return err
 	}
-	inst, unlock, err := d.lock(op, s.InstanceID)
-	if err != nil {
-		return err
+	if wait {
+		inst.mu.Lock()
+	} else if !inst.mu.TryLock() {
+		return nil
 	}
-	defer unlock()
+	defer inst.mu.Unlock()
 	if inst.sup != nil && !inst.sup.finished() {
 		return nil
 	}
-	if !exists(d.dir(s.InstanceID)) {
+	if !exists(d.dir(id)) {
+		return nil
+	}
+	supLock := d.trySupLock(id)
+	if supLock == nil {
+		return nil // supervised elsewhere
+	}
+	defer func() {
+		if supLock != nil {
+			supLock.Close()
+		}
+	}()
+	ol, err := d.opLock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer ol.Close()
+	if !exists(d.dir(id)) { // destroyed meanwhile
 		return nil
 	}
 	// After a host reboot no volume is mounted; mount those with an image
 	// (a provision interrupted before the image was made has none yet).
-	if exists(filepath.Join(d.dir(s.InstanceID), imageName)) {
+	if exists(filepath.Join(d.dir(id), imageName)) {
 		if err := d.ensureVolume(ctx, s, false); err != nil {
 			return err
 		}
 	}
-	h, err := d.readHandle(s.InstanceID)
+	h, err := d.readHandle(id)
 	if err != nil || h == nil {
 		return err
 	}
@@ -557,19 +641,23 @@ func (d *Driver) recoverOne(ctx context.Context, op string, s driver.Spec) error
 		if !h.Want {
 			// Running although stopped: an interrupted Stop. Finish it.
 			p.release()
-			return d.stop(ctx, inst, s.InstanceID)
+			return d.stop(ctx, inst, id)
 		}
-		d.log.Info("re-attached to engine", "instance", s.InstanceID, "pid", p.pid)
-		d.supervise(inst, s, eng, p)
+		d.log.Info("re-attached to engine", "instance", id, "pid", p.pid)
+		lf := supLock
+		supLock = nil
+		d.supervise(inst, s, eng, p, lf)
 		return nil
 	}
 	if h.Want {
-		d.log.Info("engine gone while hoard was down; starting it", "instance", s.InstanceID)
-		return d.start(op, inst, s, eng)
+		d.log.Info("engine gone while nobody supervised it; starting it", "instance", id)
+		lf := supLock
+		supLock = nil
+		return d.start(op, inst, s, eng, lf)
 	}
 	if h.PID != 0 {
 		h.PID, h.StartTime, h.Exe, h.StartedAt = 0, 0, "", time.Time{}
-		return d.writeHandle(s.InstanceID, h)
+		return d.writeHandle(id, h)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ const (
 	DefaultUser         = "hoard"
 	DefaultStopTimeout  = 30 * time.Second
 	DefaultReadyTimeout = 60 * time.Second
+	DefaultAdoptEvery   = time.Second
 )
 
 // Config configures a Driver.
@@ -62,6 +63,14 @@ type Config struct {
 	// when hoard runs as root and loop devices and the e2fsprogs tools are
 	// there, else VolumesDir. Instances keep the layout they were made with.
 	Volumes string
+	// AdoptEvery is how often the driver looks for engines under Root that
+	// should run and that nobody supervises (the supervisor's process died:
+	// several hoard processes may share Root); DefaultAdoptEvery if zero.
+	AdoptEvery time.Duration
+
+	// tune, if set (tests), adjusts the Driver's tunables before its
+	// goroutines start.
+	tune func(*Driver)
 }
 
 // Driver runs instances as local processes. It implements driver.Driver.
@@ -83,6 +92,9 @@ type Driver struct {
 	pollEvery  time.Duration // re-attached process liveness
 	pingEvery  time.Duration // readiness after a supervision restart
 	killWait   time.Duration // how long a SIGKILLed process may take to go
+	adoptEvery time.Duration
+
+	members *os.File // shared flock on Root/.locks/members, for the Driver's life
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -124,6 +136,9 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
+	if cfg.AdoptEvery <= 0 {
+		cfg.AdoptEvery = DefaultAdoptEvery
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -159,8 +174,12 @@ func New(cfg Config) (*Driver, error) {
 	} else {
 		log.Info("instance volumes", "volumes", volumes)
 	}
+	members, err := joinRoot(root)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Driver{
+	d := &Driver{
 		cfg:        cfg,
 		root:       root,
 		realRoot:   realRoot,
@@ -172,10 +191,18 @@ func New(cfg Config) (*Driver, error) {
 		pollEvery:  200 * time.Millisecond,
 		pingEvery:  50 * time.Millisecond,
 		killWait:   10 * time.Second,
+		adoptEvery: cfg.AdoptEvery,
+		members:    members,
 		ctx:        ctx,
 		cancel:     cancel,
 		insts:      make(map[string]*instance),
-	}, nil
+	}
+	if cfg.tune != nil {
+		cfg.tune(d)
+	}
+	d.wg.Add(1)
+	go d.adoptLoop()
+	return d, nil
 }
 
 // resolveUser finds (and as root, creates) the user engines run as.
@@ -251,31 +278,54 @@ func checkReachable(dir string, uid, gid uint32) error {
 	}
 }
 
-// Close stops supervising; engines keep running. Later calls fail.
+// Close stops supervising and releases the driver's locks, so that another
+// Driver on Root adopts its engines; engines keep running. Later calls fail.
 func (d *Driver) Close() error {
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
 	d.closed = true
 	d.mu.Unlock()
 	d.cancel()
 	d.wg.Wait()
-	return nil
+	return d.members.Close()
 }
 
-// lock returns instance id locked for one operation, and its unlock.
-func (d *Driver) lock(op, id string) (*instance, func(), error) {
+// lock returns instance id locked for one operation, and its unlock: the
+// instance mutex serialises the operations of this Driver, then op.lock
+// those of every Driver sharing Root (other hoard processes).
+func (d *Driver) lock(ctx context.Context, op, id string) (*instance, func(), error) {
+	inst, err := d.instance(op, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst.mu.Lock()
+	ol, err := d.opLock(ctx, id)
+	if err != nil {
+		inst.mu.Unlock()
+		return nil, nil, err
+	}
+	return inst, func() {
+		ol.Close()
+		inst.mu.Unlock()
+	}, nil
+}
+
+// instance returns the in-process state of instance id.
+func (d *Driver) instance(op, id string) (*instance, error) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.closed {
-		d.mu.Unlock()
-		return nil, nil, fault.New(fault.Unavailable, op, "driver closed")
+		return nil, fault.New(fault.Unavailable, op, "driver closed")
 	}
 	inst := d.insts[id]
 	if inst == nil {
 		inst = &instance{}
 		d.insts[id] = inst
 	}
-	d.mu.Unlock()
-	inst.mu.Lock()
-	return inst, inst.mu.Unlock, nil
+	return inst, nil
 }
 
 // validID reports whether id is usable as a directory name.

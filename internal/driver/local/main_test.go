@@ -287,6 +287,12 @@ func (h *harness) driver(mod func(*Config)) *Driver {
 		// Plain directories unless a test asks for loop volumes
 		// (volume_test.go), which need root.
 		Volumes: VolumesDir,
+		tune: func(d *Driver) {
+			d.backoffMin = 10 * time.Millisecond
+			d.backoffMax = 40 * time.Millisecond
+			d.pollEvery = 20 * time.Millisecond
+			d.pingEvery = 10 * time.Millisecond
+		},
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -295,10 +301,6 @@ func (h *harness) driver(mod func(*Config)) *Driver {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	d.backoffMin = 10 * time.Millisecond
-	d.backoffMax = 40 * time.Millisecond
-	d.pollEvery = 20 * time.Millisecond
-	d.pingEvery = 10 * time.Millisecond
 	h.t.Cleanup(func() { d.Close() })
 	return d
 }

@@ -11,13 +11,13 @@ import (
 // running engine: the engine reads them at its next start (a restart, or a
 // supervision restart after a crash). The service calls it after a
 // configuration group change, so that values applied at runtime survive.
-func (d *Driver) Reconfigure(_ context.Context, s driver.Spec) error {
+func (d *Driver) Reconfigure(ctx context.Context, s driver.Spec) error {
 	const op = "driver.local.reconfigure"
 	eng, err := d.engine(op, s)
 	if err != nil {
 		return err
 	}
-	_, unlock, err := d.lock(op, s.InstanceID)
+	_, unlock, err := d.lock(ctx, op, s.InstanceID)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,19 @@ package local
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 )
+
+// errDestroyed says that an instance's lock files are gone: Destroy
+// removed it.
+var errDestroyed = errors.New("instance destroyed")
 
 // pingTimeout bounds one supervision ping.
 const pingTimeout = 2 * time.Second
@@ -21,12 +29,23 @@ type stopReq struct {
 // while its desired state is "running" (CloudNativePG's lifecycle loop,
 // Nomad's handle.run). It restarts the engine with back-off when it dies
 // unasked, and ends when asked to stop or when the driver closes.
+//
+// Several hoard processes may share Root; the supervisor holds the
+// instance's sup.lock for its whole life, so that exactly one of them
+// supervises an engine. Another process may still stop or restart the
+// engine (under op.lock): so an exit is first checked against the handle,
+// under op.lock. If the handle no longer wants the engine to run, or is
+// gone, the supervisor ends; if it records another live process (a restart
+// elsewhere), the supervisor follows that one; only otherwise is the exit
+// an unexpected one, reported and repaired.
 type supervisor struct {
 	d     *Driver
-	spec  driver.Spec
+	spec  driver.Spec // owned by run once started
 	eng   datastore.Engine
+	lock  *os.File // sup.lock
 	stopc chan stopReq
 	done  chan struct{}
+	once  sync.Once
 }
 
 // finished reports whether the supervisor has ended.
@@ -39,7 +58,17 @@ func (s *supervisor) finished() bool {
 	}
 }
 
-// stop asks the supervisor to stop the engine and waits for it.
+// end releases sup.lock and marks the supervisor finished, in that order:
+// whoever sees it finished may take sup.lock at once.
+func (s *supervisor) end() {
+	s.once.Do(func() {
+		s.lock.Close()
+		close(s.done)
+	})
+}
+
+// stop asks the supervisor to stop the engine and waits for it; op.lock
+// must be held.
 func (s *supervisor) stop(ctx context.Context) error {
 	req := stopReq{ctx: ctx, reply: make(chan error, 1)}
 	select {
@@ -53,17 +82,35 @@ func (s *supervisor) stop(ctx context.Context) error {
 // run supervises cur until stopped or closed.
 func (s *supervisor) run(cur *proc) {
 	defer s.d.wg.Done()
-	defer close(s.done)
+	defer s.end()
 	var (
 		id      = s.spec.InstanceID
 		log     = s.d.log.With("instance", id)
 		backoff = s.d.backoffMin
 		upSince = time.Now()
-		outage  bool // between EventExited and EventRecovered
+		outage  bool  // between EventExited and EventRecovered
+		gone    *proc // the process whose exit is being checked
+		check   <-chan time.Time
 		restart <-chan time.Time
 		ping    <-chan time.Time
 		ready   <-chan time.Time
 	)
+	// follow makes p, which another hoard process started, the current
+	// process; an outage ends once it answers.
+	follow := func(h *handle, p *proc) {
+		if h.Spec.InstanceID == id {
+			s.spec = h.Spec
+			if e, ok := s.d.cfg.Engines[h.Engine]; ok {
+				s.eng = e
+			}
+		}
+		cur = p
+		if outage {
+			ping = time.After(0)
+			ready = time.After(s.d.cfg.ReadyTimeout)
+		}
+		log.Info("following the engine another hoard process started", "pid", p.pid)
+	}
 	for {
 		var exited <-chan struct{}
 		if cur != nil {
@@ -71,24 +118,78 @@ func (s *supervisor) run(cur *proc) {
 		}
 		select {
 		case <-exited:
-			detail := cur.detail
-			cur, ping, ready = nil, nil, nil
+			gone, cur, ping, ready = cur, nil, nil, nil
+			check = time.After(0)
+
+		case <-check:
+			check = nil
+			ol, h, p, err := s.current()
+			if err != nil && !errors.Is(err, errDestroyed) {
+				log.Warn("cannot read the engine's handle", "err", err)
+			}
+			if errors.Is(err, errDestroyed) {
+				log.Info("instance destroyed; supervision ends")
+				return
+			}
+			if ol == nil {
+				check = time.After(s.d.pollEvery)
+				continue
+			}
+			if h == nil || !h.Want {
+				log.Info("engine stopped by another hoard process; supervision ends")
+				s.end()
+				ol.Close()
+				return
+			}
+			if p != nil && (p.pid != gone.pid || p.startTime != gone.startTime) {
+				ol.Close()
+				follow(h, p)
+				continue
+			}
+			if p != nil {
+				p.release()
+			}
+			ol.Close()
 			if !outage {
 				outage = true
 				if time.Since(upSince) >= s.d.backoffMax {
 					backoff = s.d.backoffMin // it ran well for a while
 				}
-				log.Warn("engine exited unexpectedly; restarting it", "detail", detail, "backoff", backoff)
-				s.d.report(driver.Event{InstanceID: id, Kind: driver.EventExited, Detail: detail})
+				log.Warn("engine exited unexpectedly; restarting it", "detail", gone.detail, "backoff", backoff)
+				s.d.report(driver.Event{InstanceID: id, Kind: driver.EventExited, Detail: gone.detail})
 			} else {
-				log.Warn("restarted engine exited before it was ready", "detail", detail, "backoff", backoff)
+				log.Warn("restarted engine exited before it was ready", "detail", gone.detail, "backoff", backoff)
 			}
 			restart = time.After(backoff)
 			backoff = min(2*backoff, s.d.backoffMax)
 
 		case <-restart:
 			restart = nil
-			p, err := s.d.launch(s.spec, s.eng)
+			ol, h, p, err := s.current()
+			if err != nil && !errors.Is(err, errDestroyed) {
+				log.Warn("cannot read the engine's handle", "err", err)
+			}
+			if errors.Is(err, errDestroyed) {
+				log.Info("instance destroyed; supervision ends")
+				return
+			}
+			if ol == nil {
+				restart = time.After(s.d.pollEvery)
+				continue
+			}
+			if h == nil || !h.Want {
+				log.Info("engine stopped by another hoard process; supervision ends")
+				s.end()
+				ol.Close()
+				return
+			}
+			if p != nil {
+				ol.Close()
+				follow(h, p)
+				continue
+			}
+			p, err = s.d.launch(s.spec, s.eng)
+			ol.Close()
 			if err != nil {
 				log.Error("restarting engine failed", "err", err, "backoff", backoff)
 				restart = time.After(backoff)
@@ -106,10 +207,12 @@ func (s *supervisor) run(cur *proc) {
 				continue
 			}
 			ping, ready = nil, nil
-			outage = false
 			upSince = time.Now()
-			log.Info("engine recovered", "pid", cur.pid)
-			s.d.report(driver.Event{InstanceID: id, Kind: driver.EventRecovered, Detail: "answers again"})
+			if outage {
+				outage = false
+				log.Info("engine recovered", "pid", cur.pid)
+				s.d.report(driver.Event{InstanceID: id, Kind: driver.EventRecovered, Detail: "answers again"})
+			}
 
 		case <-ready:
 			ping, ready = nil, nil
@@ -121,6 +224,7 @@ func (s *supervisor) run(cur *proc) {
 			if cur != nil {
 				err = s.d.terminate(req.ctx, id, cur, s.eng.Process().StopSignal())
 			}
+			s.end() // before the reply: a Restart takes sup.lock next
 			req.reply <- err
 			return
 
@@ -131,6 +235,31 @@ func (s *supervisor) run(cur *proc) {
 			return
 		}
 	}
+}
+
+// current takes op.lock without waiting (nil if busy: the caller retries,
+// and meanwhile answers a stop request, whose sender holds op.lock) and
+// reads the handle and its live process, if any. The caller releases the
+// lock. When Destroy has removed the instance (and its lock files), it
+// returns errDestroyed.
+func (s *supervisor) current() (*os.File, *handle, *proc, error) {
+	id := s.spec.InstanceID
+	ol, err := tryLockFlags(s.d.opPath(id), 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, errDestroyed
+	}
+	if err != nil || ol == nil {
+		return nil, nil, nil, err
+	}
+	h, err := s.d.readHandle(id)
+	if err != nil {
+		ol.Close()
+		return nil, nil, nil, err
+	}
+	if h == nil || !h.Want {
+		return ol, h, nil, nil
+	}
+	return ol, h, attachPID(h.PID, h.StartTime, h.Exe, s.d.pollEvery), nil
 }
 
 // ping asks the engine once whether it answers.

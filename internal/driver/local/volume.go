@@ -376,7 +376,7 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 	if err != nil {
 		return err
 	}
-	inst, unlock, err := d.lock(op, s.InstanceID)
+	inst, unlock, err := d.lock(ctx, op, s.InstanceID)
 	if err != nil {
 		return err
 	}
@@ -438,7 +438,7 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 	if err := d.render(op, s, eng); err != nil {
 		return err
 	}
-	return d.start(op, inst, s, eng)
+	return d.start(op, inst, s, eng, nil)
 }
 
 // fsck checks an unmounted image, repairing what is safe to repair. Exit
