@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hoard-db/hoard/internal/api"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/mariadb"
@@ -28,6 +30,7 @@ import (
 	"github.com/hoard-db/hoard/internal/netpool"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/service"
+	"github.com/hoard-db/hoard/internal/store"
 	"github.com/hoard-db/hoard/internal/task"
 )
 
@@ -41,18 +44,112 @@ func newLogger(c *serveConfig) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// lockDataDir takes an exclusive lock on the data directory so that two
-// hoard processes never share one SQLite store and one instance tree.
-func lockDataDir(dir string) (*os.File, error) {
+// lockDataDir locks the data directory: exclusively with a SQLite store, so
+// that two hoard processes never share one SQLite store and one instance
+// tree; shared with PostgreSQL, whose replicas may share the data
+// directory (and with the local driver must: see checkLocalNode), while a
+// SQLite hoard is still kept out.
+func lockDataDir(dir string, shared bool) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "hoard.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		f.Close()
+		if shared {
+			return nil, fmt.Errorf("data directory %s is in use by a hoard process with a SQLite store", dir)
+		}
 		return nil, fmt.Errorf("data directory %s is in use by another hoard process", dir)
 	}
 	return f, nil
+}
+
+// lockSetup serialises the start-up of replicas sharing a data directory
+// while they create its files (secret key, node id, admin password): the
+// first creates them, the others read them complete. It waits.
+func lockSetup(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "setup.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// localNodeSetting is the store setting that names the data directory (by
+// its node id) whose instances tree holds the local driver's engines.
+const localNodeSetting = "local_driver_node"
+
+// nodeIDName is the file in the data directory that holds its node id.
+const nodeIDName = "node.id"
+
+// nodeID returns the node id of dataDir, creating it (a random UUID, mode
+// 0600) the first time. The file appears complete or not at all.
+func nodeID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, nodeIDName)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		id := strings.TrimSpace(string(b))
+		if _, perr := uuid.Parse(id); perr != nil {
+			return "", fmt.Errorf("%s does not hold a node id: %w", path, perr)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	id := uuid.NewString()
+	tmp, err := os.CreateTemp(dataDir, "."+nodeIDName+".*")
+	if err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(id + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path) // fails if another process was first
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nodeID(dataDir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
+// checkLocalNode binds the store to this data directory for the local
+// driver: the first hoard records the directory's node id in the store,
+// and a hoard whose directory has another id is refused, since the store
+// describes engines it could not reach.
+func checkLocalNode(ctx context.Context, st store.Settings, dataDir string) (string, error) {
+	id, err := nodeID(dataDir)
+	if err != nil {
+		return "", err
+	}
+	got, err := st.InitSetting(ctx, localNodeSetting, id)
+	if err != nil {
+		return "", fmt.Errorf("register node id: %w", err)
+	}
+	if got != id {
+		return "", fmt.Errorf("the metadata store belongs to the local driver node %s, but data directory %s is node %s "+
+			"(%s): with --driver local every replica must run on the host whose engines the store describes and "+
+			"share its data directory; replicas on several hosts need --driver kubernetes",
+			got, dataDir, id, filepath.Join(dataDir, nodeIDName))
+	}
+	return id, nil
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -76,21 +173,33 @@ func serve(ctx context.Context, args []string) error {
 	if err := os.Chmod(dataDir, 0o711); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	lock, err := lockDataDir(dataDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-
 	spec, err := parseStore(c.Store, dataDir)
 	if err != nil {
 		return fmt.Errorf("--store: %w", err)
 	}
+	lock, err := lockDataDir(dataDir, spec.Kind == storePostgres)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	setup, err := lockSetup(dataDir)
+	if err != nil {
+		return err
+	}
+	defer setup.Close()
+
 	st, err := openStore(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
 	}
 	defer st.Close()
+	if c.Driver != driverKubernetes {
+		node, err := checkLocalNode(ctx, st, dataDir)
+		if err != nil {
+			return err
+		}
+		log.Info("local driver node", "node_id", node, "data_dir", dataDir)
+	}
 	// A single-node hoard owns every lease: nobody else runs tasks. Replicas
 	// sharing PostgreSQL do not: another one's leases are live, and those of
 	// a replica that died expire by themselves.
@@ -195,6 +304,7 @@ func serve(ctx context.Context, args []string) error {
 	if err := bootstrapAdmin(ctx, ids, c, dataDir, log); err != nil {
 		return err
 	}
+	setup.Close() // the data directory's files are in place
 
 	if err := svc.Recover(ctx); err != nil {
 		return err
