@@ -42,6 +42,15 @@
 // than through Restart, Stop or Destroy) and [driver.EventRecovered] when the
 // instance is ready again; the pod itself (the kubelet) restarts the engine.
 //
+// # Readiness
+//
+// The database container's readiness probe runs the engine's own check
+// inside the container (Config.Readiness, else mariadb-admin ping,
+// pg_isready or redis-cli ping); there is no liveness probe. The driver
+// implements [driver.Readier]: WaitReady returns once the pod of the
+// StatefulSet's current template is Running and Ready, woken by the pod
+// informer and confirmed by a read from the API server.
+//
 // The used volume space is not observable without exec into the pod:
 // UsedBytes fails with an error wrapping [errors.ErrUnsupported].
 package kubernetes
