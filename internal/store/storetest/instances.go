@@ -73,7 +73,7 @@ func testListInstances(t *testing.T, s store.Store) {
 		}
 		if i%4 == 0 {
 			inst.Status, inst.FlavorID, inst.VolumeSize = model.StatusError, i, 100+i
-			inst.Datastore, inst.DatastoreVersion, inst.Name = "postgresql", "15", fmt.Sprintf("ü \"%d\"", i)
+			inst.Datastore, inst.DatastoreVersion, inst.Name = "postgresql", "15", fmt.Sprintf("ü \"%d\" 3:x", i)
 			inst.Fault = &model.Fault{Message: "boom", Details: "trace", Created: t0}
 		}
 		mustCreate(t, s, inst, nil)
