@@ -244,6 +244,14 @@ func TestReplicasRestartTakeOver(t *testing.T) {
 		t.Errorf("the crashed replica did not restart the engine before it died:\n%s", dead.logs())
 	}
 
+	// Who supervised the restarted engine: the crashed replica unless it
+	// found another one supervising; then survivors adopted it.
+	if strings.Contains(dead.logs(), "engine supervised by another hoard process") {
+		t.Log("a surviving replica supervised the engine the crashed one restarted")
+	} else {
+		t.Log("the crashed replica supervised the engine it restarted; a survivor adopted it")
+	}
+
 	// The engine crashes: a surviving replica's supervision restarts it,
 	// whoever supervised it before.
 	if err := syscall.Kill(after, syscall.SIGKILL); err != nil {
@@ -265,6 +273,13 @@ func TestReplicasRestartTakeOver(t *testing.T) {
 	db := openDB(t, got.IP[0], "app", "app-pw-123", "shop")
 	if err := db.PingContext(ctx); err != nil {
 		t.Fatalf("connect after the supervision restart: %v", err)
+	}
+	repaired := false
+	for _, r := range alive {
+		repaired = repaired || strings.Contains(r.logs(), "engine recovered")
+	}
+	if !repaired {
+		t.Error("no surviving replica logged the supervision restart")
 	}
 
 	// A survivor deletes it: engine and directory go.
