@@ -255,6 +255,22 @@ func (s *Service) ListInstances(ctx context.Context, tenantID string, page store
 	return list, false, nil
 }
 
+// ListInstanceSummaries is ListInstances with only the fields of the summary
+// list view set (see store.Instances.ListInstanceSummaries); the API's
+// summary list uses it.
+func (s *Service) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+	want := page.Limit
+	page.Limit++
+	list, err := s.st.ListInstanceSummaries(ctx, tenantID, page)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list) > want {
+		return list[:want], true, nil
+	}
+	return list, false, nil
+}
+
 // RenameInstance implements api.Backend.
 func (s *Service) RenameInstance(ctx context.Context, tenantID, id, name string) error {
 	const op = "instance.update"
