@@ -74,7 +74,7 @@ func (s *Service) startResize(ctx context.Context, op, tenantID, id string, kind
 	}
 	now := s.now()
 	t := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: kind, State: model.TaskPending, Payload: payload, Created: now, Updated: now}
-	if _, err := s.st.StartAction(ctx, tenantID, id, model.ActionAllowedStatuses, model.StatusResize, t); err != nil {
+	if _, err := s.startEngineAction(ctx, op, tenantID, id, model.ActionAllowedStatuses, model.StatusResize, t); err != nil {
 		return mapStoreErr(op, id, err)
 	}
 	s.cfg.Notify()
