@@ -4,55 +4,19 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hoard-db/hoard/internal/store/schema"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. Versions
-// start at 1 and have no gaps.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		if !ok {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", base)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: bad version: %w", base, err)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]schema.Migration, error) {
+	return schema.Load(migrationFS, "migrations")
 }
 
 // LatestSchemaVersion is the schema version this package migrates to.
@@ -92,9 +56,6 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 	if err != nil {
 		return err
 	}
-	if target < 0 || target > len(ms) {
-		target = len(ms)
-	}
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -118,25 +79,43 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	cur, err := schemaVersion(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if cur > len(ms) {
-		return fmt.Errorf("database schema version %d is newer than this hoard's (%d)", cur, len(ms))
-	}
-	for _, m := range ms[cur:target] {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
-				m.version, s.now())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-	}
-	return nil
+	return schema.Apply(ctx, migrator{conn: conn, now: s.now}, ms, target)
+}
+
+// migrator is the [schema.Backend] of one connection.
+type migrator struct {
+	conn *pgx.Conn
+	now  func() time.Time
+}
+
+// Version implements schema.Backend.
+func (m migrator) Version(ctx context.Context) (int, error) { return schemaVersion(ctx, m.conn) }
+
+// InTx implements schema.Backend.
+func (m migrator) InTx(ctx context.Context, fn func(schema.Tx) error) error {
+	return pgx.BeginFunc(ctx, m.conn, func(tx pgx.Tx) error {
+		return fn(migrationTx{tx: tx, now: m.now})
+	})
+}
+
+// migrationTx is the [schema.Tx] of one migration.
+type migrationTx struct {
+	tx  pgx.Tx
+	now func() time.Time
+}
+
+// Version implements schema.Tx.
+func (t migrationTx) Version(ctx context.Context) (int, error) { return schemaVersion(ctx, t.tx) }
+
+// Exec implements schema.Tx.
+func (t migrationTx) Exec(ctx context.Context, sql string) error {
+	_, err := t.tx.Exec(ctx, sql)
+	return err
+}
+
+// Record implements schema.Tx.
+func (t migrationTx) Record(ctx context.Context, version int) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
+		version, t.now())
+	return err
 }

@@ -5,53 +5,17 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+	"time"
+
+	"github.com/hoard-db/hoard/internal/store/schema"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. Versions
-// start at 1 and have no gaps.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		if !ok {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", base)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: bad version: %w", base, err)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
+// migrations returns the embedded migrations in version order.
+func migrations() ([]schema.Migration, error) {
+	return schema.Load(migrationFS, "migrations")
 }
 
 // LatestSchemaVersion is the schema version this package migrates to.
@@ -90,42 +54,46 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 	if err != nil {
 		return err
 	}
-	if target < 0 || target > len(ms) {
-		target = len(ms)
-	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		applied_at INTEGER NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	cur, err := schemaVersion(ctx, s.db)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if cur > len(ms) {
-		return fmt.Errorf("database schema version %d is newer than this hoard's (%d)", cur, len(ms))
-	}
-	for _, m := range ms[cur:target] {
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			// Another process may have applied it since we looked.
-			v, err := schemaVersion(ctx, tx)
-			if err != nil {
-				return err
-			}
-			if v >= m.version {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-				m.version, unix(s.now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-	}
-	return nil
+	return schema.Apply(ctx, migrator{s}, ms, target)
+}
+
+// migrator is the [schema.Backend] of a Store.
+type migrator struct{ s *Store }
+
+// Version implements schema.Backend.
+func (m migrator) Version(ctx context.Context) (int, error) { return schemaVersion(ctx, m.s.db) }
+
+// InTx implements schema.Backend.
+func (m migrator) InTx(ctx context.Context, fn func(schema.Tx) error) error {
+	return m.s.write(ctx, func(tx *sql.Tx) error {
+		return fn(migrationTx{tx: tx, now: m.s.now})
+	})
+}
+
+// migrationTx is the [schema.Tx] of one migration.
+type migrationTx struct {
+	tx  *sql.Tx
+	now func() time.Time
+}
+
+// Version implements schema.Tx.
+func (t migrationTx) Version(ctx context.Context) (int, error) { return schemaVersion(ctx, t.tx) }
+
+// Exec implements schema.Tx.
+func (t migrationTx) Exec(ctx context.Context, query string) error {
+	_, err := t.tx.ExecContext(ctx, query)
+	return err
+}
+
+// Record implements schema.Tx.
+func (t migrationTx) Record(ctx context.Context, version int) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		version, unix(t.now()))
+	return err
 }

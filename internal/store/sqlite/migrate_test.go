@@ -118,9 +118,9 @@ func checkPopulated(t *testing.T, s *Store) {
 	}
 }
 
-// schema returns the database's schema objects (without schema_migrations
+// schemaObjects returns the database's schema objects (without schema_migrations
 // rows), to compare an upgraded database with a fresh one.
-func schema(t *testing.T, s *Store) map[string]string {
+func schemaObjects(t *testing.T, s *Store) map[string]string {
 	t.Helper()
 	rows, err := s.db.QueryContext(t.Context(),
 		`SELECT type || ' ' || name, COALESCE(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`)
@@ -165,7 +165,7 @@ func gunzipTo(t *testing.T, src, dst string) {
 
 func TestUpgrade(t *testing.T) {
 	fresh := openTemp(t)
-	want := schema(t, fresh)
+	want := schemaObjects(t, fresh)
 
 	snaps, err := filepath.Glob("testdata/schema-*.db.gz")
 	if err != nil {
@@ -199,7 +199,7 @@ func TestUpgrade(t *testing.T) {
 			if v, err := s.SchemaVersion(t.Context()); err != nil || v != LatestSchemaVersion() {
 				t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, LatestSchemaVersion())
 			}
-			if d := cmp.Diff(want, schema(t, s)); d != "" {
+			if d := cmp.Diff(want, schemaObjects(t, s)); d != "" {
 				t.Errorf("schema after upgrade differs from a fresh one (-fresh +upgraded):\n%s", d)
 			}
 			if tc.snap != "" {
