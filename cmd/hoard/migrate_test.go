@@ -197,7 +197,7 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 		_, err = s.UpdateInstance(ctx, "inst-0", func(i *model.Instance) error { i.Status = model.StatusActive; return nil })
 		must(err)
 	}
-	_, err = s.StartAction(ctx, "p2", "inst-0", active, model.StatusReboot, task("restart-0", model.TaskRestart, 20))
+	_, err = s.StartAction(ctx, "p2", "inst-0", active, model.StatusReboot, task("restart-0", model.TaskRestart, 20), t0)
 	must(err)
 	claim("restart-0", time.Minute)
 	must(s.FinishTask(ctx, "restart-0", "old-hoard", model.TaskFailed, "engine did not answer"))
@@ -216,12 +216,12 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 	must(s.CreateInstance(ctx, i2, nil))
 	// inst-4: a restart waits to run.
 	must(s.CreateInstance(ctx, inst(4, model.StatusActive), nil))
-	_, err = s.StartAction(ctx, "p2", "inst-4", active, model.StatusReboot, task("restart-4", model.TaskRestart, 40))
+	_, err = s.StartAction(ctx, "p2", "inst-4", active, model.StatusReboot, task("restart-4", model.TaskRestart, 40), t0)
 	must(err)
 	// inst-3: deleted between the delete task's last two steps: the task
 	// outlives the instance.
 	must(s.CreateInstance(ctx, inst(3, model.StatusActive), nil))
-	_, err = s.StartAction(ctx, "p2", "inst-3", active, model.StatusShutdown, task("delete-3", model.TaskDelete, 50))
+	_, err = s.StartAction(ctx, "p2", "inst-3", active, model.StatusShutdown, task("delete-3", model.TaskDelete, 50), t0)
 	must(err)
 	must(s.DeleteInstance(ctx, "inst-3"))
 

@@ -29,7 +29,7 @@ import (
 //     lease ends by itself (inlineLease), so a hoard killed mid-operation
 //     wedges nothing for long.
 //   - An action takes the same in-process lock, then the store's gate
-//     (StartActionExclusive), which refuses while a lease lives. It waits
+//     (store.Instances.StartAction), which refuses while a lease lives. It waits
 //     (inlineWait at most) for the operations in flight to end, then is
 //     refused with 422.
 //   - So an action accepted first makes later inline operations 422 (a task
@@ -247,7 +247,7 @@ func waitErr(ctx context.Context, op, id string, err error) error {
 // startEngineAction is the state gate of an action that takes the engine
 // of the tenant's instance id away (store.StartAction's contract): it
 // waits (bounded) for the inline operations in flight on the instance,
-// then starts the action through StartActionExclusive. Still busy after
+// then starts the action through StartAction. Still busy after
 // the wait is 422.
 func (s *Service) startEngineAction(ctx context.Context, op, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.admin.waitFor())
@@ -258,7 +258,7 @@ func (s *Service) startEngineAction(ctx context.Context, op, tenantID, id string
 	}
 	defer unlock()
 	for {
-		inst, err := s.st.StartActionExclusive(ctx, tenantID, id, allowed, newStatus, task, s.now())
+		inst, err := s.st.StartAction(ctx, tenantID, id, allowed, newStatus, task, s.now())
 		if !errors.Is(err, store.ErrBusy) {
 			return inst, err
 		}

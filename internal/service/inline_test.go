@@ -108,14 +108,14 @@ func TestInlineRaceRefused(t *testing.T) {
 	}
 }
 
-// gateStore reports every StartActionExclusive refusal on busy.
+// gateStore reports every StartAction refusal on busy.
 type gateStore struct {
 	store.Store
 	busy chan struct{}
 }
 
-func (g *gateStore) StartActionExclusive(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
-	inst, err := g.Store.StartActionExclusive(ctx, tenantID, id, allowed, newStatus, task, now)
+func (g *gateStore) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
+	inst, err := g.Store.StartAction(ctx, tenantID, id, allowed, newStatus, task, now)
 	if errors.Is(err, store.ErrBusy) {
 		select {
 		case g.busy <- struct{}{}:

@@ -165,7 +165,7 @@ func TestAdminStateGate(t *testing.T) {
 	s, _, ids = newTestService(t, model.StatusActive)
 	now := time.Now()
 	task := &model.Task{ID: "task-1", InstanceID: ids["mem"], Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
-	if _, err := s.st.StartAction(ctx, "t1", ids["mem"], []model.InstanceStatus{model.StatusActive}, model.StatusActive, task); err != nil {
+	if _, err := s.st.StartAction(ctx, "t1", ids["mem"], []model.InstanceStatus{model.StatusActive}, model.StatusActive, task, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateDatabases(ctx, "t1", ids["mem"], []datastore.Database{{Name: "db1"}}); !fault.Is(err, fault.Unprocessable) {

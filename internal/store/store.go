@@ -80,7 +80,8 @@ type TaskCopy interface {
 // engine away (restart, resize, delete, ...) mutually exclusive, across
 // every hoard sharing the store. An inline operation holds a lease on the
 // instance with an end, so that a holder that dies frees the instance when
-// its lease ends. Times are second precision; now is the caller's clock.
+// its lease ends. The actions' gate, [Instances.StartAction], refuses while
+// a lease lives. Times are second precision; now is the caller's clock.
 type InlineLeases interface {
 	// AcquireInline is the gate of inline operations. In one transaction it
 	// checks that the tenant's instance id exists (else ErrNotFound; tenantID
@@ -93,10 +94,6 @@ type InlineLeases interface {
 	// holder holds none (its lease ended and was taken, or the instance is
 	// gone).
 	ReleaseInline(ctx context.Context, id, holder string) error
-	// StartActionExclusive is StartAction that also refuses, with ErrBusy,
-	// while an inline lease on the instance ends after now. The status and
-	// task checks come first (their *StateError wins).
-	StartActionExclusive(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error)
 }
 
 // Page selects a page of a list: items with key strictly greater than
@@ -128,9 +125,12 @@ type Instances interface {
 	UpdateInstance(ctx context.Context, id string, fn func(*model.Instance) error) (*model.Instance, error)
 	// StartAction is the state gate: in one transaction it checks that the
 	// tenant's instance id has one of the allowed statuses (else *StateError),
-	// that no unfinished task exists for it (else *StateError), sets its
-	// status to newStatus (and Deleting if task is a delete) and inserts task.
-	StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error)
+	// that no unfinished task exists for it (else *StateError) and that no
+	// inline lease on it ends after now (else ErrBusy; see [InlineLeases]:
+	// the status and task checks come first, so their *StateError wins);
+	// then it drops any ended lease, sets its status to newStatus (and
+	// Deleting if task is a delete) and inserts task.
+	StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error)
 	// SetObservedStatus sets the status of instance id to status only if its
 	// current status is one of from and it has no unfinished task; it reports
 	// whether it changed anything. The supervisor uses it so that observed

@@ -28,6 +28,35 @@ func inlineBusy(ctx context.Context, tx pgx.Tx, id, holder string, now time.Time
 	return busy, err
 }
 
+// gateInline is the gate shared by AcquireInline and StartAction: it locks
+// and reads the tenant's instance id and checks that it has one of the
+// allowed statuses and no unfinished task (else *store.StateError), and
+// that no holder other than holder ("" for anyone) has a lease on it
+// ending after now (else store.ErrBusy).
+func gateInline(ctx context.Context, tx pgx.Tx, tenantID, id string, allowed []model.InstanceStatus, holder string, now time.Time) (*model.Instance, error) {
+	inst, err := getInstance(ctx, tx, tenantID, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(allowed, inst.Status) {
+		return nil, &store.StateError{InstanceID: id, Status: inst.Status}
+	}
+	busy, err := hasUnfinishedTask(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if busy {
+		return nil, &store.StateError{InstanceID: id, Status: inst.Status}
+	}
+	if busy, err = inlineBusy(ctx, tx, id, holder, now); err != nil {
+		return nil, err
+	}
+	if busy {
+		return nil, store.ErrBusy
+	}
+	return inst, nil
+}
+
 // AcquireInline implements store.InlineLeases.
 func (s *Store) AcquireInline(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, holder string, now time.Time, lease time.Duration) (*model.Instance, error) {
 	if holder == "" {
@@ -35,26 +64,9 @@ func (s *Store) AcquireInline(ctx context.Context, tenantID, id string, allowed 
 	}
 	var out *model.Instance
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		inst, err := getInstance(ctx, tx, tenantID, id, true)
+		inst, err := gateInline(ctx, tx, tenantID, id, allowed, holder, now)
 		if err != nil {
 			return err
-		}
-		refused := &store.StateError{InstanceID: id, Status: inst.Status}
-		if !slices.Contains(allowed, inst.Status) {
-			return refused
-		}
-		busy, err := hasUnfinishedTask(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if busy {
-			return refused
-		}
-		if busy, err = inlineBusy(ctx, tx, id, holder, now); err != nil {
-			return err
-		}
-		if busy {
-			return store.ErrBusy
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO inline_leases (instance_id, holder, lease_until) VALUES ($1, $2, $3)
 			ON CONFLICT (instance_id) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until`,
@@ -76,61 +88,4 @@ func (s *Store) ReleaseInline(ctx context.Context, id, holder string) error {
 		return fmt.Errorf("postgres: release inline lease on instance %s: %w", id, err)
 	}
 	return nil
-}
-
-// StartActionExclusive implements store.InlineLeases. It is StartAction
-// (instances.go) with the lease check: keep the two in step.
-func (s *Store) StartActionExclusive(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
-	if task == nil {
-		return nil, fmt.Errorf("postgres: start action on instance %s: nil task", id)
-	}
-	var out *model.Instance
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		inst, err := getInstance(ctx, tx, tenantID, id, true)
-		if err != nil {
-			return err
-		}
-		refused := &store.StateError{InstanceID: id, Status: inst.Status}
-		if !slices.Contains(allowed, inst.Status) {
-			return refused
-		}
-		busy, err := hasUnfinishedTask(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if busy {
-			return refused
-		}
-		if busy, err = inlineBusy(ctx, tx, id, "", now); err != nil {
-			return err
-		}
-		if busy {
-			return store.ErrBusy
-		}
-		// A lease that ended is of a holder that died: it goes now.
-		if _, err := tx.Exec(ctx, `DELETE FROM inline_leases WHERE instance_id = $1`, id); err != nil {
-			return err
-		}
-		at := s.now()
-		inst.Status = newStatus
-		if task.Kind == model.TaskDelete {
-			inst.Deleting = true
-		}
-		inst.Updated = at
-		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, deleting = $2, updated = $3 WHERE id = $4`,
-			string(inst.Status), inst.Deleting, ts(at), id); err != nil {
-			return err
-		}
-		task.InstanceID = id
-		out = inst
-		err = insertTask(ctx, tx, task, at)
-		if constraint(err) == "tasks_unfinished" {
-			return refused
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: start action on instance %s: %w", id, err)
-	}
-	return out, nil
 }

@@ -41,7 +41,7 @@ func TestReplicasInlineGate(t *testing.T) {
 				return
 			}
 			task := &model.Task{ID: fmt.Sprintf("task-%d", i), Kind: model.TaskRestart}
-			_, errs[i] = s.StartActionExclusive(ctx, "t", "i", allowed, model.StatusReboot, task, now)
+			_, errs[i] = s.StartAction(ctx, "t", "i", allowed, model.StatusReboot, task, now)
 		})
 	}
 	close(start)

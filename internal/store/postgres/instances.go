@@ -263,47 +263,43 @@ func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.In
 }
 
 // StartAction implements store.Instances. Zero Created/Updated times of task
-// are set to now, an empty State to pending and an empty InstanceID to id.
+// are set to the store's clock, an empty State to pending and an empty
+// InstanceID to id.
 //
 // The instance row is locked before it is read, so concurrent gates on one
 // instance, in this process or another replica, run one after the other and
-// the later one sees the earlier one's status and task. Should a task be
-// inserted for the instance by other means meanwhile, the tasks_unfinished
-// index refuses the second task and the gate reports a *store.StateError.
-func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
+// the later one sees the earlier one's status, task and lease. Should a task
+// be inserted for the instance by other means meanwhile, the
+// tasks_unfinished index refuses the second task and the gate reports a
+// *store.StateError.
+func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
 	if task == nil {
 		return nil, fmt.Errorf("postgres: start action on instance %s: nil task", id)
 	}
 	var out *model.Instance
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		inst, err := getInstance(ctx, tx, tenantID, id, true)
+		inst, err := gateInline(ctx, tx, tenantID, id, allowed, "", now)
 		if err != nil {
+			return err
+		}
+		// A lease that ended is of a holder that died: it goes now.
+		if _, err := tx.Exec(ctx, `DELETE FROM inline_leases WHERE instance_id = $1`, id); err != nil {
 			return err
 		}
 		refused := &store.StateError{InstanceID: id, Status: inst.Status}
-		if !slices.Contains(allowed, inst.Status) {
-			return refused
-		}
-		busy, err := hasUnfinishedTask(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if busy {
-			return refused
-		}
-		now := s.now()
+		at := s.now()
 		inst.Status = newStatus
 		if task.Kind == model.TaskDelete {
 			inst.Deleting = true
 		}
-		inst.Updated = now
+		inst.Updated = at
 		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, deleting = $2, updated = $3 WHERE id = $4`,
-			string(inst.Status), inst.Deleting, ts(now), id); err != nil {
+			string(inst.Status), inst.Deleting, ts(at), id); err != nil {
 			return err
 		}
 		task.InstanceID = id
 		out = inst
-		err = insertTask(ctx, tx, task, now)
+		err = insertTask(ctx, tx, task, at)
 		if constraint(err) == "tasks_unfinished" {
 			return refused
 		}

@@ -219,7 +219,7 @@ func TestReplicasStateGate(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			task := &model.Task{ID: fmt.Sprintf("restart-%d", i), Kind: model.TaskRestart}
-			_, errs[i] = stores[i%2].StartAction(ctx, "t", "i", model.ActionAllowedStatuses, model.StatusReboot, task)
+			_, errs[i] = stores[i%2].StartAction(ctx, "t", "i", model.ActionAllowedStatuses, model.StatusReboot, task, time.Now())
 		})
 	}
 	close(start)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
@@ -306,40 +307,35 @@ func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.In
 }
 
 // StartAction implements store.Instances. Zero Created/Updated times of task
-// are set to now, an empty State to pending and an empty InstanceID to id.
-func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
+// are set to the store's clock, an empty State to pending and an empty
+// InstanceID to id.
+func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
 	if task == nil {
 		return nil, fmt.Errorf("sqlite: start action on instance %s: nil task", id)
 	}
 	var out *model.Instance
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		inst, err := getInstance(ctx, tx, tenantID, id)
+		inst, err := gateInline(ctx, tx, tenantID, id, allowed, "", now)
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(allowed, inst.Status) {
-			return &store.StateError{InstanceID: id, Status: inst.Status}
-		}
-		busy, err := hasUnfinishedTask(ctx, tx, id)
-		if err != nil {
+		// A lease that ended is of a holder that died: it goes now.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM inline_leases WHERE instance_id = ?`, id); err != nil {
 			return err
 		}
-		if busy {
-			return &store.StateError{InstanceID: id, Status: inst.Status}
-		}
-		now := s.now()
+		at := s.now()
 		inst.Status = newStatus
 		if task.Kind == model.TaskDelete {
 			inst.Deleting = true
 		}
-		inst.Updated = now
+		inst.Updated = at
 		if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, deleting = ?, updated = ? WHERE id = ?`,
-			string(inst.Status), inst.Deleting, unix(now), id); err != nil {
+			string(inst.Status), inst.Deleting, unix(at), id); err != nil {
 			return err
 		}
 		task.InstanceID = id
 		out = inst
-		return insertTask(ctx, tx, task, now)
+		return insertTask(ctx, tx, task, at)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: start action on instance %s: %w", id, err)

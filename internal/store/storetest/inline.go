@@ -58,29 +58,29 @@ func testInlineGate(t *testing.T, s store.Store) {
 	// An action that takes the engine away is refused while the lease
 	// lives, and writes nothing.
 	restart := newTask("task-1", "inst-1", model.TaskRestart, t0)
-	_, err = s.StartActionExclusive(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
-	wantErr(t, "StartActionExclusive(leased)", err, store.ErrBusy)
+	_, err = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
+	wantErr(t, "StartAction(leased)", err, store.ErrBusy)
 	if got, err := s.GetInstance(ctx, "", "inst-1"); err != nil || got.Status != model.StatusActive {
-		t.Errorf("after a refused StartActionExclusive: status %v, %v; want ACTIVE", got, err)
+		t.Errorf("after a refused StartAction: status %v, %v; want ACTIVE", got, err)
 	}
 	_, err = s.ActiveTask(ctx, "inst-1")
-	wantErr(t, "ActiveTask after a refused StartActionExclusive", err, store.ErrNotFound)
+	wantErr(t, "ActiveTask after a refused StartAction", err, store.ErrNotFound)
 
 	// Another holder's release does not free it; its own does.
 	noErr(t, "ReleaseInline(other holder)", s.ReleaseInline(ctx, "inst-1", "h2"))
-	_, err = s.StartActionExclusive(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
-	wantErr(t, "StartActionExclusive(still leased)", err, store.ErrBusy)
+	_, err = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
+	wantErr(t, "StartAction(still leased)", err, store.ErrBusy)
 	noErr(t, "ReleaseInline", s.ReleaseInline(ctx, "inst-1", "h1"))
 	noErr(t, "ReleaseInline(again)", s.ReleaseInline(ctx, "inst-1", "h1"))
 
-	_, err = s.StartActionExclusive(ctx, "tenant-b", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
-	wantErr(t, "StartActionExclusive(other tenant)", err, store.ErrNotFound)
-	_, err = s.StartActionExclusive(ctx, "tenant-a", "inst-build", model.ActionAllowedStatuses, model.StatusReboot, newTask("task-b", "inst-build", model.TaskRestart, t0), t0)
-	wantStateError(t, "StartActionExclusive(BUILD)", err, model.StatusBuild)
-	got, err := s.StartActionExclusive(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
-	noErr(t, "StartActionExclusive", err)
+	_, err = s.StartAction(ctx, "tenant-b", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
+	wantErr(t, "StartAction(other tenant)", err, store.ErrNotFound)
+	_, err = s.StartAction(ctx, "tenant-a", "inst-build", model.ActionAllowedStatuses, model.StatusReboot, newTask("task-b", "inst-build", model.TaskRestart, t0), t0)
+	wantStateError(t, "StartAction(BUILD)", err, model.StatusBuild)
+	got, err := s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Second))
+	noErr(t, "StartAction", err)
 	if got.Status != model.StatusReboot || got.Deleting {
-		t.Errorf("StartActionExclusive = %s deleting=%v, want REBOOT", got.Status, got.Deleting)
+		t.Errorf("StartAction = %s deleting=%v, want REBOOT", got.Status, got.Deleting)
 	}
 	if at, err := s.ActiveTask(ctx, "inst-1"); err != nil || at.ID != "task-1" {
 		t.Errorf("ActiveTask = %v, %v; want task-1", at, err)
@@ -90,15 +90,15 @@ func testInlineGate(t *testing.T, s store.Store) {
 	// check, even in an allowed status) and so is a second action.
 	_, err = s.AcquireInline(ctx, "tenant-a", "inst-1", append(adminStatuses, model.StatusReboot), "h3", t0.Add(3*time.Second), time.Minute)
 	wantStateError(t, "AcquireInline(task running)", err, model.StatusReboot)
-	_, err = s.StartActionExclusive(ctx, "tenant-a", "inst-1", []model.InstanceStatus{model.StatusReboot}, model.StatusShutdown, newTask("task-2", "inst-1", model.TaskDelete, t0), t0)
-	wantStateError(t, "StartActionExclusive(task running)", err, model.StatusReboot)
+	_, err = s.StartAction(ctx, "tenant-a", "inst-1", []model.InstanceStatus{model.StatusReboot}, model.StatusShutdown, newTask("task-2", "inst-1", model.TaskDelete, t0), t0)
+	wantStateError(t, "StartAction(task running)", err, model.StatusReboot)
 
 	// A delete goes through the same gate and sets Deleting.
 	mustCreate(t, s, newInstance("tenant-a", "inst-2", model.StatusActive), nil)
-	got, err = s.StartActionExclusive(ctx, "tenant-a", "inst-2", []model.InstanceStatus{model.StatusActive}, model.StatusShutdown, newTask("task-3", "inst-2", model.TaskDelete, t0), t0)
-	noErr(t, "StartActionExclusive(delete)", err)
+	got, err = s.StartAction(ctx, "tenant-a", "inst-2", []model.InstanceStatus{model.StatusActive}, model.StatusShutdown, newTask("task-3", "inst-2", model.TaskDelete, t0), t0)
+	noErr(t, "StartAction(delete)", err)
 	if !got.Deleting {
-		t.Errorf("StartActionExclusive(delete): Deleting = false")
+		t.Errorf("StartAction(delete): Deleting = false")
 	}
 
 	// A lease goes with its instance.
@@ -127,10 +127,10 @@ func testInlineExpiry(t *testing.T, s store.Store) {
 	// The dead holder's late release must not free h2's lease.
 	noErr(t, "ReleaseInline(dead)", s.ReleaseInline(ctx, "inst-1", "dead"))
 	restart := newTask("task-1", "inst-1", model.TaskRestart, t0)
-	_, err = s.StartActionExclusive(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Minute))
-	wantErr(t, "StartActionExclusive(h2 holds)", err, store.ErrBusy)
-	_, err = s.StartActionExclusive(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(4*time.Minute))
-	noErr(t, "StartActionExclusive(h2's lease ended)", err)
+	_, err = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(2*time.Minute))
+	wantErr(t, "StartAction(h2 holds)", err, store.ErrBusy)
+	_, err = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, restart, t0.Add(4*time.Minute))
+	noErr(t, "StartAction(h2's lease ended)", err)
 }
 
 // testInlineConcurrent: leases and actions raced from many goroutines are
@@ -152,7 +152,7 @@ func testInlineConcurrent(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			<-start
 			task := newTask(fmt.Sprintf("task-%02d", i), "inst-1", model.TaskRestart, t0)
-			_, errs[n+i] = s.StartActionExclusive(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, task, t0)
+			_, errs[n+i] = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, task, t0)
 		})
 	}
 	close(start)

@@ -215,7 +215,7 @@ func testStartAction(t *testing.T, s store.Store) {
 	mustCreate(t, s, newInstance("tenant-a", "active", model.StatusActive), nil)
 
 	t.Run("status not allowed", func(t *testing.T) {
-		_, err := s.StartAction(ctx, "tenant-a", "failed", allowed, model.StatusReboot, newTask("r-0", "failed", model.TaskRestart, t0))
+		_, err := s.StartAction(ctx, "tenant-a", "failed", allowed, model.StatusReboot, newTask("r-0", "failed", model.TaskRestart, t0), t0)
 		wantStateError(t, "StartAction(FAILED)", err, model.StatusFailed)
 		got, err := s.GetInstance(ctx, "", "failed")
 		noErr(t, "GetInstance", err)
@@ -229,22 +229,22 @@ func testStartAction(t *testing.T, s store.Store) {
 	t.Run("unfinished task blocks", func(t *testing.T) {
 		// BUILD is allowed here, but the create task is not finished.
 		_, err := s.StartAction(ctx, "tenant-a", "building", []model.InstanceStatus{model.StatusBuild},
-			model.StatusReboot, newTask("r-1", "building", model.TaskRestart, t0))
+			model.StatusReboot, newTask("r-1", "building", model.TaskRestart, t0), t0)
 		wantStateError(t, "StartAction(with create task)", err, model.StatusBuild)
 		_, err = s.GetTask(ctx, "r-1")
 		wantErr(t, "GetTask(refused task)", err, store.ErrNotFound)
 	})
 
 	t.Run("other tenant and missing", func(t *testing.T) {
-		_, err := s.StartAction(ctx, "tenant-b", "active", allowed, model.StatusReboot, newTask("r-2", "active", model.TaskRestart, t0))
+		_, err := s.StartAction(ctx, "tenant-b", "active", allowed, model.StatusReboot, newTask("r-2", "active", model.TaskRestart, t0), t0)
 		wantErr(t, "StartAction(other tenant)", err, store.ErrNotFound)
-		_, err = s.StartAction(ctx, "tenant-a", "missing", allowed, model.StatusReboot, newTask("r-3", "missing", model.TaskRestart, t0))
+		_, err = s.StartAction(ctx, "tenant-a", "missing", allowed, model.StatusReboot, newTask("r-3", "missing", model.TaskRestart, t0), t0)
 		wantErr(t, "StartAction(missing)", err, store.ErrNotFound)
 	})
 
 	t.Run("accepted then blocked then accepted", func(t *testing.T) {
 		task := newTask("r-4", "active", model.TaskRestart, t0.Add(-time.Hour)) // the oldest task
-		got, err := s.StartAction(ctx, "tenant-a", "active", allowed, model.StatusReboot, task)
+		got, err := s.StartAction(ctx, "tenant-a", "active", allowed, model.StatusReboot, task, t0)
 		noErr(t, "StartAction", err)
 		if got.Status != model.StatusReboot || got.Deleting {
 			t.Errorf("StartAction: Status %s, Deleting %v; want REBOOT, false", got.Status, got.Deleting)
@@ -260,7 +260,7 @@ func testStartAction(t *testing.T, s store.Store) {
 
 		// A second action, even one allowed from REBOOT, is refused.
 		_, err = s.StartAction(ctx, "tenant-a", "active", []model.InstanceStatus{model.StatusReboot},
-			model.StatusReboot, newTask("r-5", "active", model.TaskRestart, t0))
+			model.StatusReboot, newTask("r-5", "active", model.TaskRestart, t0), t0)
 		wantStateError(t, "second StartAction", err, model.StatusReboot)
 
 		// Still refused while the task runs.
@@ -270,7 +270,7 @@ func testStartAction(t *testing.T, s store.Store) {
 			t.Fatalf("ClaimTask = %s, want the oldest task %s", claimed.ID, task.ID)
 		}
 		_, err = s.StartAction(ctx, "tenant-a", "active", []model.InstanceStatus{model.StatusReboot},
-			model.StatusReboot, newTask("r-6", "active", model.TaskRestart, t0))
+			model.StatusReboot, newTask("r-6", "active", model.TaskRestart, t0), t0)
 		wantStateError(t, "StartAction during running task", err, model.StatusReboot)
 
 		// Finish every claimed task (the create task may have come first).
@@ -288,7 +288,7 @@ func testStartAction(t *testing.T, s store.Store) {
 		noErr(t, "UpdateInstance", err)
 
 		// A delete sets Deleting.
-		got, err = s.StartAction(ctx, "tenant-a", "active", allowed, model.StatusShutdown, newTask("d-1", "active", model.TaskDelete, t0))
+		got, err = s.StartAction(ctx, "tenant-a", "active", allowed, model.StatusShutdown, newTask("d-1", "active", model.TaskDelete, t0), t0)
 		noErr(t, "StartAction(delete)", err)
 		if got.Status != model.StatusShutdown || !got.Deleting {
 			t.Errorf("StartAction(delete): Status %s, Deleting %v; want SHUTDOWN, true", got.Status, got.Deleting)
@@ -315,7 +315,7 @@ func testStartActionConcurrent(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			<-start
 			task := newTask(fmt.Sprintf("task-%02d", i), "inst-1", model.TaskRestart, t0)
-			_, errs[i] = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, task)
+			_, errs[i] = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusReboot, task, t0)
 		})
 	}
 	close(start)
@@ -492,7 +492,7 @@ func testDeleteInstance(t *testing.T, s store.Store) {
 
 	// The delete task deletes the instance, then finishes.
 	_, err = s.StartAction(ctx, "tenant-a", "inst-1", model.ActionAllowedStatuses, model.StatusShutdown,
-		newTask("delete-1", "inst-1", model.TaskDelete, t0.Add(time.Second)))
+		newTask("delete-1", "inst-1", model.TaskDelete, t0.Add(time.Second)), t0)
 	noErr(t, "StartAction(delete)", err)
 	del, err := s.ClaimTask(ctx, "runner", t0, time.Minute)
 	noErr(t, "ClaimTask(delete)", err)
