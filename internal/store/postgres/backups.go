@@ -2,16 +2,15 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 var (
@@ -34,10 +33,9 @@ func scanBackup(sc pgx.Row) (*model.Backup, error) {
 		&b.Size, &b.Location, &b.Checksum, &meta, &b.AdminSecret, &b.Fault, &created, &updated); err != nil {
 		return nil, err
 	}
-	if meta != "" {
-		if err := json.Unmarshal([]byte(meta), &b.Meta); err != nil {
-			return nil, fmt.Errorf("backup %s meta: %w", b.ID, err)
-		}
+	var err error
+	if b.Meta, err = sqlrow.DecodeMeta(b.ID, meta); err != nil {
+		return nil, err
 	}
 	b.Created = fromTS(created)
 	b.Updated = fromTS(updated)
@@ -45,16 +43,13 @@ func scanBackup(sc pgx.Row) (*model.Backup, error) {
 }
 
 func backupArgs(b *model.Backup) ([]any, error) {
-	meta := []byte("{}")
-	if len(b.Meta) > 0 {
-		var err error
-		if meta, err = json.Marshal(b.Meta); err != nil {
-			return nil, err
-		}
+	meta, err := sqlrow.EncodeMeta(b.Meta)
+	if err != nil {
+		return nil, err
 	}
 	return []any{b.ID, b.TenantID, b.Name, b.Description, b.InstanceID, b.ParentID, string(b.Status),
 		b.Automated, b.Datastore, b.DatastoreVersion, b.DatastoreVersionID, b.VolumeSize, b.FlavorID,
-		b.Size, b.Location, b.Checksum, string(meta), b.AdminSecret, b.Fault, ts(b.Created), ts(b.Updated)}, nil
+		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, ts(b.Created), ts(b.Updated)}, nil
 }
 
 func getBackup(ctx context.Context, q queryRower, tenantID, id string) (*model.Backup, error) {
@@ -75,27 +70,15 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(allowed, inst.Status) {
-			return &store.StateError{InstanceID: inst.ID, Status: inst.Status}
-		}
-		busy, err := hasUnfinishedTask(ctx, tx, inst.ID)
-		if err != nil {
+		if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, inst.ID) }); err != nil {
 			return err
-		}
-		if busy {
-			return &store.StateError{InstanceID: inst.ID, Status: inst.Status}
 		}
 		now := s.now()
 		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, updated = $2 WHERE id = $3`,
 			string(newStatus), ts(now), inst.ID); err != nil {
 			return err
 		}
-		if b.Created.IsZero() {
-			b.Created = now
-		}
-		if b.Updated.IsZero() {
-			b.Updated = b.Created
-		}
+		sqlrow.DefaultTimes(&b.Created, &b.Updated, now)
 		args, err := backupArgs(b)
 		if err != nil {
 			return err
@@ -226,12 +209,7 @@ func (s *Store) DeleteBackup(ctx context.Context, id string) error {
 
 // InsertBackup implements store.Backups.
 func (s *Store) InsertBackup(ctx context.Context, b *model.Backup) error {
-	if b.Created.IsZero() {
-		b.Created = s.now()
-	}
-	if b.Updated.IsZero() {
-		b.Updated = b.Created
-	}
+	sqlrow.DefaultTimes(&b.Created, &b.Updated, s.now())
 	args, err := backupArgs(b)
 	if err == nil {
 		_, err = s.pool.Exec(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
@@ -277,12 +255,7 @@ func getSchedule(ctx context.Context, q queryRower, tenantID, id string) (*model
 // CreateSchedule implements store.Schedules.
 func (s *Store) CreateSchedule(ctx context.Context, c *model.Schedule) error {
 	now := s.now()
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.Updated.IsZero() {
-		c.Updated = c.Created
-	}
+	sqlrow.DefaultTimes(&c.Created, &c.Updated, now)
 	_, err := s.pool.Exec(ctx, `INSERT INTO schedules (`+scheduleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		scheduleArgs(c)...)
 	if isUnique(err) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 // PutFlavor implements store.Catalog.
@@ -132,16 +133,11 @@ func (s *Store) ListDatastores(ctx context.Context) ([]model.Datastore, error) {
 		if err := rows.Scan(&d.ID, &d.Name, &d.DefaultVersionID, &vID, &vName, &vVersion, &vEngine, &vActive); err != nil {
 			return nil, fmt.Errorf("postgres: list datastores: %w", err)
 		}
-		if n := len(out); n == 0 || out[n-1].ID != d.ID {
-			out = append(out, d)
-		}
+		var v *model.DatastoreVersion
 		if vID != nil {
-			last := &out[len(out)-1]
-			last.Versions = append(last.Versions, model.DatastoreVersion{
-				ID: *vID, DatastoreID: d.ID, DatastoreName: d.Name, Name: *vName,
-				Version: *vVersion, Engine: *vEngine, Active: *vActive,
-			})
+			v = &model.DatastoreVersion{ID: *vID, Name: *vName, Version: *vVersion, Engine: *vEngine, Active: *vActive}
 		}
+		out = sqlrow.AppendDatastore(out, d, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: list datastores: %w", err)

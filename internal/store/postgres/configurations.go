@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 var _ store.Configurations = (*Store)(nil)
@@ -28,23 +28,12 @@ func scanConfiguration(row pgx.Row) (*model.Configuration, error) {
 		&c.DatastoreVersionID, &vals, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(vals, &c.Values); err != nil {
-		return nil, fmt.Errorf("configuration %s values: %w", c.ID, err)
-	}
-	if c.Values == nil {
-		c.Values = map[string]string{}
+	var err error
+	if c.Values, err = sqlrow.DecodeValues(c.ID, vals); err != nil {
+		return nil, err
 	}
 	c.Created, c.Updated = fromTS(created), fromTS(updated)
 	return &c, nil
-}
-
-func configurationVals(c *model.Configuration) (string, error) {
-	v := c.Values
-	if v == nil {
-		v = map[string]string{}
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
 }
 
 func getConfiguration(ctx context.Context, q queryRower, tenantID, id string, lock bool) (*model.Configuration, error) {
@@ -62,13 +51,8 @@ func getConfiguration(ctx context.Context, q queryRower, tenantID, id string, lo
 // CreateConfiguration implements store.Configurations.
 func (s *Store) CreateConfiguration(ctx context.Context, c *model.Configuration) error {
 	now := s.now()
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.Updated.IsZero() {
-		c.Updated = c.Created
-	}
-	vals, err := configurationVals(c)
+	sqlrow.DefaultTimes(&c.Created, &c.Updated, now)
+	vals, err := sqlrow.EncodeValues(c.Values)
 	if err == nil {
 		_, err = s.pool.Exec(ctx, `INSERT INTO configurations (`+configurationCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, c.ID, c.TenantID, c.Name, c.Description, c.Datastore,
@@ -131,7 +115,7 @@ func (s *Store) UpdateConfiguration(ctx context.Context, tenantID, id string, fn
 		}
 		c.ID = id
 		c.Updated = s.now()
-		vals, err := configurationVals(c)
+		vals, err := sqlrow.EncodeValues(c.Values)
 		if err != nil {
 			return err
 		}

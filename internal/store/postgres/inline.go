@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 var _ store.InlineLeases = (*Store)(nil)
@@ -38,17 +38,11 @@ func gateInline(ctx context.Context, tx pgx.Tx, tenantID, id string, allowed []m
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(allowed, inst.Status) {
-		return nil, &store.StateError{InstanceID: id, Status: inst.Status}
-	}
-	busy, err := hasUnfinishedTask(ctx, tx, id)
-	if err != nil {
+	if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, id) }); err != nil {
 		return nil, err
 	}
-	if busy {
-		return nil, &store.StateError{InstanceID: id, Status: inst.Status}
-	}
-	if busy, err = inlineBusy(ctx, tx, id, holder, now); err != nil {
+	busy, err := inlineBusy(ctx, tx, id, holder, now)
+	if err != nil {
 		return nil, err
 	}
 	if busy {

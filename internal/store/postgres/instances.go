@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
@@ -83,12 +84,7 @@ func hasUnfinishedTask(ctx context.Context, q queryRower, id string) (bool, erro
 // inst and task are set to now, and an empty task State to pending.
 func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error {
 	now := s.now()
-	if inst.Created.IsZero() {
-		inst.Created = now
-	}
-	if inst.Updated.IsZero() {
-		inst.Updated = inst.Created
-	}
+	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,

@@ -3,13 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 var (
@@ -32,10 +31,9 @@ func scanBackup(sc scanner) (*model.Backup, error) {
 		&b.Size, &b.Location, &b.Checksum, &meta, &b.AdminSecret, &b.Fault, &created, &updated); err != nil {
 		return nil, err
 	}
-	if meta != "" {
-		if err := json.Unmarshal([]byte(meta), &b.Meta); err != nil {
-			return nil, fmt.Errorf("backup %s meta: %w", b.ID, err)
-		}
+	var err error
+	if b.Meta, err = sqlrow.DecodeMeta(b.ID, meta); err != nil {
+		return nil, err
 	}
 	b.Created = fromUnix(created)
 	b.Updated = fromUnix(updated)
@@ -43,16 +41,13 @@ func scanBackup(sc scanner) (*model.Backup, error) {
 }
 
 func backupArgs(b *model.Backup) ([]any, error) {
-	meta := []byte("{}")
-	if len(b.Meta) > 0 {
-		var err error
-		if meta, err = json.Marshal(b.Meta); err != nil {
-			return nil, err
-		}
+	meta, err := sqlrow.EncodeMeta(b.Meta)
+	if err != nil {
+		return nil, err
 	}
 	return []any{b.ID, b.TenantID, b.Name, b.Description, b.InstanceID, b.ParentID, string(b.Status),
 		b.Automated, b.Datastore, b.DatastoreVersion, b.DatastoreVersionID, b.VolumeSize, b.FlavorID,
-		b.Size, b.Location, b.Checksum, string(meta), b.AdminSecret, b.Fault, unix(b.Created), unix(b.Updated)}, nil
+		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, unix(b.Created), unix(b.Updated)}, nil
 }
 
 func getBackup(ctx context.Context, q querier, tenantID, id string) (*model.Backup, error) {
@@ -73,27 +68,15 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(allowed, inst.Status) {
-			return &store.StateError{InstanceID: inst.ID, Status: inst.Status}
-		}
-		busy, err := hasUnfinishedTask(ctx, tx, inst.ID)
-		if err != nil {
+		if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, inst.ID) }); err != nil {
 			return err
-		}
-		if busy {
-			return &store.StateError{InstanceID: inst.ID, Status: inst.Status}
 		}
 		now := s.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, updated = ? WHERE id = ?`,
 			string(newStatus), unix(now), inst.ID); err != nil {
 			return err
 		}
-		if b.Created.IsZero() {
-			b.Created = now
-		}
-		if b.Updated.IsZero() {
-			b.Updated = b.Created
-		}
+		sqlrow.DefaultTimes(&b.Created, &b.Updated, now)
 		args, err := backupArgs(b)
 		if err != nil {
 			return err
@@ -220,12 +203,7 @@ func (s *Store) DeleteBackup(ctx context.Context, id string) error {
 
 // InsertBackup implements store.Backups.
 func (s *Store) InsertBackup(ctx context.Context, b *model.Backup) error {
-	if b.Created.IsZero() {
-		b.Created = s.now()
-	}
-	if b.Updated.IsZero() {
-		b.Updated = b.Created
-	}
+	sqlrow.DefaultTimes(&b.Created, &b.Updated, s.now())
 	args, err := backupArgs(b)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert backup %s: %w", b.ID, err)
@@ -275,12 +253,7 @@ func getSchedule(ctx context.Context, q querier, tenantID, id string) (*model.Sc
 // CreateSchedule implements store.Schedules.
 func (s *Store) CreateSchedule(ctx context.Context, c *model.Schedule) error {
 	now := s.now()
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.Updated.IsZero() {
-		c.Updated = c.Created
-	}
+	sqlrow.DefaultTimes(&c.Created, &c.Updated, now)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO schedules (`+scheduleCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		scheduleArgs(c)...)
 	if isUnique(err) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 // PutFlavor implements store.Catalog.
@@ -137,16 +138,11 @@ func (s *Store) ListDatastores(ctx context.Context) ([]model.Datastore, error) {
 		if err := rows.Scan(&d.ID, &d.Name, &d.DefaultVersionID, &vID, &vName, &vVersion, &vEngine, &vActive); err != nil {
 			return nil, fmt.Errorf("sqlite: list datastores: %w", err)
 		}
-		if n := len(out); n == 0 || out[n-1].ID != d.ID {
-			out = append(out, d)
-		}
+		var v *model.DatastoreVersion
 		if vID.Valid {
-			last := &out[len(out)-1]
-			last.Versions = append(last.Versions, model.DatastoreVersion{
-				ID: vID.String, DatastoreID: d.ID, DatastoreName: d.Name, Name: vName.String,
-				Version: vVersion.String, Engine: vEngine.String, Active: vActive.Bool,
-			})
+			v = &model.DatastoreVersion{ID: vID.String, Name: vName.String, Version: vVersion.String, Engine: vEngine.String, Active: vActive.Bool}
 		}
+		out = sqlrow.AppendDatastore(out, d, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list datastores: %w", err)

@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 var _ store.Configurations = (*Store)(nil)
@@ -26,23 +26,12 @@ func scanConfiguration(sc scanner) (*model.Configuration, error) {
 		&c.DatastoreVersionID, &vals, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(vals), &c.Values); err != nil {
-		return nil, fmt.Errorf("configuration %s values: %w", c.ID, err)
-	}
-	if c.Values == nil {
-		c.Values = map[string]string{}
+	var err error
+	if c.Values, err = sqlrow.DecodeValues(c.ID, []byte(vals)); err != nil {
+		return nil, err
 	}
 	c.Created, c.Updated = fromUnix(created), fromUnix(updated)
 	return &c, nil
-}
-
-func configurationVals(c *model.Configuration) (string, error) {
-	v := c.Values
-	if v == nil {
-		v = map[string]string{}
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
 }
 
 func getConfiguration(ctx context.Context, q querier, tenantID, id string) (*model.Configuration, error) {
@@ -56,13 +45,8 @@ func getConfiguration(ctx context.Context, q querier, tenantID, id string) (*mod
 // CreateConfiguration implements store.Configurations.
 func (s *Store) CreateConfiguration(ctx context.Context, c *model.Configuration) error {
 	now := s.now()
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.Updated.IsZero() {
-		c.Updated = c.Created
-	}
-	vals, err := configurationVals(c)
+	sqlrow.DefaultTimes(&c.Created, &c.Updated, now)
+	vals, err := sqlrow.EncodeValues(c.Values)
 	if err != nil {
 		return fmt.Errorf("sqlite: create configuration %s: %w", c.ID, err)
 	}
@@ -129,7 +113,7 @@ func (s *Store) UpdateConfiguration(ctx context.Context, tenantID, id string, fn
 		}
 		c.ID = id
 		c.Updated = s.now()
-		vals, err := configurationVals(c)
+		vals, err := sqlrow.EncodeValues(c.Values)
 		if err != nil {
 			return err
 		}

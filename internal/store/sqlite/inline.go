@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/sqlrow"
 )
 
 var _ store.InlineLeases = (*Store)(nil)
@@ -33,17 +33,11 @@ func gateInline(ctx context.Context, tx *sql.Tx, tenantID, id string, allowed []
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(allowed, inst.Status) {
-		return nil, &store.StateError{InstanceID: id, Status: inst.Status}
-	}
-	busy, err := hasUnfinishedTask(ctx, tx, id)
-	if err != nil {
+	if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, id) }); err != nil {
 		return nil, err
 	}
-	if busy {
-		return nil, &store.StateError{InstanceID: id, Status: inst.Status}
-	}
-	if busy, err = inlineBusy(ctx, tx, id, holder, now); err != nil {
+	busy, err := inlineBusy(ctx, tx, id, holder, now)
+	if err != nil {
 		return nil, err
 	}
 	if busy {
