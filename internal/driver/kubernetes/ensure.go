@@ -214,6 +214,9 @@ func (d *Driver) ensureStatefulSet(ctx context.Context, o *objects, replicas int
 			id := want.Labels[LabelInstance]
 			if p, err := d.c.CoreV1().Pods(want.Namespace).Get(ctx, podName(id), metav1.GetOptions{}); err == nil {
 				d.obs.expectGone(id, p.UID)
+				if err := d.markPod(ctx, p, replacedByUpdate); err != nil {
+					return err
+				}
 			}
 			have.Labels = want.Labels
 			if have.Annotations == nil {

@@ -29,6 +29,12 @@ const (
 	// AnnotationSpecHash on a StatefulSet and its pod template is the hash
 	// of the spec hoard wants; a pod carrying the current value runs it.
 	AnnotationSpecHash = "hoard.dev/spec-hash"
+	// AnnotationReplacedBy on a pod names the hoard operation ("restart",
+	// "update", "stop", "destroy") that is about to remove it. hoard sets
+	// it before the pod is deleted, so that every hoard replica's observer,
+	// not only the one that runs the operation, sees the pod going away on
+	// purpose rather than as an engine exit.
+	AnnotationReplacedBy = "hoard.dev/replaced-by"
 )
 
 // Defaults for Config fields left zero.

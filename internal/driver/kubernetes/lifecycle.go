@@ -50,6 +50,11 @@ func (d *Driver) Start(ctx context.Context, s driver.Spec) error {
 		return err
 	}
 	d.obs.setQuiet(s.InstanceID, false)
+	// A mark an operation that failed left on a pod still running would
+	// hide that pod's exits from every observer.
+	if err := d.unmarkPod(ctx, o.sts.Namespace, s.InstanceID); err != nil {
+		return err
+	}
 	return d.ensure(ctx, o, 1)
 }
 
@@ -69,6 +74,9 @@ func (d *Driver) Stop(ctx context.Context, id string) error {
 	d.obs.setQuiet(id, true)
 	if p, err := d.c.CoreV1().Pods(sts.Namespace).Get(ctx, podName(id), metav1.GetOptions{}); err == nil {
 		d.obs.expectGone(id, p.UID)
+		if err := d.markPod(ctx, p, replacedByStop); err != nil {
+			return err
+		}
 	}
 	if _, err := d.scale(ctx, sts.Namespace, id, 0); err != nil {
 		return err
@@ -108,6 +116,11 @@ func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
 	case err == nil:
 		oldUID = old.UID
 		d.obs.expectGone(id, old.UID)
+		// Marked before a new template (ensure) or the delete below can
+		// remove it: every replica's observer sees it go on purpose.
+		if err := d.markPod(ctx, old, replacedByRestart); err != nil {
+			return err
+		}
 	case apierrors.IsNotFound(err):
 		d.obs.expectGone(id, "")
 	default:
@@ -191,6 +204,9 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 	}
 	defer unlock()
 	d.obs.setQuiet(id, true)
+	if err := d.markPods(ctx, id, replacedByDestroy); err != nil {
+		return err
+	}
 	if err := d.deleteObjects(ctx, selector(id), nil); err != nil {
 		return err
 	}

@@ -34,8 +34,10 @@ func newObserver(d *Driver) *observer {
 
 // podState is what the observer last saw of an instance's pod.
 type podState struct {
+	uid    types.UID // of the pod seen last
 	ready  bool
 	exited bool // EventExited reported, EventRecovered not yet
+	gone   bool // the pod seen last was deleted
 }
 
 // watch starts the informer on hoard's pods (once).
@@ -120,9 +122,20 @@ func (o *observer) changed(obj any, deleted bool) {
 		st = &podState{}
 		o.pods[id] = st
 	}
-	doomed := o.doomed[p.UID]
+	if deleted && st.uid != "" && p.UID != st.uid {
+		// A late deletion of a pod already replaced by the one seen last:
+		// it says nothing of the instance's current pod.
+		o.wake(id)
+		o.mu.Unlock()
+		return
+	}
+	st.uid, st.gone = p.UID, deleted
+	// A pod this process removes on purpose (doomed), or one any hoard
+	// replica marked in the cluster before removing it (replaced): whatever
+	// it does now, it is gone, and no exit. Judging from the mark, every
+	// replica reaches the same conclusion.
+	doomed := o.doomed[p.UID] || replaced(p)
 	if doomed {
-		// The old pod of a restart: whatever it does now, it is gone.
 		ready = false
 	}
 	switch {
@@ -140,16 +153,21 @@ func (o *observer) changed(obj any, deleted bool) {
 	if deleted {
 		delete(o.doomed, p.UID)
 	}
+	o.wake(id)
+	o.mu.Unlock()
+	if ev != nil {
+		o.d.log.Warn("pod state changed", "instance_id", id, "event", string(ev.Kind), "detail", ev.Detail)
+		o.d.report(*ev)
+	}
+}
+
+// wake wakes the waiters of instance id (without blocking); o.mu is held.
+func (o *observer) wake(id string) {
 	for w := range o.waiters[id] {
 		select {
 		case w <- struct{}{}:
 		default: // already woken
 		}
-	}
-	o.mu.Unlock()
-	if ev != nil {
-		o.d.log.Warn("pod state changed", "instance_id", id, "event", string(ev.Kind), "detail", ev.Detail)
-		o.d.report(*ev)
 	}
 }
 
