@@ -41,6 +41,11 @@
 // [driver.EventExited] when a pod that was ready stops being ready (other
 // than through Restart, Stop or Destroy) and [driver.EventRecovered] when the
 // instance is ready again; the pod itself (the kubelet) restarts the engine.
+// Before the driver removes a pod on purpose (Restart, a new template,
+// Stop, Destroy) it marks it with AnnotationReplacedBy, and a marked pod is
+// never an exit: the judgement is made from the cluster, so every hoard
+// replica's observer reaches the same one, not only the replica that ran the
+// operation.
 //
 // # Readiness
 //
