@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -95,6 +97,56 @@ func watchPods(t *testing.T, cl *k8stest.Cluster, ns, id string) *podLog {
 	}()
 	t.Cleanup(func() { cancel(); w.Stop(); <-done })
 	return l
+}
+
+// statusLog records the statuses an instance shows, polled every 50 ms
+// through any replica that answers, until stopped.
+type statusLog struct {
+	mu   sync.Mutex
+	seen []string // distinct consecutive statuses, in order
+	n    int      // samples taken
+	stop func()
+}
+
+// watchStatuses starts polling instance id through clients (one per
+// replica; a replica that is down simply does not answer).
+func watchStatuses(t *testing.T, clients []*gophercloud.ServiceClient, id string) *statusLog {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &statusLog{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			inst, err := instances.Get(ctx, clients[i%len(clients)], id).Extract()
+			if err == nil {
+				l.mu.Lock()
+				if len(l.seen) == 0 || l.seen[len(l.seen)-1] != inst.Status {
+					l.seen = append(l.seen, inst.Status)
+				}
+				l.n++
+				l.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	l.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(l.stop)
+	return l
+}
+
+// samples returns the number of samples and the statuses seen so far.
+func (l *statusLog) samples() (int, []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n, append([]string(nil), l.seen...)
 }
 
 // seedK8sInstance makes an ACTIVE MariaDB instance of tenant in the
@@ -252,6 +304,13 @@ func TestK8sReplicasTakeOverRestart(t *testing.T) {
 	}
 	waitStatus(ctx, t, sc, inst.ID, "ACTIVE", 10*time.Second)
 
+	// Statuses through the restart: never SHUTDOWN (the replicas that did
+	// not delete the pod must not take its going for an outage).
+	var clients []*gophercloud.ServiceClient
+	for _, r := range replicas {
+		clients = append(clients, r.client(ctx))
+	}
+	statuses := watchStatuses(t, clients, inst.ID)
 	if err := instances.Restart(ctx, sc, inst.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +340,17 @@ func TestK8sReplicasTakeOverRestart(t *testing.T) {
 		}
 	}
 	waitStatus(ctx, t, alive[1].client(ctx), inst.ID, "ACTIVE", 10*time.Second)
+	// Keep watching for a while once ACTIVE: a replica's informer may
+	// deliver the old pod's going late.
+	n0, _ := statuses.samples()
+	waitFor(t, time.Minute, "statuses after the restart", func() bool {
+		n, _ := statuses.samples()
+		return n >= n0+40
+	})
+	statuses.stop()
+	if _, seen := statuses.samples(); slices.Contains(seen, "SHUTDOWN") || seen[len(seen)-1] != "ACTIVE" {
+		t.Errorf("statuses through the restart %v: want no SHUTDOWN, ending ACTIVE", seen)
+	}
 
 	// The pod was replaced once: the seeded pod went, one replacement
 	// came and is the pod now, never deleted.
