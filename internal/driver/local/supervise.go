@@ -19,6 +19,10 @@ var errDestroyed = errors.New("instance destroyed")
 // pingTimeout bounds one supervision ping.
 const pingTimeout = 2 * time.Second
 
+// startingStopGrace is how long a stop waits for an engine that supervision
+// restarted and that has not answered since, before killing it.
+const startingStopGrace = 2 * time.Second
+
 // stopReq asks a supervisor to stop its engine and end.
 type stopReq struct {
 	ctx   context.Context
@@ -222,7 +226,19 @@ func (s *supervisor) run(cur *proc) {
 		case req := <-s.stopc:
 			var err error
 			if cur != nil {
-				err = s.d.terminate(req.ctx, id, cur, s.eng.Process().StopSignal())
+				ctx, cancel := req.ctx, context.CancelFunc(func() {})
+				if outage {
+					// Restarted and never answered: it serves no one, and an
+					// engine still starting may not heed its stop signal yet
+					// (mariadbd on a full volume waits for free space in Aria
+					// recovery, retrying every minute). Crash recovery copes
+					// with being cut short; a volume resize should not wait
+					// out StopTimeout for it.
+					log.Warn("engine never answered since its restart; stopping it with a short grace", "pid", cur.pid, "grace", startingStopGrace)
+					ctx, cancel = context.WithTimeout(ctx, startingStopGrace)
+				}
+				err = s.d.terminate(ctx, id, cur, s.eng.Process().StopSignal())
+				cancel()
 			}
 			s.end() // before the reply: a Restart takes sup.lock next
 			req.reply <- err

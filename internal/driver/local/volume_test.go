@@ -11,7 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 )
 
@@ -485,4 +487,71 @@ func FuzzParseExt4Size(f *testing.F) {
 			t.Errorf("parseExt4Size = %d, %v", n, err)
 		}
 	})
+}
+
+// hangingProcess is an engine that ignores its stop signal and never
+// answers, as mariadbd does while Aria recovery waits for space on a full
+// volume.
+type hangingProcess struct{ fakeProcess }
+
+func (hangingProcess) ServerArgs(datastore.Spec) []string {
+	return []string{"/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"}
+}
+
+// hangingEngine is fakeEngine with hangingProcess.
+type hangingEngine struct{ *fakeEngine }
+
+func (e hangingEngine) Process() datastore.Process { return hangingProcess{fakeProcess{e.fakeEngine}} }
+
+// TestStopRestartedEngineNeverReady: stopping an engine that supervision
+// restarted and that never answered since (a full volume's crash loop,
+// which the user leaves by a volume resize) kills it after a short grace
+// instead of waiting out StopTimeout.
+func TestStopRestartedEngineNeverReady(t *testing.T) {
+	h := newHarness(t, &fakeEngine{serve: "deaf"})
+	const stopTimeout = 20 * time.Second
+	d := h.driver(func(c *Config) {
+		c.Engines = map[string]datastore.Engine{"fake": hangingEngine{h.eng}}
+		c.StopTimeout = stopTimeout
+		c.ReadyTimeout = time.Minute
+	})
+	ctx := context.Background()
+	s := h.spec("hang")
+	if err := d.Provision(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	first := h.handle("hang")
+	if err := syscall.Kill(-first.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.event(driver.EventExited)
+	var second *handle
+	eventually(t, "a restart", func() bool {
+		b, err := os.ReadFile(filepath.Join(h.root, "hang", handleName))
+		if err != nil {
+			return false
+		}
+		hd, err := decodeHandle(b)
+		if err != nil || hd.PID == 0 || hd.PID == first.PID {
+			return false
+		}
+		second = hd
+		return true
+	})
+	start := time.Now()
+	if err := d.Stop(ctx, "hang"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= stopTimeout/2 {
+		t.Errorf("Stop took %s, want about %s (the short grace), not StopTimeout %s", took, startingStopGrace, stopTimeout)
+	}
+	if !gone(second.PID, second.StartTime) {
+		t.Error("engine still runs after Stop")
+	}
+	if st, err := d.State(ctx, "hang"); err != nil || st != driver.StateStopped {
+		t.Errorf("State = %v, %v; want stopped", st, err)
+	}
 }
