@@ -24,6 +24,11 @@ type Backend interface {
 	GetInstance(ctx context.Context, tenantID, id string) (*service.InstanceDetail, error)
 	// ListInstances returns one page ordered by id and whether more follow.
 	ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error)
+	// ListInstanceSummaries is ListInstances with only the summary view's
+	// fields set (ID, Name, Status, FlavorID, VolumeSize, Datastore,
+	// DatastoreVersion, Address; see store.Instances.ListInstanceSummaries),
+	// which is cheaper: the summary list uses it.
+	ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error)
 	RenameInstance(ctx context.Context, tenantID, id, name string) error
 	DeleteInstance(ctx context.Context, tenantID, id string) error
 	RestartInstance(ctx context.Context, tenantID, id string) error

@@ -162,23 +162,12 @@ func FuzzAppendInstanceView(f *testing.F) {
 	})
 }
 
-// summaryBackend is a fakeBackend that can list summaries: it returns
-// instances with every field the summary view does not show zeroed, as
-// the stores do.
-type summaryBackend struct {
-	*fakeBackend
-	calls int
-}
+// fullRows is a fakeBackend whose summaries are whole instances: the
+// answers the summary list gave before it read summaries.
+type fullRows struct{ *fakeBackend }
 
-func (b *summaryBackend) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
-	b.calls++
-	list, more, err := b.ListInstances(ctx, tenantID, page)
-	for i, in := range list {
-		list[i] = &model.Instance{ID: in.ID, TenantID: in.TenantID, Name: in.Name, Status: in.Status,
-			FlavorID: in.FlavorID, VolumeSize: in.VolumeSize, Datastore: in.Datastore,
-			DatastoreVersion: in.DatastoreVersion, Address: in.Address}
-	}
-	return list, more, err
+func (b fullRows) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+	return b.ListInstances(ctx, tenantID, page)
 }
 
 // TestListInstanceSummaries checks that lists served from summaries are the
@@ -193,19 +182,21 @@ func TestListInstanceSummaries(t *testing.T) {
 		in.ConfigurationID = "cfg-1"
 		in.AdminSecret = []byte("sealed")
 	}
-	sb := &summaryBackend{fakeBackend: plain.fb}
+	// plain serves the same instances as whole rows, summ as summaries.
 	summ := newHarness(t, Config{PageSize: 2})
-	summ.srv = New(Config{PageSize: 2}, sb, newFakeAuth())
+	summ.fb = plain.fb
+	summ.srv = New(Config{PageSize: 2}, plain.fb, newFakeAuth())
+	plain.srv = New(Config{PageSize: 2}, fullRows{plain.fb}, newFakeAuth())
 
 	for _, path := range []string{"/v1.0/TENANT/instances", "/v1.0/TENANT/instances?limit=100",
 		"/v1.0/TENANT/instances?limit=1&marker=zzz", "/v1.0/TENANT/instances/detail"} {
 		want := plain.do("GET", path, "")
-		before := sb.calls
+		before := plain.fb.summaryCalls
 		got := summ.do("GET", path, "")
 		if got.status != 200 || got.status != want.status || got.body != want.body {
 			t.Errorf("GET %s from summaries = %d %s\nwant %d %s", path, got.status, got.body, want.status, want.body)
 		}
-		if used, wantUsed := sb.calls > before, !strings.HasSuffix(path, "/detail"); used != wantUsed {
+		if used, wantUsed := plain.fb.summaryCalls > before, !strings.HasSuffix(path, "/detail"); used != wantUsed {
 			t.Errorf("GET %s used summaries: %v, want %v", path, used, wantUsed)
 		}
 	}

@@ -35,6 +35,8 @@ type fakeBackend struct {
 	used       map[string]float64 // instance id → used GB
 	seq        int
 
+	summaryCalls int // ListInstanceSummaries calls
+
 	readyErr error
 	// fail makes the named method return the error (or panic if it is
 	// errPanic).
@@ -206,6 +208,21 @@ func (f *fakeBackend) ListInstances(ctx context.Context, tenantID string, page s
 		return all[:page.Limit], true, nil
 	}
 	return all, false, nil
+}
+
+// ListInstanceSummaries implements Backend: ListInstances with every field
+// the summary view does not show zeroed, as the stores do.
+func (f *fakeBackend) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+	list, more, err := f.ListInstances(ctx, tenantID, page)
+	for i, in := range list {
+		list[i] = &model.Instance{ID: in.ID, TenantID: in.TenantID, Name: in.Name, Status: in.Status,
+			FlavorID: in.FlavorID, VolumeSize: in.VolumeSize, Datastore: in.Datastore,
+			DatastoreVersion: in.DatastoreVersion, Address: in.Address}
+	}
+	f.mu.Lock()
+	f.summaryCalls++
+	f.mu.Unlock()
+	return list, more, err
 }
 
 // RenameInstance implements Backend.

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/hoard-db/hoard/internal/fault"
-	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
 )
 
@@ -49,9 +47,9 @@ func (s *Server) listInstancesView(w http.ResponseWriter, r *http.Request, detai
 		return err
 	}
 	tenant := r.PathValue("tenant")
-	list := s.b.ListInstances
-	if sl, ok := s.b.(instanceSummaryLister); ok && !detail {
-		list = sl.ListInstanceSummaries
+	list := s.b.ListInstanceSummaries
+	if detail {
+		list = s.b.ListInstances
 	}
 	items, more, err := list(r.Context(), tenant, page)
 	if err != nil {
@@ -73,17 +71,6 @@ func (s *Server) listInstancesView(w http.ResponseWriter, r *http.Request, detai
 	}
 	writeInstanceList(w, &out)
 	return nil
-}
-
-// instanceSummaryLister is an optional capability of a [Backend]: listing
-// instances with only the fields of the summary view set (see
-// store.Instances.ListInstanceSummaries), which is cheaper than
-// ListInstances. The summary list view uses it when the backend has it.
-type instanceSummaryLister interface {
-	// ListInstanceSummaries is ListInstances with only the summary view's
-	// fields set: ID, Name, Status, FlavorID, VolumeSize, Datastore,
-	// DatastoreVersion and Address.
-	ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error)
 }
 
 // listInstances serves GET /v1.0/{tenant}/instances (summary view).
