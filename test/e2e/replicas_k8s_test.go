@@ -235,35 +235,6 @@ func seedK8sInstance(t *testing.T, cl *k8stest.Cluster, dsn, keyPath, tenant str
 	return inst, sp
 }
 
-// countK8sObjects counts the objects labelled with instance id, of every
-// kind the driver makes.
-func countK8sObjects(t *testing.T, cl *k8stest.Cluster, id string) int {
-	t.Helper()
-	ctx := context.Background()
-	lo := metav1.ListOptions{LabelSelector: kubernetes.LabelInstance + "=" + id}
-	cs := cl.Client
-	n := 0
-	add := func(k int, err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += k
-	}
-	sts, err := cs.AppsV1().StatefulSets("").List(ctx, lo)
-	add(len(sts.Items), err)
-	pods, err := cs.CoreV1().Pods("").List(ctx, lo)
-	add(len(pods.Items), err)
-	svcs, err := cs.CoreV1().Services("").List(ctx, lo)
-	add(len(svcs.Items), err)
-	cms, err := cs.CoreV1().ConfigMaps("").List(ctx, lo)
-	add(len(cms.Items), err)
-	secs, err := cs.CoreV1().Secrets("").List(ctx, lo)
-	add(len(secs.Items), err)
-	pvcs, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, lo)
-	add(len(pvcs.Items), err)
-	return n
-}
-
 // TestK8sReplicasTakeOverRestart runs three hoard replicas with the
 // Kubernetes driver on one PostgreSQL store and one cluster (a real API
 // server, controller-manager and scheduler; kwok as the kubelet). Every
@@ -384,14 +355,14 @@ func TestK8sReplicasTakeOverRestart(t *testing.T) {
 	}
 
 	// Delete through a survivor: every labelled object goes.
-	if n := countK8sObjects(t, cl, sp.InstanceID); n == 0 {
+	if n := cl.CountLabelled(t, kubernetes.LabelInstance+"="+sp.InstanceID); n == 0 {
 		t.Fatal("no objects before the delete")
 	}
 	if err := instances.Delete(ctx, alive[1].client(ctx), inst.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(ctx, t, alive[0].client(ctx), inst.ID, activeTimeout)
-	if n := countK8sObjects(t, cl, sp.InstanceID); n != 0 {
+	if n := cl.CountLabelled(t, kubernetes.LabelInstance+"="+sp.InstanceID); n != 0 {
 		t.Errorf("%d labelled objects left after the delete", n)
 	}
 }

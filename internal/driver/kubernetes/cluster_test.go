@@ -176,8 +176,8 @@ func TestCluster(t *testing.T) {
 	if err := d.Recover(ctx, []driver.Spec{s}); err != nil {
 		t.Fatal(err)
 	}
-	if n := countLabelled(t, cl, orphan.InstanceID); n != 0 {
-		waitUntil(t, time.Minute, "orphan objects gone", func() bool { return countLabelled(t, cl, orphan.InstanceID) == 0 })
+	if n := cl.CountLabelled(t, LabelInstance+"="+orphan.InstanceID); n != 0 {
+		waitUntil(t, time.Minute, "orphan objects gone", func() bool { return cl.CountLabelled(t, LabelInstance+"="+orphan.InstanceID) == 0 })
 	}
 	if st := state(); st != driver.StateRunning {
 		t.Errorf("known instance after Recover: %s", st)
@@ -187,41 +187,12 @@ func TestCluster(t *testing.T) {
 	if err := d.Destroy(ctx, s.InstanceID); err != nil {
 		t.Fatal(err)
 	}
-	if n := countLabelled(t, cl, s.InstanceID); n != 0 {
+	if n := cl.CountLabelled(t, LabelInstance+"="+s.InstanceID); n != 0 {
 		t.Errorf("%d objects left after Destroy", n)
 	}
 	if st := state(); st != driver.StateAbsent {
 		t.Errorf("State after Destroy = %s", st)
 	}
-}
-
-// countLabelled counts the objects labelled with instance id, in every
-// namespace, of each kind the driver makes (and pods).
-func countLabelled(t *testing.T, cl *k8stest.Cluster, id string) int {
-	t.Helper()
-	ctx := context.Background()
-	lo := metav1.ListOptions{LabelSelector: LabelInstance + "=" + id}
-	cs := cl.Client
-	n := 0
-	add := func(k int, err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += k
-	}
-	sts, err := cs.AppsV1().StatefulSets("").List(ctx, lo)
-	add(len(sts.Items), err)
-	pods, err := cs.CoreV1().Pods("").List(ctx, lo)
-	add(len(pods.Items), err)
-	svcs, err := cs.CoreV1().Services("").List(ctx, lo)
-	add(len(svcs.Items), err)
-	cms, err := cs.CoreV1().ConfigMaps("").List(ctx, lo)
-	add(len(cms.Items), err)
-	secs, err := cs.CoreV1().Secrets("").List(ctx, lo)
-	add(len(secs.Items), err)
-	pvcs, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, lo)
-	add(len(pvcs.Items), err)
-	return n
 }
 
 // setPodReady sets a pod's Ready condition, as a kubelet would.
