@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -16,9 +17,9 @@ import (
 // HOARD_S3_ENDPOINT, HOARD_S3_REGION, HOARD_S3_ACCESS_KEY,
 // HOARD_S3_SECRET_KEY and HOARD_S3_INSECURE=1 for plain http in the
 // environment: secrets never on a command line), scratch space in
-// <data-dir>/backup-work (emptied at every start: nothing runs in it yet),
+// <data-dir>/backup-work (what ended tasks left there is removed at start),
 // the --max-backups quota.
-func setupBackups(svc *service.Service, c *serveConfig, dataDir string) error {
+func setupBackups(ctx context.Context, svc *service.Service, c *serveConfig, dataDir string) error {
 	st, err := backupStorage(c.BackupStorage, dataDir)
 	if err != nil {
 		return fmt.Errorf("--backup-storage: %w", err)
@@ -27,7 +28,7 @@ func setupBackups(svc *service.Service, c *serveConfig, dataDir string) error {
 	if limit == 0 {
 		limit = -1 // no quota
 	}
-	return svc.SetBackups(service.BackupConfig{
+	return svc.SetBackups(ctx, service.BackupConfig{
 		Storage:    st,
 		MaxBackups: limit,
 		WorkDir:    filepath.Join(dataDir, "backup-work"),

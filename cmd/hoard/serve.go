@@ -291,7 +291,7 @@ func serve(ctx context.Context, args []string) error {
 	for _, d := range svc.Definitions() {
 		runner.Register(d)
 	}
-	if err := setupBackups(svc, c, dataDir); err != nil { // backups.go
+	if err := setupBackups(ctx, svc, c, dataDir); err != nil { // backups.go
 		return err
 	}
 

@@ -46,23 +46,48 @@ type backupState struct {
 }
 
 // SetBackups turns backups, restores and schedules on. It must be called
-// before the task runner and the API start. The store must implement
-// store.Backups and store.Schedules. Scratch directories left in WorkDir
-// by a crash are removed.
-func (s *Service) SetBackups(cfg BackupConfig) error {
+// before the task runner and the API start. Scratch directories that a
+// crash left in WorkDir are removed.
+func (s *Service) SetBackups(ctx context.Context, cfg BackupConfig) error {
 	if cfg.Storage == nil || cfg.WorkDir == "" {
 		return errors.New("service: backups need a storage and a work directory")
 	}
 	if cfg.MaxBackups == 0 {
 		cfg.MaxBackups = DefaultMaxBackups
 	}
-	if err := os.RemoveAll(cfg.WorkDir); err != nil {
-		return fmt.Errorf("service: clean backup work directory: %w", err)
-	}
 	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("service: backup work directory: %w", err)
 	}
+	if err := s.cleanWorkDir(ctx, cfg.WorkDir); err != nil {
+		return fmt.Errorf("service: clean backup work directory: %w", err)
+	}
 	s.bk = &backupState{cfg: cfg, bs: s.st, scs: s.st}
+	return nil
+}
+
+// cleanWorkDir removes the scratch directories (one per task, named by its
+// id) of tasks that have ended or are unknown. Those of unfinished tasks
+// stay: replicas sharing a data directory share WorkDir, and another one
+// may be running that task now (a task's step empties its directory before
+// using it anyway).
+func (s *Service) cleanWorkDir(ctx context.Context, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		t, err := s.st.GetTask(ctx, e.Name())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case t.State == model.TaskPending || t.State == model.TaskRunning:
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -140,7 +140,7 @@ func newBackupEnv(t *testing.T, maxBackups int) *backupEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetBackups(BackupConfig{Storage: storage, MaxBackups: maxBackups, WorkDir: filepath.Join(dir, "work")}); err != nil {
+	if err := svc.SetBackups(context.Background(), BackupConfig{Storage: storage, MaxBackups: maxBackups, WorkDir: filepath.Join(dir, "work")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.SeedCatalog(ctx); err != nil {
@@ -439,4 +439,66 @@ func TestSchedules(t *testing.T) {
 	}
 	_, err = e.svc.GetSchedule(ctx, "t1", sc.ID)
 	wantKind(t, "GetSchedule(deleted)", err, fault.NotFound)
+}
+
+// TestSetBackupsCleansWorkDir checks that start-up removes the scratch
+// directories of ended and unknown tasks only: replicas sharing a data
+// directory share the work directory, and another one may be running an
+// unfinished task in its directory.
+func TestSetBackupsCleansWorkDir(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC()
+	newTask := func(id, inst string) {
+		t.Helper()
+		in := &model.Instance{ID: inst, TenantID: "p", Name: inst, Status: model.StatusBuild, FlavorID: 1,
+			VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11", Created: now, Updated: now}
+		tk := &model.Task{ID: id, InstanceID: inst, Kind: model.TaskCreate, State: model.TaskPending, Created: now, Updated: now}
+		if err := st.CreateInstance(ctx, in, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newTask("t-ended", "i-1")
+	claimed, err := st.ClaimTask(ctx, "me", now, time.Minute)
+	if err != nil || claimed == nil || claimed.ID != "t-ended" {
+		t.Fatalf("claim = %v, %v", claimed, err)
+	}
+	if err := st.FinishTask(ctx, "t-ended", "me", model.TaskDone, ""); err != nil {
+		t.Fatal(err)
+	}
+	newTask("t-pending", "i-2")
+	newTask("t-running", "i-3")
+	if claimed, err := st.ClaimTask(ctx, "other", now, time.Minute); err != nil || claimed == nil || claimed.ID != "t-pending" {
+		t.Fatalf("claim = %v, %v", claimed, err)
+	}
+
+	work := filepath.Join(dir, "work")
+	for _, name := range []string{"t-ended", "t-pending", "t-running", "t-unknown"} {
+		if err := os.MkdirAll(filepath.Join(work, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storage, err := backup.NewDir(filepath.Join(dir, "backups"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Config{Store: st, Driver: fake.New(), Sealer: sealer})
+	if err := svc.SetBackups(ctx, BackupConfig{Storage: storage, WorkDir: work}); err != nil {
+		t.Fatal(err)
+	}
+	for name, keep := range map[string]bool{"t-ended": false, "t-pending": true, "t-running": true, "t-unknown": false} {
+		_, err := os.Stat(filepath.Join(work, name))
+		if kept := err == nil; kept != keep {
+			t.Errorf("work dir of %s kept = %v, want %v (stat: %v)", name, kept, keep, err)
+		}
+	}
 }
