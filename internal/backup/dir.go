@@ -9,12 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Dir is a [Storage] in a local directory: each artifact is a file named
 // by its key. Files are written to a hidden temporary name, synced and
 // renamed, so a crash never leaves a partial artifact under a key; the
-// temporary files of a crashed Put are removed by [NewDir].
+// temporary files of a crashed Put are removed by [NewDir]. A Put holds a
+// flock on its temporary file, so that NewDir in another hoard process
+// sharing the directory (replicas sharing a data directory) leaves a Put
+// in progress alone.
 type Dir struct {
 	root string
 }
@@ -42,7 +46,7 @@ func NewDir(root string) (*Dir, error) {
 			return err
 		}
 		if !e.IsDir() && strings.HasPrefix(e.Name(), tmpPrefix) {
-			return os.Remove(p)
+			return removeAbandoned(p)
 		}
 		return nil
 	})
@@ -50,6 +54,29 @@ func NewDir(root string) (*Dir, error) {
 		return nil, fmt.Errorf("backup: clean %s: %w", abs, err)
 	}
 	return &Dir{root: abs}, nil
+}
+
+// removeAbandoned removes the temporary file p unless a Put still writes
+// it (and holds its flock).
+func removeAbandoned(p string) error {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil // a Put in progress
+		}
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (d *Dir) path(key string) (string, error) {
@@ -75,16 +102,17 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			f.Close()
 			os.Remove(f.Name())
 		}
+		f.Close() // releases the flock, after the rename or the removal
 	}()
+	// Held until the file is renamed or removed (see removeAbandoned).
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return 0, fmt.Errorf("backup: put %s: lock: %w", key, err)
+	}
 	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: r})
 	if err == nil {
 		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Close()
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), p)

@@ -167,3 +167,38 @@ func FuzzCheckKey(f *testing.F) {
 		}
 	})
 }
+
+// TestNewDirLeavesPutInProgress checks that NewDir of a second Dir on the
+// same root (another hoard sharing the data directory) does not remove the
+// temporary file of a Put that is still writing, and that the Put then
+// completes.
+func TestNewDirLeavesPutInProgress(t *testing.T) {
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Put(context.Background(), "k", pr)
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("first half ")); err != nil { // returns once Put has read it
+		t.Fatal(err)
+	}
+	if _, err := NewDir(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write([]byte("second half")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Put after another NewDir: %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "k"))
+	if err != nil || string(got) != "first half second half" {
+		t.Fatalf("artifact = %q, %v", got, err)
+	}
+}
