@@ -52,8 +52,14 @@ func backupArgs(b *model.Backup) ([]any, error) {
 		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, ts(b.Created), ts(b.Updated)}, nil
 }
 
-func getBackup(ctx context.Context, q queryRower, tenantID, id string) (*model.Backup, error) {
-	b, err := scanBackup(q.QueryRow(ctx, `SELECT `+backupCols+` FROM backups WHERE id = $1`, id))
+// getBackup reads one backup; tenantID "" matches any tenant. With lock it
+// locks the row (SELECT ... FOR UPDATE) until the transaction ends.
+func getBackup(ctx context.Context, q queryRower, tenantID, id string, lock bool) (*model.Backup, error) {
+	query := `SELECT ` + backupCols + ` FROM backups WHERE id = $1`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	b, err := scanBackup(q.QueryRow(ctx, query, id))
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && tenantID != "" && b.TenantID != tenantID) {
 		return nil, store.ErrNotFound
 	}
@@ -105,7 +111,7 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 
 // GetBackup implements store.Backups.
 func (s *Store) GetBackup(ctx context.Context, tenantID, id string) (*model.Backup, error) {
-	b, err := getBackup(ctx, s.pool, tenantID, id)
+	b, err := getBackup(ctx, s.pool, tenantID, id, false)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get backup %s: %w", id, err)
 	}
@@ -166,7 +172,7 @@ func (s *Store) CountBackups(ctx context.Context, tenantID string) (int, error) 
 func (s *Store) UpdateBackup(ctx context.Context, id string, fn func(*model.Backup) error) (*model.Backup, error) {
 	var out *model.Backup
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		b, err := getBackup(ctx, tx, "", id)
+		b, err := getBackup(ctx, tx, "", id, true)
 		if err != nil {
 			return err
 		}
@@ -244,8 +250,14 @@ func scheduleArgs(c *model.Schedule) []any {
 		ts(c.NextRun), ts(c.LastScheduled), ts(c.Created), ts(c.Updated)}
 }
 
-func getSchedule(ctx context.Context, q queryRower, tenantID, id string) (*model.Schedule, error) {
-	c, err := scanSchedule(q.QueryRow(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE id = $1`, id))
+// getSchedule reads one schedule; tenantID "" matches any tenant. With
+// lock it locks the row (SELECT ... FOR UPDATE) until the transaction ends.
+func getSchedule(ctx context.Context, q queryRower, tenantID, id string, lock bool) (*model.Schedule, error) {
+	query := `SELECT ` + scheduleCols + ` FROM schedules WHERE id = $1`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	c, err := scanSchedule(q.QueryRow(ctx, query, id))
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && tenantID != "" && c.TenantID != tenantID) {
 		return nil, store.ErrNotFound
 	}
@@ -269,7 +281,7 @@ func (s *Store) CreateSchedule(ctx context.Context, c *model.Schedule) error {
 
 // GetSchedule implements store.Schedules.
 func (s *Store) GetSchedule(ctx context.Context, tenantID, id string) (*model.Schedule, error) {
-	c, err := getSchedule(ctx, s.pool, tenantID, id)
+	c, err := getSchedule(ctx, s.pool, tenantID, id, false)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get schedule %s: %w", id, err)
 	}
@@ -307,7 +319,7 @@ func (s *Store) ListSchedules(ctx context.Context, tenantID string) ([]*model.Sc
 func (s *Store) UpdateSchedule(ctx context.Context, id string, fn func(*model.Schedule) error) (*model.Schedule, error) {
 	var out *model.Schedule
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		c, err := getSchedule(ctx, tx, "", id)
+		c, err := getSchedule(ctx, tx, "", id, true)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,4 +191,34 @@ func testSchedules(t *testing.T, s store.Store) {
 	}
 	noErr(t, "DeleteSchedule", ss.DeleteSchedule(ctx, "sc-1"))
 	wantErr(t, "DeleteSchedule again", ss.DeleteSchedule(ctx, "sc-1"), store.ErrNotFound)
+}
+
+// testUpdateConcurrent checks that UpdateSchedule is a read-modify-write
+// without lost updates: the schedulers of replicas sharing a store update
+// the same schedule at once.
+func testUpdateConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := &model.Schedule{ID: "sc-1", TenantID: "tenant-a", InstanceID: "inst-1", Hour: 3, Minute: 30,
+		Retention: 0, NextRun: t0.Add(time.Hour), Created: t0, Updated: t0}
+	noErr(t, "CreateSchedule", s.CreateSchedule(ctx, c))
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.UpdateSchedule(ctx, "sc-1", func(c *model.Schedule) error {
+				c.Retention++
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		noErr(t, "UpdateSchedule", err)
+	}
+	got, err := s.GetSchedule(ctx, "", "sc-1")
+	noErr(t, "GetSchedule", err)
+	if got.Retention != n {
+		t.Errorf("after %d concurrent increments retention = %d (lost updates)", n, got.Retention)
+	}
 }

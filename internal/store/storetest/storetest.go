@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RootHistory", testRootHistory},
 		{"Backups", testBackups},
 		{"Schedules", testSchedules},
+		{"UpdateConcurrent", testUpdateConcurrent},
 		{"Configurations", testConfigurations},
 		{"TaskCopy", testTaskCopy},
 		{"RootHistoryList", testRootHistoryList},
