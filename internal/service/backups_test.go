@@ -502,3 +502,92 @@ func TestSetBackupsCleansWorkDir(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleRunsOnce checks that a due schedule makes one backup however
+// many schedulers (replicas sharing the store) run it at once, and that a
+// run postponed because the instance is busy stays due.
+func TestScheduleRunsOnce(t *testing.T) {
+	e := newBackupEnv(t, 0)
+	ctx := context.Background()
+	id := e.active(t, basicRequest())
+	dow, h, m := 7, 13, 0 // every day at 13:00, full
+	sc, err := e.svc.CreateSchedule(ctx, "t1", ScheduleRequest{InstanceID: id, DayOfWeek: &dow, Hour: &h, Minute: &m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scID := sc.ID
+	count := func() int { t.Helper(); return len(mustList(t, e, id)) }
+
+	// Busy at 13:00 (a backup by hand runs): postponed, still due.
+	e.eng.mu.Lock()
+	e.eng.block = make(chan struct{})
+	e.eng.mu.Unlock()
+	manual, err := e.svc.CreateBackup(ctx, "t1", CreateBackupRequest{Name: "by hand", InstanceID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Set(time.Date(2025, 6, 1, 13, 0, 30, 0, time.UTC))
+	if err := e.svc.RunSchedules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d backups after a run on a busy instance, want 1 (the manual one)", n)
+	}
+	e.eng.mu.Lock()
+	close(e.eng.block)
+	e.eng.block = nil
+	e.eng.mu.Unlock()
+	e.waitBackup(t, manual.ID, model.BackupCompleted)
+	(&env{svc: e.svc, st: e.st}).waitStatus(t, id, model.StatusActive)
+
+	// Another replica listed the schedule while it was due, and runs it
+	// only after this one's backup has completed: it must not make a
+	// second one.
+	e.clk.Set(time.Date(2025, 6, 1, 13, 1, 0, 0, time.UTC))
+	stale, err := e.st.GetSchedule(ctx, "", scID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunSchedules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range mustList(t, e, id) {
+		if b.Status.Running() {
+			e.waitBackup(t, b.ID, model.BackupCompleted)
+		}
+	}
+	(&env{svc: e.svc, st: e.st}).waitStatus(t, id, model.StatusActive)
+	if err := e.svc.runSchedule(ctx, stale, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d backups after a stale second run, want 2 (the manual one and one scheduled)", n)
+	}
+
+	// Four schedulers at once, the next day: exactly one more backup.
+	e.clk.Set(time.Date(2025, 6, 2, 13, 0, 30, 0, time.UTC))
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = e.svc.RunSchedules(ctx) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d backups after concurrent runs, want 3", n)
+	}
+}
+
+// mustList lists instance id's backups (tenant t1).
+func mustList(t *testing.T, e *backupEnv, id string) []*model.Backup {
+	t.Helper()
+	list, _, err := e.svc.ListInstanceBackups(context.Background(), "t1", id, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}

@@ -189,10 +189,33 @@ func (s *Service) RunSchedules(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// errScheduleTaken says another hoard (a replica sharing the store) ran a
+// due schedule first.
+var errScheduleTaken = errors.New("schedule run by another hoard")
+
+// runSchedule runs the due schedule sc (as listed) once: it first claims
+// the run in the store (NextRun moves on, only if it is still the one
+// listed), so that of several replicas sharing the store exactly one makes
+// the backup. A backup postponed because the instance is busy hands the
+// run back (the schedule stays due).
 func (s *Service) runSchedule(ctx context.Context, sc *model.Schedule, now time.Time) error {
 	if _, err := s.st.GetInstance(ctx, "", sc.InstanceID); errors.Is(err, store.ErrNotFound) {
 		s.log.Info("schedule removed: its instance is gone", "schedule_id", sc.ID, "instance_id", sc.InstanceID)
 		return s.bk.scs.DeleteSchedule(ctx, sc.ID)
+	}
+	claimed, err := s.bk.scs.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
+		if !c.NextRun.Equal(sc.NextRun) {
+			return errScheduleTaken
+		}
+		c.LastScheduled = now
+		c.NextRun = nextRun(now, c.Hour, c.Minute)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errScheduleTaken), errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
 	}
 	full := sc.DayOfWeek == 7 || int(now.Weekday()) == sc.DayOfWeek
 	req := CreateBackupRequest{
@@ -203,27 +226,39 @@ func (s *Service) runSchedule(ctx context.Context, sc *model.Schedule, now time.
 	if !full {
 		fulls, err := s.automatedFulls(ctx, sc)
 		if err != nil {
-			return err
+			return s.unclaim(ctx, claimed, sc, err)
 		}
 		if len(fulls) > 0 {
 			req.ParentID = fulls[0].ID
 		}
 	}
-	_, err := s.CreateBackup(ctx, sc.TenantID, req)
+	_, err = s.CreateBackup(ctx, sc.TenantID, req)
 	switch k := fault.KindOf(err); {
 	case err == nil:
 	case k == fault.Unprocessable:
 		s.log.Info("scheduled backup postponed: instance busy", "schedule_id", sc.ID, "instance_id", sc.InstanceID)
-		return nil // stays due
+		return s.unclaim(ctx, claimed, sc, nil) // stays due
 	default:
 		s.log.Warn("scheduled backup failed", "schedule_id", sc.ID, "instance_id", sc.InstanceID, "err", err)
 	}
-	_, uerr := s.bk.scs.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
-		c.LastScheduled = now
-		c.NextRun = nextRun(now, c.Hour, c.Minute)
+	return nil
+}
+
+// unclaim hands a claimed run of sc back (the schedule is due again as
+// listed), unless the schedule changed since the claim; it returns cause
+// joined with its own failure.
+func (s *Service) unclaim(ctx context.Context, claimed, sc *model.Schedule, cause error) error {
+	_, err := s.bk.scs.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
+		if !c.NextRun.Equal(claimed.NextRun) { // whole minutes: exact after the store's round trip
+			return errScheduleTaken
+		}
+		c.NextRun, c.LastScheduled = sc.NextRun, sc.LastScheduled
 		return nil
 	})
-	return uerr
+	if errors.Is(err, errScheduleTaken) || errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	return errors.Join(cause, err)
 }
 
 // automatedFulls returns the schedule instance's completed automated full
