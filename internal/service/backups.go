@@ -91,6 +91,22 @@ func (s *Service) cleanWorkDir(ctx context.Context, dir string) error {
 	return nil
 }
 
+// backupEngine returns the engine of inst if its backups can be made (the
+// engine and the driver support them), else a 501 fault.
+func (s *Service) backupEngine(op string, inst *model.Instance) (datastore.Engine, error) {
+	eng, err := s.engineFor(inst)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := eng.(datastore.Backuper); !ok {
+		return nil, fault.Errorf(fault.NotImplemented, op, "Backups are not supported by datastore %s.", inst.Datastore)
+	}
+	if _, ok := s.cfg.Driver.(driver.Filesystem); !ok {
+		return nil, fault.New(fault.NotImplemented, op, "Backups are not supported by this instance driver.")
+	}
+	return eng, nil
+}
+
 // backupsOn returns the backup state or a 501 fault.
 func (s *Service) backupsOn(op string) (*backupState, error) {
 	if s.bk == nil {
@@ -136,15 +152,9 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 	if err != nil {
 		return nil, mapStoreErr(op, req.InstanceID, err)
 	}
-	eng, err := s.engineFor(inst)
+	eng, err := s.backupEngine(op, inst)
 	if err != nil {
 		return nil, err
-	}
-	if _, ok := eng.(datastore.Backuper); !ok {
-		return nil, fault.Errorf(fault.NotImplemented, op, "Backups are not supported by datastore %s.", inst.Datastore)
-	}
-	if _, ok := s.cfg.Driver.(driver.Filesystem); !ok {
-		return nil, fault.New(fault.NotImplemented, op, "Backups are not supported by this instance driver.")
 	}
 	if _, full := eng.(datastore.FullBackupsOnly); full && (req.Incremental || req.ParentID != "") {
 		return nil, fault.Errorf(fault.NotImplemented, op, "Incremental backups are not supported by datastore %s.", inst.Datastore)

@@ -113,6 +113,13 @@ type backupEnv struct {
 
 func newBackupEnv(t *testing.T, maxBackups int) *backupEnv {
 	t.Helper()
+	return newBackupEnvDriver(t, maxBackups, nil)
+}
+
+// newBackupEnvDriver is newBackupEnv with driver drv (nil: a fake driver
+// with driver.Filesystem).
+func newBackupEnvDriver(t *testing.T, maxBackups int, drv driver.Driver) *backupEnv {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
@@ -125,7 +132,9 @@ func newBackupEnv(t *testing.T, maxBackups int) *backupEnv {
 		t.Fatal(err)
 	}
 	eng := &backupEngine{fakeEngine: &fakeEngine{}}
-	drv := &fsDriver{Driver: fake.New(), root: filepath.Join(dir, "data")}
+	if drv == nil {
+		drv = &fsDriver{Driver: fake.New(), root: filepath.Join(dir, "data")}
+	}
 	runner := task.New(st, task.Config{
 		Workers: 2, PollInterval: 10 * time.Millisecond, MaxAttempts: 2,
 		Backoff: func(int) time.Duration { return time.Millisecond },
@@ -590,4 +599,24 @@ func mustList(t *testing.T, e *backupEnv, id string) []*model.Backup {
 		t.Fatal(err)
 	}
 	return list
+}
+
+// TestBackupsNeedDriverFiles checks that with a driver whose engines'
+// files hoard cannot read (the Kubernetes driver), backups and schedules
+// are refused with 501 and nothing is recorded.
+func TestBackupsNeedDriverFiles(t *testing.T) {
+	e := newBackupEnvDriver(t, 0, fake.New())
+	ctx := context.Background()
+	id := e.active(t, basicRequest())
+	_, err := e.svc.CreateBackup(ctx, "t1", CreateBackupRequest{Name: "b", InstanceID: id})
+	wantKind(t, "CreateBackup", err, fault.NotImplemented)
+	dow, h, m := 7, 3, 0
+	_, err = e.svc.CreateSchedule(ctx, "t1", ScheduleRequest{InstanceID: id, DayOfWeek: &dow, Hour: &h, Minute: &m})
+	wantKind(t, "CreateSchedule", err, fault.NotImplemented)
+	if n := len(mustList(t, e, id)); n != 0 {
+		t.Errorf("%d backups recorded", n)
+	}
+	if list, err := e.svc.ListSchedules(ctx, "t1"); err != nil || len(list) != 0 {
+		t.Errorf("schedules = %v, %v; want none", list, err)
+	}
 }

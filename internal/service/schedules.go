@@ -52,6 +52,10 @@ func (s *Service) CreateSchedule(ctx context.Context, tenantID string, req Sched
 	if err != nil {
 		return nil, mapStoreErr(op, req.InstanceID, err)
 	}
+	// A schedule that could never make a backup is refused as a backup is.
+	if _, err := s.backupEngine(op, inst); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	sc := &model.Schedule{
 		ID: uuid.NewString(), TenantID: tenantID, InstanceID: inst.ID,
