@@ -119,6 +119,12 @@ func (f *fakeBackend) GetInstance(_ context.Context, tenant, id string) (*servic
 	return &service.InstanceDetail{Instance: &c}, nil
 }
 
+// ListInstanceSummaries is ListInstances: the views only show the summary
+// fields anyway.
+func (f *fakeBackend) ListInstanceSummaries(ctx context.Context, tenant string, page store.Page) ([]*model.Instance, bool, error) {
+	return f.ListInstances(ctx, tenant, page)
+}
+
 func (f *fakeBackend) ListInstances(_ context.Context, tenant string, page store.Page) ([]*model.Instance, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
