@@ -23,12 +23,13 @@ type observer struct {
 	pods   map[string]*podState // by instance id
 	doomed map[types.UID]bool   // pods Restart deletes on purpose
 	quiet  map[string]bool      // instances stopped or destroyed on purpose
+	hashes map[string]string    // the spec hash this process last applied, by instance id
 	// waiters are woken (without blocking) when an instance's pod changes.
 	waiters map[string]map[chan struct{}]bool
 }
 
 func newObserver(d *Driver) *observer {
-	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{},
+	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{}, hashes: map[string]string{},
 		waiters: map[string]map[chan struct{}]bool{}}
 }
 
@@ -72,22 +73,18 @@ func (d *Driver) syncWatch(ctx context.Context) error {
 	if d.factory == nil {
 		return nil
 	}
+	// stop closes when ctx ends, the driver closes, or syncWatch returns.
 	stop := make(chan struct{})
+	var once sync.Once
+	end := func() { once.Do(func() { close(stop) }) }
+	defer end()
 	go func() {
 		select {
 		case <-ctx.Done():
 		case <-d.stop:
 		case <-stop:
-			return
 		}
-		close(stop)
-	}()
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
+		end()
 	}()
 	for typ, ok := range d.factory.WaitForCacheSync(stop) {
 		if !ok {
@@ -134,7 +131,7 @@ func (o *observer) changed(obj any, deleted bool) {
 	// replica marked in the cluster before removing it (replaced): whatever
 	// it does now, it is gone, and no exit. Judging from the mark, every
 	// replica reaches the same conclusion.
-	doomed := o.doomed[p.UID] || replaced(p)
+	doomed := o.doomed[p.UID] || replaced(p) || o.stale(id, p)
 	if doomed {
 		ready = false
 	}
@@ -159,6 +156,22 @@ func (o *observer) changed(obj any, deleted bool) {
 		o.d.log.Warn("pod state changed", "instance_id", id, "event", string(ev.Kind), "detail", ev.Detail)
 		o.d.report(*ev)
 	}
+}
+
+// stale reports whether p runs an older template than the one this process
+// last applied to instance id: the StatefulSet controller replaces it (it
+// can even create one from a cache that has not seen the new template yet),
+// so its end is no exit. o.mu is held.
+func (o *observer) stale(id string, p *corev1.Pod) bool {
+	want, have := o.hashes[id], p.Annotations[AnnotationSpecHash]
+	return want != "" && have != "" && have != want
+}
+
+// applied records the spec hash of the template applied to instance id.
+func (o *observer) applied(id, hash string) {
+	o.mu.Lock()
+	o.hashes[id] = hash
+	o.mu.Unlock()
 }
 
 // wake wakes the waiters of instance id (without blocking); o.mu is held.
@@ -220,6 +233,7 @@ func (o *observer) setQuiet(id string, q bool) {
 func (o *observer) forget(id string) {
 	o.mu.Lock()
 	delete(o.pods, id)
+	delete(o.hashes, id)
 	o.quiet[id] = true
 	o.mu.Unlock()
 }
