@@ -536,12 +536,17 @@ func (s *Service) AttachConfiguration(ctx context.Context, tenantID, id, configI
 	if err != nil {
 		return err
 	}
-	unlock := s.admin.lock(id)
-	defer unlock()
-	restart := needsRestart(ps, nil, c.Values)
-	if t, err := s.st.ActiveTask(ctx, id); err == nil && t != nil {
+	if inst.Status != model.StatusActive {
 		return fault.Errorf(fault.Invalid, op, "The operation you have requested cannot be executed because the instance status is currently: %s.", inst.Status)
 	}
+	// The engine is written to: an inline operation (inline.go), so that
+	// no restart or delete, on any hoard, takes the engine away meanwhile.
+	_, unlock, err := s.acquireInline(ctx, op, tenantID, id, uuid.NewString())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	restart := needsRestart(ps, nil, c.Values)
 	inst, err = s.st.UpdateInstance(ctx, id, func(i *model.Instance) error {
 		if i.Status != model.StatusActive {
 			return fault.Errorf(fault.Invalid, op, "The operation you have requested cannot be executed because the instance status is currently: %s.", i.Status)
@@ -578,7 +583,13 @@ func (s *Service) DetachConfiguration(ctx context.Context, tenantID, id string) 
 	if inst.ConfigurationID == "" {
 		return nil
 	}
-	unlock := s.admin.lock(id)
+	if inst.Status != model.StatusActive && inst.Status != model.StatusRestartRequired {
+		return fault.Errorf(fault.Invalid, op, "The operation you have requested cannot be executed because the instance status is currently: %s.", inst.Status)
+	}
+	_, unlock, err := s.acquireInline(ctx, op, tenantID, id, uuid.NewString())
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	inst, err = s.st.UpdateInstance(ctx, id, func(i *model.Instance) error {
 		if i.Status != model.StatusActive && i.Status != model.StatusRestartRequired {
@@ -631,10 +642,19 @@ func dynamicOnly(ps []datastore.Parameter, vals map[string]string) map[string]st
 	return out
 }
 
-// pushConfiguration brings an attached instance to a group's new values.
+// pushConfiguration brings an attached instance to a group's new values,
+// as an inline operation (inline.go). An instance that is not ready or stays
+// busy is left alone: its engine gets the group's values when it next
+// starts (its configuration is rendered from the store).
 func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, old, new map[string]string, ps []datastore.Parameter) {
-	unlock := s.admin.lock(inst.ID)
+	const op = "configuration.push"
+	cur, unlock, err := s.acquireInline(ctx, op, inst.TenantID, inst.ID, uuid.NewString())
+	if err != nil {
+		s.log.Info("configuration not pushed now; the engine gets it at its next start", "instance_id", inst.ID, "reason", fault.Message(err))
+		return
+	}
 	defer unlock()
+	inst = cur
 	restart := needsRestart(ps, old, new)
 	changed := map[string]string{}
 	for k, v := range dynamicOnly(ps, new) {

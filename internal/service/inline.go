@@ -18,8 +18,9 @@ import (
 	"github.com/hoard-db/hoard/internal/store"
 )
 
-// Inline engine operations (databases, users, root: users.go) run SQL on
-// the engine while the request waits. Actions that take the engine away
+// Inline engine operations (databases, users, root: users.go; applying a
+// configuration group: configurations.go) run SQL on the engine while the
+// request waits. Actions that take the engine away
 // (restart, delete: instances.go) must never interleave with them, on this
 // hoard or on another one sharing the store:
 //
@@ -98,12 +99,6 @@ func (l *instanceLocks) drop(id string, e *lockEntry) {
 	if e.refs == 0 {
 		delete(l.locks, id)
 	}
-}
-
-// lock takes id's lock, waiting as long as it takes.
-func (l *instanceLocks) lock(id string) func() {
-	unlock, _ := l.lockCtx(context.Background(), id)
-	return unlock
 }
 
 // lockCtx takes id's lock, or returns ctx's error once ctx is done. A free

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -236,3 +237,86 @@ func TestInlineEngineUnreachable(t *testing.T) {
 }
 
 func syscallErr(e syscall.Errno) error { return &net.OpError{Op: "read", Net: "unix", Err: e} }
+
+// cfgEngine is memEngine with configuration groups; ApplyDynamic runs hook
+// (while the values are being applied) and records what it applied.
+type cfgEngine struct {
+	*memEngine
+	hook    func(ctx context.Context)
+	applied []map[string]string
+}
+
+func (e *cfgEngine) Parameters(context.Context) ([]datastore.Parameter, error) {
+	return testParams, nil
+}
+func (e *cfgEngine) Defaults(datastore.Spec) map[string]string { return map[string]string{} }
+func (e *cfgEngine) ApplyDynamic(ctx context.Context, _ datastore.Conn, v map[string]string) error {
+	if e.hook != nil {
+		e.hook(ctx)
+	}
+	e.applied = append(e.applied, v)
+	return nil
+}
+
+// TestConfigurationRaceRefused: applying a configuration group to an
+// engine (attach, or a group update pushed to its instances) is an inline
+// operation: a restart or delete asked for meanwhile, on this hoard or on
+// another, is refused (422) instead of taking the engine away under it, and
+// goes through once the values are applied.
+func TestConfigurationRaceRefused(t *testing.T) {
+	steps := []struct {
+		name string
+		do   func(ctx context.Context, s *Service, id, cfgID string) error
+	}{
+		{"attach", func(ctx context.Context, s *Service, id, cfgID string) error {
+			return s.AttachConfiguration(ctx, "t1", id, cfgID)
+		}},
+		{"update", func(ctx context.Context, s *Service, id, cfgID string) error {
+			return s.UpdateConfiguration(ctx, "t1", cfgID, ConfigurationRequest{Values: map[string]any{"max_connections": json.Number("88")}}, false)
+		}},
+	}
+	for _, act := range engineActions {
+		for _, step := range steps {
+			for _, via := range []string{"same", "replica"} {
+				t.Run(act.name+"/"+step.name+"/"+via, func(t *testing.T) {
+					ctx := t.Context()
+					s, mem, ids := newTestService(t, model.StatusActive)
+					id := ids["mem"]
+					eng := &cfgEngine{memEngine: mem}
+					s.cfg.Engines["mem"] = eng
+					name := "g"
+					c, err := s.CreateConfiguration(ctx, "t1", ConfigurationRequest{Name: &name,
+						DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if step.name == "update" {
+						if err := s.AttachConfiguration(ctx, "t1", id, c.ID); err != nil {
+							t.Fatal(err)
+						}
+					}
+					other := s
+					if via == "replica" {
+						other = replica(s)
+					}
+					other.admin.wait = -1
+					var actErr error
+					eng.hook = func(context.Context) { actErr = act.do(ctx, other, id) }
+					if err := step.do(ctx, s, id, c.ID); err != nil {
+						t.Fatalf("%s = %v", step.name, err)
+					}
+					if !fault.Is(actErr, fault.Unprocessable) {
+						t.Errorf("%s during a configuration %s = %v, want 422", act.name, step.name, actErr)
+					}
+					if n := len(eng.applied); n == 0 {
+						t.Errorf("no values applied")
+					}
+					eng.hook = nil
+					if err := act.do(ctx, other, id); err != nil {
+						t.Errorf("%s after the configuration %s = %v", act.name, step.name, err)
+					}
+				})
+			}
+		}
+	}
+}
