@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -111,6 +113,7 @@ func (o *observer) changed(obj any, deleted bool) {
 		return
 	}
 	ready := !deleted && podReady(p)
+	stale := o.stale(id, p)
 	var ev *driver.Event
 	o.mu.Lock()
 	st := o.pods[id]
@@ -131,7 +134,7 @@ func (o *observer) changed(obj any, deleted bool) {
 	// replica marked in the cluster before removing it (replaced): whatever
 	// it does now, it is gone, and no exit. Judging from the mark, every
 	// replica reaches the same conclusion.
-	doomed := o.doomed[p.UID] || replaced(p) || o.stale(id, p)
+	doomed := o.doomed[p.UID] || replaced(p) || stale
 	if doomed {
 		ready = false
 	}
@@ -158,14 +161,34 @@ func (o *observer) changed(obj any, deleted bool) {
 	}
 }
 
-// stale reports whether p runs an older template than the one this process
-// last applied to instance id: the StatefulSet controller replaces it (it
-// can even create one from a cache that has not seen the new template yet),
-// so its end is no exit. o.mu is held.
+// stale reports whether p runs an older template than instance id's
+// StatefulSet: the StatefulSet controller replaces such a pod (it can even
+// create one from a cache that has not seen a new template yet), so its end
+// is no exit. The hash this process last applied (applied) answers without
+// asking the cluster when it matches the pod's; otherwise another replica
+// may have applied a newer template since, so the StatefulSet itself is
+// read. A pod is stale only when both say so. Called without o.mu.
 func (o *observer) stale(id string, p *corev1.Pod) bool {
-	want, have := o.hashes[id], p.Annotations[AnnotationSpecHash]
-	return want != "" && have != "" && have != want
+	have := p.Annotations[AnnotationSpecHash]
+	o.mu.Lock()
+	want := o.hashes[id]
+	o.mu.Unlock()
+	if want == "" || have == "" || have == want {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), staleCheckTimeout)
+	defer cancel()
+	sts, err := o.d.c.AppsV1().StatefulSets(p.Namespace).Get(ctx, name(id), metav1.GetOptions{})
+	if err != nil {
+		// Gone: the pod goes with it. Unknown: judge it as current.
+		return apierrors.IsNotFound(err)
+	}
+	cur := sts.Spec.Template.Annotations[AnnotationSpecHash]
+	return cur != "" && cur != have
 }
+
+// staleCheckTimeout bounds stale's read of a StatefulSet.
+const staleCheckTimeout = 5 * time.Second
 
 // applied records the spec hash of the template applied to instance id.
 func (o *observer) applied(id, hash string) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -39,51 +40,68 @@ func TestObserverJudgesPods(t *testing.T) {
 	tests := []struct {
 		name    string
 		applied string // the hash this process applied; "" none
+		cluster string // the StatefulSet's template hash; "" no StatefulSet
 		changes []change
 		want    []driver.EventKind
 	}{
-		{"crash and recovery", "h1", []change{
+		{"crash and recovery", "h1", "h1", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", false, ""), false},
 			{pod("a", "h1", true, ""), false},
 		}, []driver.EventKind{driver.EventExited, driver.EventRecovered}},
-		{"pod deleted by someone else", "", []change{
+		{"pod deleted by someone else", "", "h1", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", true, ""), true},
 			{pod("b", "h1", true, ""), false},
 		}, []driver.EventKind{driver.EventExited, driver.EventRecovered}},
-		{"marked pod replaced", "h1", []change{
+		{"marked pod replaced", "h1", "h1", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", true, replacedByRestart), false},
 			{pod("a", "h1", true, replacedByRestart), true},
 			{pod("b", "h1", false, ""), false},
 			{pod("b", "h1", true, ""), false},
 		}, nil},
-		{"pod of an older template replaced by the controller", "h2", []change{
+		{"pod of an older template replaced by the controller", "h2", "h2", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", true, ""), true},
 			{pod("b", "h2", false, ""), false},
 			{pod("b", "h2", true, ""), false},
 		}, nil},
-		{"pod made from a stale template, then replaced", "h2", []change{
+		{"pod made from a stale template, then replaced", "h2", "h2", []change{
 			{pod("a", "h2", false, ""), false},
 			{pod("b", "h1", true, ""), false},
 			{pod("b", "h1", true, ""), true},
 			{pod("c", "h2", true, ""), false},
 		}, nil},
-		{"current template's pod still reports its crash", "h2", []change{
+		{"current template's pod still reports its crash", "h2", "h2", []change{
 			{pod("b", "h1", true, ""), true},
 			{pod("c", "h2", true, ""), false},
 			{pod("c", "h2", false, ""), false},
 		}, []driver.EventKind{driver.EventExited}},
-		{"late deletion of a replaced pod", "", []change{
+		{"another replica applied a newer template since", "h2", "h3", []change{
+			{pod("c", "h3", true, ""), false},
+			{pod("c", "h3", false, ""), false},
+		}, []driver.EventKind{driver.EventExited}},
+		{"instance's StatefulSet gone", "h2", "", []change{
+			{pod("b", "h1", true, ""), false},
+			{pod("b", "h1", true, ""), true},
+		}, nil},
+		{"late deletion of a replaced pod", "", "h1", []change{
 			{pod("b", "h1", true, ""), false},
 			{pod("a", "h1", false, ""), true},
 		}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, ev := newTestDriver(t, fake.NewClientset(), nil)
+			cs := fake.NewClientset()
+			if tc.cluster != "" {
+				sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name(testID), Namespace: ns}}
+				sts.Spec.Template.Annotations = map[string]string{AnnotationSpecHash: tc.cluster}
+				if _, err := cs.AppsV1().StatefulSets(ns).Create(t.Context(), sts, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d, ev := newTestDriver(t, cs, nil)
 			if tc.applied != "" {
 				d.obs.applied(testID, tc.applied)
 			}
