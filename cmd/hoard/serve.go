@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hoard-db/hoard/internal/api"
+	"github.com/hoard-db/hoard/internal/clock"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/mariadb"
 	"github.com/hoard-db/hoard/internal/datastore/postgresql"
@@ -226,8 +227,22 @@ func serve(ctx context.Context, args []string) error {
 	rd := redis.New(redis.Config{Logger: log.With("engine", "redis")})
 	engines[rd.Name()] = rd
 
+	// Leases are written by one replica and judged by another: with a shared
+	// store, time is the store's (the local clock corrected by its offset).
+	now := time.Now
+	if src, ok := st.(clock.Source); ok {
+		clk := clock.New(src, log.With("component", "clock"))
+		if err := clk.Sync(ctx); err != nil {
+			return err
+		}
+		go clk.Run(ctx, time.Minute)
+		now = clk.Now
+		log.Info("clock follows the metadata store's", "offset", clk.Offset().String())
+	}
+
 	mets := metrics.New(st)
 	runner := task.New(st, task.Config{
+		Now:           now,
 		Workers:       c.Workers,
 		Logger:        log.With("component", "task"),
 		ShutdownGrace: c.ShutdownGrace,
@@ -274,6 +289,7 @@ func serve(ctx context.Context, args []string) error {
 		}
 	}
 	svc = service.New(service.Config{
+		Now:          now,
 		Store:        st,
 		Driver:       drv,
 		Engines:      engines,
@@ -299,6 +315,7 @@ func serve(ctx context.Context, args []string) error {
 		PublicURL: c.PublicURL,
 		Region:    c.Region,
 		TokenTTL:  c.TokenTTL,
+		Now:       now,
 		Logger:    log.With("component", "identity"),
 	})
 	if err := bootstrapAdmin(ctx, ids, c, dataDir, log); err != nil {
