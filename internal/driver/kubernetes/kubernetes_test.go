@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -43,6 +44,17 @@ func (e *events) observe(ev driver.Event) {
 	e.mu.Lock()
 	e.evs = append(e.evs, ev)
 	e.mu.Unlock()
+}
+
+// String lists the events with their details, for failure messages.
+func (e *events) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var b strings.Builder
+	for _, ev := range e.evs {
+		fmt.Fprintf(&b, "[%s: %s] ", ev.Kind, ev.Detail)
+	}
+	return b.String()
 }
 
 func (e *events) kinds() []driver.EventKind {
