@@ -193,9 +193,6 @@ func (d *Driver) ensureClaim(ctx context.Context, want *corev1.PersistentVolumeC
 func (d *Driver) ensureStatefulSet(ctx context.Context, o *objects, replicas int32) error {
 	want := o.sts
 	c := d.c.AppsV1().StatefulSets(want.Namespace)
-	// Known before the controller can act on it: from then on a pod of an
-	// older template is on its way out.
-	d.obs.applied(want.Labels[LabelInstance], o.hash)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		have, err := c.Get(ctx, want.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -236,7 +233,6 @@ func (d *Driver) ensureStatefulSet(ctx context.Context, o *objects, replicas int
 		return err
 	})
 	if err != nil {
-		d.obs.applied(want.Labels[LabelInstance], "") // unknown again
 		return fmt.Errorf("ensure statefulset %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	return nil

@@ -25,13 +25,12 @@ type observer struct {
 	pods   map[string]*podState // by instance id
 	doomed map[types.UID]bool   // pods Restart deletes on purpose
 	quiet  map[string]bool      // instances stopped or destroyed on purpose
-	hashes map[string]string    // the spec hash this process last applied, by instance id
 	// waiters are woken (without blocking) when an instance's pod changes.
 	waiters map[string]map[chan struct{}]bool
 }
 
 func newObserver(d *Driver) *observer {
-	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{}, hashes: map[string]string{},
+	return &observer{d: d, pods: map[string]*podState{}, doomed: map[types.UID]bool{}, quiet: map[string]bool{},
 		waiters: map[string]map[chan struct{}]bool{}}
 }
 
@@ -113,7 +112,7 @@ func (o *observer) changed(obj any, deleted bool) {
 		return
 	}
 	ready := !deleted && podReady(p)
-	stale := o.stale(id, p)
+	stale := !ready && o.stale(id, p)
 	var ev *driver.Event
 	o.mu.Lock()
 	st := o.pods[id]
@@ -164,16 +163,19 @@ func (o *observer) changed(obj any, deleted bool) {
 // stale reports whether p runs an older template than instance id's
 // StatefulSet: the StatefulSet controller replaces such a pod (it can even
 // create one from a cache that has not seen a new template yet), so its end
-// is no exit. The hash this process last applied (applied) answers without
-// asking the cluster when it matches the pod's; otherwise another replica
-// may have applied a newer template since, so the StatefulSet itself is
-// read. A pod is stale only when both say so. Called without o.mu.
+// is no exit. Only a pod that is not ready is asked about (an exit needs
+// one), and only when nothing else explains it, so the StatefulSet is read
+// rarely: every replica judges from the cluster, whoever applied the
+// template. Called without o.mu.
 func (o *observer) stale(id string, p *corev1.Pod) bool {
 	have := p.Annotations[AnnotationSpecHash]
+	if have == "" {
+		return false
+	}
 	o.mu.Lock()
-	want := o.hashes[id]
+	explained := o.quiet[id] || o.doomed[p.UID] || replaced(p)
 	o.mu.Unlock()
-	if want == "" || have == "" || have == want {
+	if explained {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), staleCheckTimeout)
@@ -189,13 +191,6 @@ func (o *observer) stale(id string, p *corev1.Pod) bool {
 
 // staleCheckTimeout bounds stale's read of a StatefulSet.
 const staleCheckTimeout = 5 * time.Second
-
-// applied records the spec hash of the template applied to instance id.
-func (o *observer) applied(id, hash string) {
-	o.mu.Lock()
-	o.hashes[id] = hash
-	o.mu.Unlock()
-}
 
 // wake wakes the waiters of instance id (without blocking); o.mu is held.
 func (o *observer) wake(id string) {
@@ -256,7 +251,6 @@ func (o *observer) setQuiet(id string, q bool) {
 func (o *observer) forget(id string) {
 	o.mu.Lock()
 	delete(o.pods, id)
-	delete(o.hashes, id)
 	o.quiet[id] = true
 	o.mu.Unlock()
 }

@@ -39,54 +39,53 @@ func TestObserverJudgesPods(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		applied string // the hash this process applied; "" none
 		cluster string // the StatefulSet's template hash; "" no StatefulSet
 		changes []change
 		want    []driver.EventKind
 	}{
-		{"crash and recovery", "h1", "h1", []change{
+		{"crash and recovery", "h1", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", false, ""), false},
 			{pod("a", "h1", true, ""), false},
 		}, []driver.EventKind{driver.EventExited, driver.EventRecovered}},
-		{"pod deleted by someone else", "", "h1", []change{
+		{"pod deleted by someone else", "h1", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", true, ""), true},
 			{pod("b", "h1", true, ""), false},
 		}, []driver.EventKind{driver.EventExited, driver.EventRecovered}},
-		{"marked pod replaced", "h1", "h1", []change{
+		{"marked pod replaced", "h1", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", true, replacedByRestart), false},
 			{pod("a", "h1", true, replacedByRestart), true},
 			{pod("b", "h1", false, ""), false},
 			{pod("b", "h1", true, ""), false},
 		}, nil},
-		{"pod of an older template replaced by the controller", "h2", "h2", []change{
+		{"pod of an older template replaced by the controller", "h2", []change{
 			{pod("a", "h1", true, ""), false},
 			{pod("a", "h1", true, ""), true},
 			{pod("b", "h2", false, ""), false},
 			{pod("b", "h2", true, ""), false},
 		}, nil},
-		{"pod made from a stale template, then replaced", "h2", "h2", []change{
+		{"pod made from a stale template, then replaced", "h2", []change{
 			{pod("a", "h2", false, ""), false},
 			{pod("b", "h1", true, ""), false},
 			{pod("b", "h1", true, ""), true},
 			{pod("c", "h2", true, ""), false},
 		}, nil},
-		{"current template's pod still reports its crash", "h2", "h2", []change{
+		{"current template's pod still reports its crash", "h2", []change{
 			{pod("b", "h1", true, ""), true},
 			{pod("c", "h2", true, ""), false},
 			{pod("c", "h2", false, ""), false},
 		}, []driver.EventKind{driver.EventExited}},
-		{"another replica applied a newer template since", "h2", "h3", []change{
+		{"crash of a pod of a template another replica applied", "h3", []change{
 			{pod("c", "h3", true, ""), false},
 			{pod("c", "h3", false, ""), false},
 		}, []driver.EventKind{driver.EventExited}},
-		{"instance's StatefulSet gone", "h2", "", []change{
+		{"instance's StatefulSet gone", "", []change{
 			{pod("b", "h1", true, ""), false},
 			{pod("b", "h1", true, ""), true},
 		}, nil},
-		{"late deletion of a replaced pod", "", "h1", []change{
+		{"late deletion of a replaced pod", "h1", []change{
 			{pod("b", "h1", true, ""), false},
 			{pod("a", "h1", false, ""), true},
 		}, nil},
@@ -102,9 +101,6 @@ func TestObserverJudgesPods(t *testing.T) {
 				}
 			}
 			d, ev := newTestDriver(t, cs, nil)
-			if tc.applied != "" {
-				d.obs.applied(testID, tc.applied)
-			}
 			for _, c := range tc.changes {
 				d.obs.changed(c.p, c.deleted)
 			}
