@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,6 +55,36 @@ func parseImages(s string) (map[string]string, error) {
 	return out, nil
 }
 
+// parseReadiness parses --k8s-readiness: engine=command pairs separated by
+// ';', each command split on white space (it runs without a shell, as the
+// probe's exec does; start one explicitly, "sh -c ...", if you need it —
+// then the quoting is the shell's, so a command with ';' cannot be given).
+func parseReadiness(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		eng, cmd, ok := strings.Cut(part, "=")
+		eng = strings.TrimSpace(eng)
+		args := strings.Fields(cmd)
+		if !ok || eng == "" || len(args) == 0 {
+			return nil, fmt.Errorf("want engine=command, got %q", strings.TrimSpace(part))
+		}
+		if !slices.Contains(k8sEngines, eng) {
+			return nil, fmt.Errorf("unknown engine %q (want one of %s)", eng, strings.Join(k8sEngines, ", "))
+		}
+		if _, dup := out[eng]; dup {
+			return nil, fmt.Errorf("engine %q given twice", eng)
+		}
+		out[eng] = args
+	}
+	return out, nil
+}
+
 // validateDriver checks the driver flags.
 func (c *serveConfig) validateDriver() []error {
 	var errs []error
@@ -64,6 +95,9 @@ func (c *serveConfig) validateDriver() []error {
 	}
 	if _, err := parseImages(c.K8sImages); err != nil {
 		errs = append(errs, fmt.Errorf("--k8s-images: %w", err))
+	}
+	if _, err := parseReadiness(c.K8sReadiness); err != nil {
+		errs = append(errs, fmt.Errorf("--k8s-readiness: %w", err))
 	}
 	if p := c.K8sNamespacePrefix; p == "" || len(p) > 30 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || p[0] < 'a' || p[0] > 'z' {
 		errs = append(errs, errors.New("--k8s-namespace-prefix: want lower-case letters, digits and '-', starting with a letter, at most 30 characters"))
@@ -82,6 +116,10 @@ func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, ob
 	if err != nil {
 		return nil, fmt.Errorf("--k8s-images: %w", err)
 	}
+	readiness, err := parseReadiness(c.K8sReadiness)
+	if err != nil {
+		return nil, fmt.Errorf("--k8s-readiness: %w", err)
+	}
 	names := make([]string, 0, len(engines))
 	for n := range engines {
 		names = append(names, n)
@@ -94,6 +132,7 @@ func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, ob
 		NamespacePrefix: c.K8sNamespacePrefix,
 		StorageClass:    c.K8sStorageClass,
 		Images:          images,
+		Readiness:       readiness,
 		Engines:         engines,
 		KeepVolumes:     c.K8sKeepVolumes,
 		Credentials:     creds,

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,6 +45,33 @@ func TestParseImages(t *testing.T) {
 			if got[k] != v {
 				t.Errorf("parseImages(%q)[%s] = %q, want %q", tc.in, k, got[k], v)
 			}
+		}
+	}
+}
+
+func TestParseReadiness(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    map[string][]string
+		wantErr bool
+	}{
+		{"", map[string][]string{}, false},
+		{"mariadb=healthcheck.sh --connect --innodb_initialized", map[string][]string{"mariadb": {"healthcheck.sh", "--connect", "--innodb_initialized"}}, false},
+		{" mariadb = check ; redis=sh -c 'redis-cli ping' ;", map[string][]string{"mariadb": {"check"}, "redis": {"sh", "-c", "'redis-cli", "ping'"}}, false},
+		{"postgresql=pg_isready -q", map[string][]string{"postgresql": {"pg_isready", "-q"}}, false},
+		{"mariadb", nil, true},
+		{"mariadb=  ", nil, true},
+		{"=check", nil, true},
+		{"oracle=check", nil, true},
+		{"redis=a;redis=b", nil, true},
+	} {
+		got, err := parseReadiness(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseReadiness(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
+			continue
+		}
+		if err == nil && !maps.EqualFunc(got, tc.want, slices.Equal) {
+			t.Errorf("parseReadiness(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
