@@ -643,18 +643,12 @@ func dynamicOnly(ps []datastore.Parameter, vals map[string]string) map[string]st
 }
 
 // pushConfiguration brings an attached instance to a group's new values,
-// as an inline operation (inline.go). An instance that is not ready or stays
-// busy is left alone: its engine gets the group's values when it next
-// starts (its configuration is rendered from the store).
+// as an inline operation (inline.go). An instance that is not ready, or
+// stays busy, is not touched now: its engine renders the group's values at
+// its next start, and if it was ACTIVE it goes to RESTART_REQUIRED so that
+// the user knows the values are not in effect yet.
 func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, old, new map[string]string, ps []datastore.Parameter) {
 	const op = "configuration.push"
-	cur, unlock, err := s.acquireInline(ctx, op, inst.TenantID, inst.ID, uuid.NewString())
-	if err != nil {
-		s.log.Info("configuration not pushed now; the engine gets it at its next start", "instance_id", inst.ID, "reason", fault.Message(err))
-		return
-	}
-	defer unlock()
-	inst = cur
 	restart := needsRestart(ps, old, new)
 	changed := map[string]string{}
 	for k, v := range dynamicOnly(ps, new) {
@@ -662,18 +656,36 @@ func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, o
 			changed[k] = v
 		}
 	}
-	if restart {
-		if _, err := s.st.UpdateInstance(ctx, inst.ID, func(i *model.Instance) error {
-			if i.Status == model.StatusActive {
-				i.Status = model.StatusRestartRequired
-			}
-			return nil
-		}); err != nil {
-			s.log.Warn("configuration push: status", "instance_id", inst.ID, "err", err)
-		}
+	if !restart && len(changed) == 0 {
+		return
 	}
-	if inst.Status == model.StatusActive || inst.Status == model.StatusRestartRequired {
-		s.applyToInstance(ctx, inst, changed)
+	cur, unlock, err := s.acquireInline(ctx, op, inst.TenantID, inst.ID, uuid.NewString())
+	if err != nil {
+		s.log.Warn("configuration not pushed now; it takes effect at the next restart", "instance_id", inst.ID, "reason", fault.Message(err))
+		s.restartRequired(ctx, inst.ID, inst.ConfigurationID)
+		return
+	}
+	defer unlock()
+	if cur.ConfigurationID != inst.ConfigurationID {
+		return // detached meanwhile: the group is not its own any more
+	}
+	if restart {
+		s.restartRequired(ctx, cur.ID, cur.ConfigurationID)
+	}
+	s.applyToInstance(ctx, cur, changed)
+}
+
+// restartRequired moves instance id, if ACTIVE and still attached to group
+// configID, to RESTART_REQUIRED. Failures are logged.
+func (s *Service) restartRequired(ctx context.Context, id, configID string) {
+	_, err := s.st.UpdateInstance(ctx, id, func(i *model.Instance) error {
+		if i.Status == model.StatusActive && i.ConfigurationID == configID {
+			i.Status = model.StatusRestartRequired
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("configuration push: status", "instance_id", id, "err", err)
 	}
 }
 
@@ -682,6 +694,10 @@ func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, o
 // the instance to RESTART_REQUIRED: the values are in the configuration and
 // take effect at the next restart.
 func (s *Service) applyToInstance(ctx context.Context, inst *model.Instance, dynamic map[string]string) {
+	// Bounded like every inline operation: its lease outlives adminTimeout
+	// only by a margin.
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
 	sp, err := s.spec(ctx, inst)
 	if err == nil {
 		if rc, ok := s.cfg.Driver.(reconfigurer); ok {
@@ -704,7 +720,7 @@ func (s *Service) applyToInstance(ctx context.Context, inst *model.Instance, dyn
 	}
 	if err != nil {
 		s.log.Warn("configuration not applied at once; restart required", "instance_id", inst.ID, "err", err)
-		_, _ = s.st.UpdateInstance(ctx, inst.ID, func(i *model.Instance) error {
+		_, _ = s.st.UpdateInstance(context.WithoutCancel(ctx), inst.ID, func(i *model.Instance) error {
 			if i.Status == model.StatusActive {
 				i.Status = model.StatusRestartRequired
 			}

@@ -154,7 +154,7 @@ func (l *instanceLocks) pause(ctx context.Context) error {
 // busy is the 422 of an instance that stayed busy with inline operations.
 func busy(op, id string) error {
 	return fault.Errorf(fault.Unprocessable, op,
-		"Instance %s is busy with another operation on its databases or users. Please try again.", id)
+		"Instance %s is busy with another operation. Please try again.", id)
 }
 
 // withEngine runs fn on the tenant's instance id once it is ready, holding

@@ -308,8 +308,12 @@ func TestConfigurationRaceRefused(t *testing.T) {
 					if !fault.Is(actErr, fault.Unprocessable) {
 						t.Errorf("%s during a configuration %s = %v, want 422", act.name, step.name, actErr)
 					}
-					if n := len(eng.applied); n == 0 {
-						t.Errorf("no values applied")
+					want := "77"
+					if step.name == "update" {
+						want = "88"
+					}
+					if n := len(eng.applied); n == 0 || eng.applied[n-1]["max_connections"] != want {
+						t.Errorf("values applied = %v, want max_connections=%s last", eng.applied, want)
 					}
 					eng.hook = nil
 					if err := act.do(ctx, other, id); err != nil {
@@ -318,5 +322,44 @@ func TestConfigurationRaceRefused(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestConfigurationPushWhileBusy: a group update that cannot reach an
+// instance now (another hoard holds it) leaves it RESTART_REQUIRED, so that
+// the user knows the new values are not in effect yet.
+func TestConfigurationPushWhileBusy(t *testing.T) {
+	ctx := t.Context()
+	s, mem, ids := newTestService(t, model.StatusActive)
+	id := ids["mem"]
+	eng := &cfgEngine{memEngine: mem}
+	s.cfg.Engines["mem"] = eng
+	name := "g"
+	c, err := s.CreateConfiguration(ctx, "t1", ConfigurationRequest{Name: &name,
+		DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AttachConfiguration(ctx, "t1", id, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Another hoard is inside the engine.
+	if _, err := s.st.AcquireInline(ctx, "t1", id, adminAllowed, "other-hoard", time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.admin.wait = -1
+	applied := len(eng.applied)
+	if err := s.UpdateConfiguration(ctx, "t1", c.ID, ConfigurationRequest{Values: map[string]any{"max_connections": json.Number("88")}}, false); err != nil {
+		t.Fatalf("UpdateConfiguration = %v", err)
+	}
+	if len(eng.applied) != applied {
+		t.Errorf("values applied while another hoard held the instance: %v", eng.applied[applied:])
+	}
+	inst, err := s.st.GetInstance(ctx, "t1", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Status != model.StatusRestartRequired {
+		t.Errorf("status after a push that could not reach the engine = %s, want RESTART_REQUIRED", inst.Status)
 	}
 }
