@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -112,7 +111,9 @@ func (o *observer) changed(obj any, deleted bool) {
 		return
 	}
 	ready := !deleted && podReady(p)
-	stale := !ready && o.stale(id, p)
+	// A ready pod going away may be one the StatefulSet controller replaces
+	// (see stale); only then is the cluster asked.
+	stale := !ready && (deleted || p.DeletionTimestamp != nil) && o.wasReady(id) && o.stale(id, p)
 	var ev *driver.Event
 	o.mu.Lock()
 	st := o.pods[id]
@@ -160,13 +161,14 @@ func (o *observer) changed(obj any, deleted bool) {
 	}
 }
 
-// stale reports whether p runs an older template than instance id's
-// StatefulSet: the StatefulSet controller replaces such a pod (it can even
-// create one from a cache that has not seen a new template yet), so its end
-// is no exit. Only a pod that is not ready is asked about (an exit needs
-// one), and only when nothing else explains it, so the StatefulSet is read
-// rarely: every replica judges from the cluster, whoever applied the
-// template. Called without o.mu.
+// stale reports whether p, a pod going away, runs an older template than
+// instance id's StatefulSet: the StatefulSet controller replaces such a
+// pod (it can even create one from a cache that has not seen a new template
+// yet), so its end is no exit. It is asked only about a ready pod going
+// away that nothing else explains, so the StatefulSet is read rarely, and
+// every replica judges from the cluster, whoever applied the template. A
+// StatefulSet that cannot be read (or is gone: deleted behind hoard's back)
+// leaves the pod current, its end an exit. Called without o.mu.
 func (o *observer) stale(id string, p *corev1.Pod) bool {
 	have := p.Annotations[AnnotationSpecHash]
 	if have == "" {
@@ -180,10 +182,16 @@ func (o *observer) stale(id string, p *corev1.Pod) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), staleCheckTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-o.d.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	sts, err := o.d.c.AppsV1().StatefulSets(p.Namespace).Get(ctx, name(id), metav1.GetOptions{})
 	if err != nil {
-		// Gone: the pod goes with it. Unknown: judge it as current.
-		return apierrors.IsNotFound(err)
+		return false
 	}
 	cur := sts.Spec.Template.Annotations[AnnotationSpecHash]
 	return cur != "" && cur != have
@@ -191,6 +199,14 @@ func (o *observer) stale(id string, p *corev1.Pod) bool {
 
 // staleCheckTimeout bounds stale's read of a StatefulSet.
 const staleCheckTimeout = 5 * time.Second
+
+// wasReady reports whether the pod last seen of instance id was ready.
+func (o *observer) wasReady(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.pods[id]
+	return st != nil && st.ready
+}
 
 // wake wakes the waiters of instance id (without blocking); o.mu is held.
 func (o *observer) wake(id string) {

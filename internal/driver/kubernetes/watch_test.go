@@ -1,14 +1,17 @@
 package kubernetes
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/hoard-db/hoard/internal/driver"
 )
@@ -33,13 +36,18 @@ func TestObserverJudgesPods(t *testing.T) {
 				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}},
 		}
 	}
+	terminating := func(p *corev1.Pod) *corev1.Pod {
+		now := metav1.Now()
+		p.DeletionTimestamp = &now
+		return p
+	}
 	type change struct {
 		p       *corev1.Pod
 		deleted bool
 	}
 	tests := []struct {
 		name    string
-		cluster string // the StatefulSet's template hash; "" no StatefulSet
+		cluster string // the StatefulSet's template hash; "" no StatefulSet, "error" unreadable
 		changes []change
 		want    []driver.EventKind
 	}{
@@ -81,10 +89,25 @@ func TestObserverJudgesPods(t *testing.T) {
 			{pod("c", "h3", true, ""), false},
 			{pod("c", "h3", false, ""), false},
 		}, []driver.EventKind{driver.EventExited}},
-		{"instance's StatefulSet gone", "", []change{
+		{"StatefulSet deleted behind hoard's back", "", []change{
 			{pod("b", "h1", true, ""), false},
 			{pod("b", "h1", true, ""), true},
+		}, []driver.EventKind{driver.EventExited}},
+		{"StatefulSet unreadable", "error", []change{
+			{pod("b", "h1", true, ""), false},
+			{pod("b", "h1", true, ""), true},
+		}, []driver.EventKind{driver.EventExited}},
+		{"stale pod terminating, then deleted", "h2", []change{
+			{pod("b", "h1", true, ""), false},
+			{terminating(pod("b", "h1", true, "")), false},
+			{pod("b", "h1", true, ""), true},
+			{pod("c", "h2", false, ""), false},
+			{pod("c", "h2", true, ""), false},
 		}, nil},
+		{"old-template pod crashes while still running", "h2", []change{
+			{pod("b", "h1", true, ""), false},
+			{pod("b", "h1", false, ""), false},
+		}, []driver.EventKind{driver.EventExited}},
 		{"late deletion of a replaced pod", "h1", []change{
 			{pod("b", "h1", true, ""), false},
 			{pod("a", "h1", false, ""), true},
@@ -93,7 +116,11 @@ func TestObserverJudgesPods(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := fake.NewClientset()
-			if tc.cluster != "" {
+			if tc.cluster == "error" {
+				cs.PrependReactor("get", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, errors.New("connection refused")
+				})
+			} else if tc.cluster != "" {
 				sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name(testID), Namespace: ns}}
 				sts.Spec.Template.Annotations = map[string]string{AnnotationSpecHash: tc.cluster}
 				if _, err := cs.AppsV1().StatefulSets(ns).Create(t.Context(), sts, metav1.CreateOptions{}); err != nil {
