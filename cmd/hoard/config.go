@@ -87,7 +87,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.K8sNamespacePrefix, "k8s-namespace-prefix", "hoard-", "kubernetes driver: prefix of the per-tenant namespaces")
 	str(&c.K8sStorageClass, "k8s-storage-class", "", "kubernetes driver: storage class of instance volumes (default: the cluster's default); must allow expansion")
 	str(&c.K8sImages, "k8s-images", "", "kubernetes driver: engine images, e.g. mariadb=registry/mariadb:10.11,postgresql=...,redis=... (default: Docker Hub official images)")
-	str(&c.K8sReadiness, "k8s-readiness", "", "kubernetes driver: readiness probe commands for images without the engines' own tools, e.g. 'mariadb=healthcheck.sh --connect;redis=...' (engine=command pairs separated by ';', the command split on spaces, no shell)")
+	str(&c.K8sReadiness, "k8s-readiness", "", `kubernetes driver: readiness probe commands for images without the engines' own tools: engine=command pairs separated by ';', a command split on spaces (no shell) or a JSON array, e.g. 'mariadb=healthcheck.sh --connect;redis=["sh","-c","redis-cli ping | grep -qx PONG"]'`)
 	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
 	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,22 +57,19 @@ func parseImages(s string) (map[string]string, error) {
 }
 
 // parseReadiness parses --k8s-readiness: engine=command pairs separated by
-// ';', each command split on white space (it runs without a shell, as the
-// probe's exec does; start one explicitly, "sh -c ...", if you need it —
-// then the quoting is the shell's, so a command with ';' cannot be given).
+// ';'. A command is split on white space and runs without a shell, as the
+// probe's exec does; one whose arguments hold spaces (a shell script, "sh
+// -c ...") is given as a JSON array of strings instead. Quotes outside
+// such an array are refused: no shell would remove them.
 func parseReadiness(s string) (map[string][]string, error) {
 	out := map[string][]string{}
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
 	for _, part := range strings.Split(s, ";") {
 		if strings.TrimSpace(part) == "" {
 			continue
 		}
 		eng, cmd, ok := strings.Cut(part, "=")
-		eng = strings.TrimSpace(eng)
-		args := strings.Fields(cmd)
-		if !ok || eng == "" || len(args) == 0 {
+		eng, cmd = strings.TrimSpace(eng), strings.TrimSpace(cmd)
+		if !ok || eng == "" || cmd == "" {
 			return nil, fmt.Errorf("want engine=command, got %q", strings.TrimSpace(part))
 		}
 		if !slices.Contains(k8sEngines, eng) {
@@ -79,6 +77,20 @@ func parseReadiness(s string) (map[string][]string, error) {
 		}
 		if _, dup := out[eng]; dup {
 			return nil, fmt.Errorf("engine %q given twice", eng)
+		}
+		var args []string
+		if strings.HasPrefix(cmd, "[") {
+			if err := json.Unmarshal([]byte(cmd), &args); err != nil {
+				return nil, fmt.Errorf("command of %s: want a JSON array of strings: %v", eng, err)
+			}
+			if len(args) == 0 || args[0] == "" {
+				return nil, fmt.Errorf("command of %s: empty", eng)
+			}
+		} else {
+			if strings.ContainsAny(cmd, "\"'`") {
+				return nil, fmt.Errorf("command of %s has quotes, which no shell removes here: give it as a JSON array, e.g. [\"sh\",\"-c\",\"...\"]", eng)
+			}
+			args = strings.Fields(cmd)
 		}
 		out[eng] = args
 	}

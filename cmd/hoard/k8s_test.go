@@ -57,7 +57,11 @@ func TestParseReadiness(t *testing.T) {
 	}{
 		{"", map[string][]string{}, false},
 		{"mariadb=healthcheck.sh --connect --innodb_initialized", map[string][]string{"mariadb": {"healthcheck.sh", "--connect", "--innodb_initialized"}}, false},
-		{" mariadb = check ; redis=sh -c 'redis-cli ping' ;", map[string][]string{"mariadb": {"check"}, "redis": {"sh", "-c", "'redis-cli", "ping'"}}, false},
+		{" mariadb = check ; redis=[\"sh\", \"-c\", \"redis-cli ping | grep -qx PONG\"] ;", map[string][]string{"mariadb": {"check"}, "redis": {"sh", "-c", "redis-cli ping | grep -qx PONG"}}, false},
+		{"redis=sh -c 'redis-cli ping'", nil, true},
+		{"redis=[\"sh\", 1]", nil, true},
+		{"redis=[]", nil, true},
+		{"redis=[\"sh\"", nil, true},
 		{"postgresql=pg_isready -q", map[string][]string{"postgresql": {"pg_isready", "-q"}}, false},
 		{"mariadb", nil, true},
 		{"mariadb=  ", nil, true},
