@@ -43,17 +43,29 @@ func (c *Synced) Now() time.Time {
 // Offset returns the correction currently applied to the local clock.
 func (c *Synced) Offset() time.Duration { return time.Duration(c.offset.Load()) }
 
-// Sync measures the offset once: the reference time against the local time
-// halfway through the round trip that read it. On error the offset is kept.
+// samples is how many readings Sync takes; it keeps the one with the
+// shortest round trip (the first may also pay for a connection).
+const samples = 3
+
+// Sync measures the offset: the reference time against the local time
+// halfway through the round trip that read it, from the reading with the
+// shortest round trip. On error the offset is kept.
 func (c *Synced) Sync(ctx context.Context) error {
-	t0 := c.local()
-	ref, err := c.src.ReferenceTime(ctx)
-	t1 := c.local()
-	if err != nil {
-		return fmt.Errorf("clock: read reference time: %w", err)
+	var (
+		off  time.Duration
+		best = time.Duration(-1)
+	)
+	for range samples {
+		t0 := c.local()
+		ref, err := c.src.ReferenceTime(ctx)
+		t1 := c.local()
+		if err != nil {
+			return fmt.Errorf("clock: read reference time: %w", err)
+		}
+		if rtt := t1.Sub(t0); best < 0 || rtt < best {
+			best, off = rtt, ref.Sub(t0.Add(rtt/2))
+		}
 	}
-	mid := t0.Add(t1.Sub(t0) / 2)
-	off := ref.Sub(mid)
 	old := time.Duration(c.offset.Swap(int64(off)))
 	if abs(off) > warnOffset && abs(off-old) > warnOffset/2 {
 		c.log.Warn("this host's clock is off from the metadata store's; hoard corrects its leases, but synchronise the clocks (NTP)",
@@ -61,6 +73,9 @@ func (c *Synced) Sync(ctx context.Context) error {
 	}
 	return nil
 }
+
+// syncTimeout bounds one Sync of Run.
+const syncTimeout = 10 * time.Second
 
 // Run calls Sync every period until ctx ends; failures are logged and the
 // last offset kept.
@@ -72,7 +87,10 @@ func (c *Synced) Run(ctx context.Context, period time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := c.Sync(ctx); err != nil && ctx.Err() == nil {
+			sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+			err := c.Sync(sctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				c.log.Warn("clock offset not refreshed", "err", err)
 			}
 		}

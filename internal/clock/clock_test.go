@@ -8,15 +8,22 @@ import (
 )
 
 // fakeSource answers the local time shifted by skew, after taking rtt of
-// (fake) local time to answer.
+// (fake) local time to answer; the first reading waits slow more before
+// the server reads its clock (a connection being made).
 type fakeSource struct {
-	now  *time.Time
-	skew time.Duration
-	rtt  time.Duration
-	err  error
+	now   *time.Time
+	skew  time.Duration
+	rtt   time.Duration
+	slow  time.Duration
+	reads int
+	err   error
 }
 
 func (f *fakeSource) ReferenceTime(context.Context) (time.Time, error) {
+	if f.reads == 0 {
+		*f.now = f.now.Add(f.slow)
+	}
+	f.reads++
 	*f.now = f.now.Add(f.rtt / 2)
 	ref := f.now.Add(f.skew)
 	*f.now = f.now.Add(f.rtt / 2)
@@ -29,16 +36,18 @@ func TestSync(t *testing.T) {
 		name string
 		skew time.Duration
 		rtt  time.Duration
+		slow time.Duration
 	}{
-		{"in step", 0, 2 * time.Millisecond},
-		{"reference ahead", 90 * time.Second, 40 * time.Millisecond},
-		{"reference behind", -3 * time.Hour, 0},
-		{"slow round trip", 5 * time.Second, 800 * time.Millisecond},
+		{"in step", 0, 2 * time.Millisecond, 0},
+		{"reference ahead", 90 * time.Second, 40 * time.Millisecond, 0},
+		{"reference behind", -3 * time.Hour, 0, 0},
+		{"slow round trip", 5 * time.Second, 800 * time.Millisecond, 0},
+		{"first reading pays for a connection", 2 * time.Second, 4 * time.Millisecond, 3 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			now := base
-			c := New(&fakeSource{now: &now, skew: tc.skew, rtt: tc.rtt}, nil)
+			c := New(&fakeSource{now: &now, skew: tc.skew, rtt: tc.rtt, slow: tc.slow}, nil)
 			c.local = func() time.Time { return now }
 			if got := c.Now(); !got.Equal(base) {
 				t.Fatalf("Now before Sync = %v, want the local time %v", got, base)
