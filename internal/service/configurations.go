@@ -537,11 +537,11 @@ func (s *Service) AttachConfiguration(ctx context.Context, tenantID, id, configI
 		return err
 	}
 	if inst.Status != model.StatusActive {
-		return fault.Errorf(fault.Invalid, op, "The operation you have requested cannot be executed because the instance status is currently: %s.", inst.Status)
+		return invalidState(op, inst)
 	}
 	// The engine is written to: an inline operation (inline.go), so that
 	// no restart or delete, on any hoard, takes the engine away meanwhile.
-	_, unlock, err := s.acquireInline(ctx, op, tenantID, id, uuid.NewString())
+	_, unlock, err := s.acquireInline(ctx, op, tenantID, id, uuid.NewString(), invalidState)
 	if err != nil {
 		return err
 	}
@@ -584,9 +584,9 @@ func (s *Service) DetachConfiguration(ctx context.Context, tenantID, id string) 
 		return nil
 	}
 	if inst.Status != model.StatusActive && inst.Status != model.StatusRestartRequired {
-		return fault.Errorf(fault.Invalid, op, "The operation you have requested cannot be executed because the instance status is currently: %s.", inst.Status)
+		return invalidState(op, inst)
 	}
-	_, unlock, err := s.acquireInline(ctx, op, tenantID, id, uuid.NewString())
+	_, unlock, err := s.acquireInline(ctx, op, tenantID, id, uuid.NewString(), invalidState)
 	if err != nil {
 		return err
 	}
@@ -610,6 +610,13 @@ func (s *Service) DetachConfiguration(ctx context.Context, tenantID, id string) 
 	s.applyToInstance(ctx, inst, nil)
 	s.log.Info("configuration group detached", "instance_id", id)
 	return nil
+}
+
+// invalidState is the 400 of a configuration attach or detach on an
+// instance whose status (or a task under way) does not allow it (Trove's
+// InvalidInstanceState, reference section 8.5).
+func invalidState(op string, inst *model.Instance) error {
+	return fault.Errorf(fault.Invalid, op, "The operation you have requested cannot be executed because the instance status is currently: %s.", inst.Status)
 }
 
 // needsRestart reports whether going from old to new values needs an
@@ -659,7 +666,7 @@ func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, o
 	if !restart && len(changed) == 0 {
 		return
 	}
-	cur, unlock, err := s.acquireInline(ctx, op, inst.TenantID, inst.ID, uuid.NewString())
+	cur, unlock, err := s.acquireInline(ctx, op, inst.TenantID, inst.ID, uuid.NewString(), notReady)
 	if err != nil {
 		s.log.Warn("configuration not pushed now; it takes effect at the next restart", "instance_id", inst.ID, "reason", fault.Message(err))
 		s.restartRequired(ctx, inst.ID, inst.ConfigurationID)

@@ -167,7 +167,7 @@ func (s *Service) withEngine(ctx context.Context, tenantID, id, op string, fn fu
 		return mapStoreErr(op, id, err)
 	}
 	holder := uuid.NewString()
-	inst, unlock, err := s.acquireInline(ctx, op, tenantID, id, holder)
+	inst, unlock, err := s.acquireInline(ctx, op, tenantID, id, holder, notReady)
 	if err != nil {
 		return err
 	}
@@ -191,8 +191,9 @@ func (s *Service) withEngine(ctx context.Context, tenantID, id, op string, fn fu
 }
 
 // acquireInline takes id's lock and an inline lease for holder, waiting
-// (bounded) for the inline operations in flight; unlock releases both.
-func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder string) (*model.Instance, func(), error) {
+// (bounded) for the inline operations in flight; unlock releases both. An
+// instance not ready (its status, or a task) is refused with refuse's error.
+func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder string, refuse func(op string, inst *model.Instance) error) (*model.Instance, func(), error) {
 	wctx, cancel := context.WithTimeout(ctx, s.admin.waitFor())
 	defer cancel()
 	unlock, err := s.admin.lockCtx(wctx, id)
@@ -207,7 +208,7 @@ func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder st
 			return inst, func() { s.releaseInline(id, holder); unlock() }, nil
 		case errors.As(err, &se):
 			unlock()
-			return nil, nil, notReady(op, &model.Instance{ID: id, Status: se.Status})
+			return nil, nil, refuse(op, &model.Instance{ID: id, Status: se.Status})
 		case !errors.Is(err, store.ErrBusy):
 			unlock()
 			return nil, nil, mapStoreErr(op, id, err)

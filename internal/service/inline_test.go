@@ -363,3 +363,29 @@ func TestConfigurationPushWhileBusy(t *testing.T) {
 		t.Errorf("status after a push that could not reach the engine = %s, want RESTART_REQUIRED", inst.Status)
 	}
 }
+
+// TestAttachWithTaskIs400: attaching a group to an instance that is ACTIVE
+// but has a task under way is Trove's InvalidInstanceState (400), as for
+// any other status (reference section 8.5), not the 422 of inline calls.
+func TestAttachWithTaskIs400(t *testing.T) {
+	ctx := t.Context()
+	s, mem, ids := newTestService(t, model.StatusActive)
+	id := ids["mem"]
+	s.cfg.Engines["mem"] = &cfgEngine{memEngine: mem}
+	name := "g"
+	c, err := s.CreateConfiguration(ctx, "t1", ConfigurationRequest{Name: &name,
+		DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	task := &model.Task{ID: "task-1", InstanceID: id, Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
+	if _, err := s.st.StartAction(ctx, "t1", id, []model.InstanceStatus{model.StatusActive}, model.StatusActive, task, now); err != nil {
+		t.Fatal(err)
+	}
+	err = s.AttachConfiguration(ctx, "t1", id, c.ID)
+	const want = "The operation you have requested cannot be executed because the instance status is currently: ACTIVE."
+	if !fault.Is(err, fault.Invalid) || fault.Message(err) != want {
+		t.Errorf("attach with a task under way = %v (kind %v), want 400 %q", err, fault.KindOf(err), want)
+	}
+}
