@@ -258,6 +258,23 @@ func (e *cfgEngine) ApplyDynamic(ctx context.Context, _ datastore.Conn, v map[st
 	return nil
 }
 
+// newGroupService returns a test service whose "mem" engine has
+// configuration groups, the id of its "mem" instance (ACTIVE), and a group
+// for it setting max_connections to 77.
+func newGroupService(t *testing.T) (*Service, *cfgEngine, string, string) {
+	t.Helper()
+	s, mem, ids := newTestService(t, model.StatusActive)
+	eng := &cfgEngine{memEngine: mem}
+	s.cfg.Engines["mem"] = eng
+	name := "g"
+	c, err := s.CreateConfiguration(t.Context(), "t1", ConfigurationRequest{Name: &name,
+		DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, eng, ids["mem"], c.ID
+}
+
 // TestConfigurationRaceRefused: applying a configuration group to an
 // engine (attach, or a group update pushed to its instances) is an inline
 // operation: a restart or delete asked for meanwhile, on this hoard or on
@@ -280,18 +297,9 @@ func TestConfigurationRaceRefused(t *testing.T) {
 			for _, via := range []string{"same", "replica"} {
 				t.Run(act.name+"/"+step.name+"/"+via, func(t *testing.T) {
 					ctx := t.Context()
-					s, mem, ids := newTestService(t, model.StatusActive)
-					id := ids["mem"]
-					eng := &cfgEngine{memEngine: mem}
-					s.cfg.Engines["mem"] = eng
-					name := "g"
-					c, err := s.CreateConfiguration(ctx, "t1", ConfigurationRequest{Name: &name,
-						DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
-					if err != nil {
-						t.Fatal(err)
-					}
+					s, eng, id, cfgID := newGroupService(t)
 					if step.name == "update" {
-						if err := s.AttachConfiguration(ctx, "t1", id, c.ID); err != nil {
+						if err := s.AttachConfiguration(ctx, "t1", id, cfgID); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -302,7 +310,7 @@ func TestConfigurationRaceRefused(t *testing.T) {
 					other.admin.wait = -1
 					var actErr error
 					eng.hook = func(context.Context) { actErr = act.do(ctx, other, id) }
-					if err := step.do(ctx, s, id, c.ID); err != nil {
+					if err := step.do(ctx, s, id, cfgID); err != nil {
 						t.Fatalf("%s = %v", step.name, err)
 					}
 					if !fault.Is(actErr, fault.Unprocessable) {
@@ -330,17 +338,8 @@ func TestConfigurationRaceRefused(t *testing.T) {
 // the user knows the new values are not in effect yet.
 func TestConfigurationPushWhileBusy(t *testing.T) {
 	ctx := t.Context()
-	s, mem, ids := newTestService(t, model.StatusActive)
-	id := ids["mem"]
-	eng := &cfgEngine{memEngine: mem}
-	s.cfg.Engines["mem"] = eng
-	name := "g"
-	c, err := s.CreateConfiguration(ctx, "t1", ConfigurationRequest{Name: &name,
-		DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AttachConfiguration(ctx, "t1", id, c.ID); err != nil {
+	s, eng, id, cfgID := newGroupService(t)
+	if err := s.AttachConfiguration(ctx, "t1", id, cfgID); err != nil {
 		t.Fatal(err)
 	}
 	// Another hoard is inside the engine.
@@ -349,7 +348,7 @@ func TestConfigurationPushWhileBusy(t *testing.T) {
 	}
 	s.admin.wait = -1
 	applied := len(eng.applied)
-	if err := s.UpdateConfiguration(ctx, "t1", c.ID, ConfigurationRequest{Values: map[string]any{"max_connections": json.Number("88")}}, false); err != nil {
+	if err := s.UpdateConfiguration(ctx, "t1", cfgID, ConfigurationRequest{Values: map[string]any{"max_connections": json.Number("88")}}, false); err != nil {
 		t.Fatalf("UpdateConfiguration = %v", err)
 	}
 	if len(eng.applied) != applied {
@@ -369,21 +368,13 @@ func TestConfigurationPushWhileBusy(t *testing.T) {
 // any other status (reference section 8.5), not the 422 of inline calls.
 func TestAttachWithTaskIs400(t *testing.T) {
 	ctx := t.Context()
-	s, mem, ids := newTestService(t, model.StatusActive)
-	id := ids["mem"]
-	s.cfg.Engines["mem"] = &cfgEngine{memEngine: mem}
-	name := "g"
-	c, err := s.CreateConfiguration(ctx, "t1", ConfigurationRequest{Name: &name,
-		DatastoreType: "memdb", DatastoreVersion: "1", Values: map[string]any{"max_connections": json.Number("77")}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, id, cfgID := newGroupService(t)
 	now := time.Now()
 	task := &model.Task{ID: "task-1", InstanceID: id, Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
 	if _, err := s.st.StartAction(ctx, "t1", id, []model.InstanceStatus{model.StatusActive}, model.StatusActive, task, now); err != nil {
 		t.Fatal(err)
 	}
-	err = s.AttachConfiguration(ctx, "t1", id, c.ID)
+	err := s.AttachConfiguration(ctx, "t1", id, cfgID)
 	const want = "The operation you have requested cannot be executed because the instance status is currently: ACTIVE."
 	if !fault.Is(err, fault.Invalid) || fault.Message(err) != want {
 		t.Errorf("attach with a task under way = %v (kind %v), want 400 %q", err, fault.KindOf(err), want)
