@@ -83,6 +83,15 @@ func (s *supervisor) stop(ctx context.Context) error {
 	}
 }
 
+// lookNext is what supervision does after reading the engine's state.
+type lookNext int
+
+const (
+	lookOn    lookNext = iota // act on the state read
+	lookLater                 // op.lock was busy: look again later
+	lookEnd                   // supervision ends
+)
+
 // run supervises cur until stopped or closed.
 func (s *supervisor) run(cur *proc) {
 	defer s.d.wg.Done()
@@ -115,6 +124,30 @@ func (s *supervisor) run(cur *proc) {
 		}
 		log.Info("following the engine another hoard process started", "pid", p.pid)
 	}
+	// look reads the engine's current state under op.lock (current): it
+	// says to end supervision (the instance destroyed, or its engine
+	// stopped by another hoard process), to look again later (op.lock
+	// busy), or hands over the held lock, the handle and its process.
+	look := func() (*os.File, *handle, *proc, lookNext) {
+		ol, h, p, err := s.current()
+		switch {
+		case errors.Is(err, errDestroyed):
+			log.Info("instance destroyed; supervision ends")
+			return nil, nil, nil, lookEnd
+		case err != nil:
+			log.Warn("cannot read the engine's handle", "err", err)
+		}
+		if ol == nil {
+			return nil, nil, nil, lookLater
+		}
+		if h == nil || !h.Want {
+			log.Info("engine stopped by another hoard process; supervision ends")
+			s.end()
+			ol.Close()
+			return nil, nil, nil, lookEnd
+		}
+		return ol, h, p, lookOn
+	}
 	for {
 		var exited <-chan struct{}
 		if cur != nil {
@@ -127,23 +160,13 @@ func (s *supervisor) run(cur *proc) {
 
 		case <-check:
 			check = nil
-			ol, h, p, err := s.current()
-			if err != nil && !errors.Is(err, errDestroyed) {
-				log.Warn("cannot read the engine's handle", "err", err)
-			}
-			if errors.Is(err, errDestroyed) {
-				log.Info("instance destroyed; supervision ends")
+			ol, h, p, next := look()
+			switch next {
+			case lookEnd:
 				return
-			}
-			if ol == nil {
+			case lookLater:
 				check = time.After(s.d.pollEvery)
 				continue
-			}
-			if h == nil || !h.Want {
-				log.Info("engine stopped by another hoard process; supervision ends")
-				s.end()
-				ol.Close()
-				return
 			}
 			if p != nil && (p.pid != gone.pid || p.startTime != gone.startTime) {
 				ol.Close()
@@ -169,30 +192,20 @@ func (s *supervisor) run(cur *proc) {
 
 		case <-restart:
 			restart = nil
-			ol, h, p, err := s.current()
-			if err != nil && !errors.Is(err, errDestroyed) {
-				log.Warn("cannot read the engine's handle", "err", err)
-			}
-			if errors.Is(err, errDestroyed) {
-				log.Info("instance destroyed; supervision ends")
+			ol, h, p, next := look()
+			switch next {
+			case lookEnd:
 				return
-			}
-			if ol == nil {
+			case lookLater:
 				restart = time.After(s.d.pollEvery)
 				continue
-			}
-			if h == nil || !h.Want {
-				log.Info("engine stopped by another hoard process; supervision ends")
-				s.end()
-				ol.Close()
-				return
 			}
 			if p != nil {
 				ol.Close()
 				follow(h, p)
 				continue
 			}
-			p, err = s.d.launch(s.spec, s.eng)
+			p, err := s.d.launch(s.spec, s.eng)
 			ol.Close()
 			if err != nil {
 				log.Error("restarting engine failed", "err", err, "backoff", backoff)
