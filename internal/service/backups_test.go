@@ -121,16 +121,8 @@ func newBackupEnv(t *testing.T, maxBackups int) *backupEnv {
 func newBackupEnvDriver(t *testing.T, maxBackups int, drv driver.Driver) *backupEnv {
 	t.Helper()
 	ctx := context.Background()
+	st, sealer := tempStore(t)
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sealer, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	eng := &backupEngine{fakeEngine: &fakeEngine{}}
 	if drv == nil {
 		drv = &fsDriver{Driver: fake.New(), root: filepath.Join(dir, "data")}

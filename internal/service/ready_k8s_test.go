@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/store"
-	"github.com/hoard-db/hoard/internal/store/sqlite"
 	"github.com/hoard-db/hoard/internal/task"
 )
 
@@ -39,16 +37,7 @@ type k8sEnv struct {
 func newK8sEnv(t *testing.T, cl *k8stest.Cluster, readyTimeout time.Duration) *k8sEnv {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sealer, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, sealer := tempStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	maria := mariadb.New(mariadb.Config{Logger: log})
 	engines := map[string]datastore.Engine{maria.Name(): maria}

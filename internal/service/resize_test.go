@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/driver/fake"
 	"github.com/hoard-db/hoard/internal/model"
-	"github.com/hoard-db/hoard/internal/secret"
-	"github.com/hoard-db/hoard/internal/store/sqlite"
 	"github.com/hoard-db/hoard/internal/task"
 )
 
@@ -57,16 +54,7 @@ func newEnvWith(t *testing.T, drv driver.Driver) *env {
 func newEnvConfig(t *testing.T, drv driver.Driver, mod func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sealer, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, sealer := tempStore(t)
 	eng := &fakeEngine{}
 	runner := task.New(st, task.Config{
 		Workers: 2, PollInterval: 10 * time.Millisecond, MaxAttempts: 2,

@@ -65,6 +65,23 @@ func (e *fakeEngine) CreateUsers(_ context.Context, _ datastore.Conn, us []datas
 	return nil
 }
 
+// tempStore opens an SQLite store and a sealing key in a directory of the
+// test; the store closes when the test ends.
+func tempStore(t *testing.T) (store.Store, *secret.Sealer) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "hoard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sealer, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, sealer
+}
+
 type env struct {
 	svc *Service
 	st  store.Store
@@ -75,16 +92,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sealer, err := secret.LoadOrCreateKey(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, sealer := tempStore(t)
 	drv := fake.New()
 	eng := &fakeEngine{}
 	runner := task.New(st, task.Config{
