@@ -120,21 +120,7 @@ func (s *Store) GetInstance(ctx context.Context, tenantID, id string) (*model.In
 
 // ListInstances implements store.Instances. A Limit <= 0 means no limit.
 func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
-	var limit any // NULL: LIMIT ALL
-	if page.Limit > 0 {
-		limit = page.Limit
-	}
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	if tenantID == "" {
-		rows, err = s.pool.Query(ctx, `SELECT `+instanceCols+` FROM instances
-			WHERE id > $1 ORDER BY id LIMIT $2`, page.Marker, limit)
-	} else {
-		rows, err = s.pool.Query(ctx, `SELECT `+instanceCols+` FROM instances
-			WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, page.Marker, limit)
-	}
+	rows, err := s.pageInstances(ctx, instanceCols, tenantID, page)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list instances: %w", err)
 	}
@@ -153,6 +139,21 @@ func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.P
 	return out, nil
 }
 
+// pageInstances queries columns cols of a page of instances (all tenants'
+// if tenantID is ""), in id order. A Limit <= 0 means no limit.
+func (s *Store) pageInstances(ctx context.Context, cols, tenantID string, page store.Page) (pgx.Rows, error) {
+	var limit any // NULL: LIMIT ALL
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	if tenantID == "" {
+		return s.pool.Query(ctx, `SELECT `+cols+` FROM instances
+			WHERE id > $1 ORDER BY id LIMIT $2`, page.Marker, limit)
+	}
+	return s.pool.Query(ctx, `SELECT `+cols+` FROM instances
+		WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, page.Marker, limit)
+}
+
 // summaryCols are the columns of the summary list view, all of them in the
 // index instances_tenant_summary (migration 0007), so that a
 // tenant's page can be an index-only scan.
@@ -161,21 +162,7 @@ const summaryCols = `id, tenant_id, name, status, flavor_id, volume_size, datast
 // ListInstanceSummaries implements store.Instances. A Limit <= 0 means no
 // limit.
 func (s *Store) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
-	var limit any // NULL: LIMIT ALL
-	if page.Limit > 0 {
-		limit = page.Limit
-	}
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	if tenantID == "" {
-		rows, err = s.pool.Query(ctx, `SELECT `+summaryCols+` FROM instances
-			WHERE id > $1 ORDER BY id LIMIT $2`, page.Marker, limit)
-	} else {
-		rows, err = s.pool.Query(ctx, `SELECT `+summaryCols+` FROM instances
-			WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, page.Marker, limit)
-	}
+	rows, err := s.pageInstances(ctx, summaryCols, tenantID, page)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list instance summaries: %w", err)
 	}

@@ -117,21 +117,24 @@ func (s *Store) GetInstance(ctx context.Context, tenantID, id string) (*model.In
 	return inst, nil
 }
 
-// ListInstances implements store.Instances. A Limit <= 0 means no limit.
-func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+// pageInstances queries columns cols of a page of instances (all tenants'
+// if tenantID is ""), in id order. A Limit <= 0 means no limit.
+func (s *Store) pageInstances(ctx context.Context, cols, tenantID string, page store.Page) (*sql.Rows, error) {
 	limit := page.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	var rows *sql.Rows
-	var err error
 	if tenantID == "" {
-		rows, err = s.ro.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
+		return s.ro.QueryContext(ctx, `SELECT `+cols+` FROM instances
 			WHERE id > ? ORDER BY id LIMIT ?`, page.Marker, limit)
-	} else {
-		rows, err = s.ro.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances
-			WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
 	}
+	return s.ro.QueryContext(ctx, `SELECT `+cols+` FROM instances
+		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
+}
+
+// ListInstances implements store.Instances. A Limit <= 0 means no limit.
+func (s *Store) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+	rows, err := s.pageInstances(ctx, instanceCols, tenantID, page)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list instances: %w", err)
 	}
@@ -203,19 +206,7 @@ func unpackSummary(rec string, inst *model.Instance) error {
 // ListInstanceSummaries implements store.Instances. A Limit <= 0 means no
 // limit.
 func (s *Store) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
-	limit := page.Limit
-	if limit <= 0 {
-		limit = -1
-	}
-	var rows *sql.Rows
-	var err error
-	if tenantID == "" {
-		rows, err = s.ro.QueryContext(ctx, `SELECT `+summaryRecord+` FROM instances
-			WHERE id > ? ORDER BY id LIMIT ?`, page.Marker, limit)
-	} else {
-		rows, err = s.ro.QueryContext(ctx, `SELECT `+summaryRecord+` FROM instances
-			WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
-	}
+	rows, err := s.pageInstances(ctx, summaryRecord, tenantID, page)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list instance summaries: %w", err)
 	}
