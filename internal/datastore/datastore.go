@@ -10,6 +10,13 @@ import (
 // ErrNotInstalled is returned by Discover when the engine is not installed.
 var ErrNotInstalled = errors.New("datastore: engine not installed")
 
+// ErrAdminLost means the engine answered but refused hoard's
+// administrative account: its password, its privileges or the account
+// itself were changed from inside the instance (by a tenant's root).
+// Engines wrap it; the service shows the instance BLOCKED until a restart
+// repairs the account.
+var ErrAdminLost = errors.New("datastore: the administrative account was refused")
+
 // Version is an installed engine version found by Discover.
 type Version struct {
 	Name    string // short name offered by the API, e.g. "10.11"
@@ -24,14 +31,25 @@ type Spec struct {
 	RunDir     string // socket and pid file; owned by the instance user
 	LogDir     string // owned by the instance user
 	ConfDir    string // written by hoard only; readable, not writable, by the instance user
-	Address    string // IP the engine listens on
-	Port       int
-	RAMMB      int // flavor RAM, sizes the engine's memory settings
-	VolumeGB   int
+	// FilesDir is a directory private to the instance, on its volume and
+	// owned by the instance user, where the engine may read and write
+	// files on a tenant's behalf (MariaDB's secure_file_priv); "" when the
+	// driver has none (engines then use RunDir).
+	FilesDir string
+	Address  string // IP the engine listens on
+	Port     int
+	RAMMB    int // flavor RAM, sizes the engine's memory settings
+	VolumeGB int
 	// Config holds configuration group values (canonical strings by
 	// parameter name, see Configurable) that Render writes after its own
 	// settings, so they win; nil or empty means none.
 	Config map[string]string
+	// AdminUser and AdminPassword are hoard's administrative account, when
+	// the driver knows it: an engine whose tenant root could change or drop
+	// that account renders what re-creates it at every start (MariaDB's
+	// init-file), so that a restart repairs it. Empty when unknown.
+	AdminUser     string
+	AdminPassword Secret
 }
 
 // File is a configuration file rendered by an engine, relative to ConfDir.

@@ -92,6 +92,16 @@ type Driver interface {
 	Close() error
 }
 
+// Isolation is an optional Driver capability: whether one instance's engine
+// is kept from every other instance's files and processes by the operating
+// system (its own OS user, its own container). A driver without it is
+// taken to isolate instances. When it does not, a tenant that can run
+// programs or read files through its engine (root enabled) could reach
+// other tenants, so the service refuses root unless the operator allows it.
+type Isolation interface {
+	IsolatesInstances() bool
+}
+
 // VolumeResizer is an optional Driver capability of drivers that enforce an
 // instance's volume size and can grow it. Drivers without it only record a
 // new size (the service stores it either way).

@@ -3,8 +3,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -69,26 +67,16 @@ func (d *Driver) ProvisionFrom(ctx context.Context, s driver.Spec, fill func(ctx
 		}
 		return err
 	}
-	if err := d.chownTree(ds.DataDir); err != nil {
-		return fmt.Errorf("while handing restored data of instance %s to %s: %w", s.InstanceID, d.acct.name, err)
+	a, err := d.account(ctx, s.InstanceID, true)
+	if err != nil {
+		return err
 	}
-	if err := d.writeConfFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
+	if err := chownTree(ds.DataDir, a); err != nil {
+		return fmt.Errorf("while handing restored data of instance %s to %s: %w", s.InstanceID, a.name, err)
+	}
+	if err := d.writePrivateFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
 		return fmt.Errorf("while marking instance %s initialised: %w", s.InstanceID, err)
 	}
 	d.log.Info("filled data", "instance", s.InstanceID, "took", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// chownTree gives dir and everything under it to the instance user (when
-// hoard runs as root), without following symbolic links.
-func (d *Driver) chownTree(dir string) error {
-	if !d.acct.asRoot {
-		return nil
-	}
-	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, int(d.acct.uid), int(d.acct.gid))
-	})
 }

@@ -12,9 +12,21 @@ import (
 )
 
 // writeConfFile writes a file of hoard's own atomically (temp file, fsync,
-// rename): owned by hoard, mode 0640, group of the engine user, so the
+// rename): owned by hoard, mode 0640, group of the instance user a, so the
 // engine can read it but not rewrite it.
-func (d *Driver) writeConfFile(path string, data []byte) error {
+func (d *Driver) writeConfFile(path string, data []byte, a account) error {
+	return writeAtomic(path, data, 0o640, a)
+}
+
+// writePrivateFile writes a file only hoard may read (mode 0600)
+// atomically: what the engine has no need to see (the handle, markers).
+func (d *Driver) writePrivateFile(path string, data []byte) error {
+	return writeAtomic(path, data, 0o600, account{})
+}
+
+// writeAtomic writes path atomically with mode perm and, when a is an
+// instance user of a hoard running as root, a's group.
+func writeAtomic(path string, data []byte, perm os.FileMode, a account) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -30,11 +42,11 @@ func (d *Driver) writeConfFile(path string, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Chmod(0o640); err != nil {
+	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if d.acct.asRoot {
-		if err := f.Chown(os.Geteuid(), int(d.acct.gid)); err != nil {
+	if a.asRoot {
+		if err := f.Chown(os.Geteuid(), int(a.gid)); err != nil {
 			return err
 		}
 	}
@@ -52,9 +64,9 @@ func (d *Driver) writeConfFile(path string, data []byte) error {
 }
 
 // mkdirOwned creates dir if needed and (re)sets its mode and, as root, its
-// owner: engineOwned directories belong to the engine user, the others to
-// hoard with the engine user's group.
-func (d *Driver) mkdirOwned(dir string, perm os.FileMode, engineOwned bool) error {
+// owner: engineOwned directories belong to the instance user a, the others
+// to hoard with a's group.
+func mkdirOwned(dir string, perm os.FileMode, a account, engineOwned bool) error {
 	if err := os.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -65,12 +77,12 @@ func (d *Driver) mkdirOwned(dir string, perm os.FileMode, engineOwned bool) erro
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	if d.acct.asRoot {
+	if a.asRoot {
 		uid := os.Geteuid()
 		if engineOwned {
-			uid = int(d.acct.uid)
+			uid = int(a.uid)
 		}
-		if err := os.Lchown(dir, uid, int(d.acct.gid)); err != nil {
+		if err := os.Lchown(dir, uid, int(a.gid)); err != nil {
 			return err
 		}
 	}

@@ -78,7 +78,7 @@ func (d *Driver) writeHandle(id string, h *handle) error {
 		return fmt.Errorf("while encoding handle of instance %s: %w", id, err)
 	}
 	b = append(b, '\n')
-	if err := d.writeConfFile(filepath.Join(d.dir(id), handleName), b); err != nil {
+	if err := d.writePrivateFile(filepath.Join(d.dir(id), handleName), b); err != nil {
 		return fmt.Errorf("while writing handle of instance %s: %w", id, err)
 	}
 	return nil

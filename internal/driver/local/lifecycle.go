@@ -73,11 +73,15 @@ func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng da
 		return fmt.Errorf("while emptying data of instance %s: %w", s.InstanceID, err)
 	}
 	if args := eng.Process().InitArgs(ds); len(args) > 0 {
-		if err := d.runInit(ctx, ds, args); err != nil {
+		a, err := d.account(ctx, s.InstanceID, true)
+		if err != nil {
+			return err
+		}
+		if err := d.runInit(ctx, ds, args, a); err != nil {
 			return err
 		}
 	}
-	if err := d.writeConfFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
+	if err := d.writePrivateFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
 		return fmt.Errorf("while marking instance %s initialised: %w", s.InstanceID, err)
 	}
 	return nil
@@ -87,6 +91,10 @@ func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng da
 // their owners and modes, and (for a loop volume) creates and mounts the
 // volume before the data directory is made on it.
 func (d *Driver) makeDirs(ctx context.Context, s driver.Spec, ds datastore.Spec) error {
+	a, err := d.account(ctx, s.InstanceID, true)
+	if err != nil {
+		return err
+	}
 	for _, m := range []struct {
 		path        string
 		perm        os.FileMode
@@ -97,21 +105,32 @@ func (d *Driver) makeDirs(ctx context.Context, s driver.Spec, ds datastore.Spec)
 		{ds.RunDir, 0o750, true},
 		{ds.LogDir, 0o750, true},
 	} {
-		if err := d.mkdirOwned(m.path, m.perm, m.engineOwned); err != nil {
+		if err := mkdirOwned(m.path, m.perm, a, m.engineOwned); err != nil {
 			return err
 		}
 	}
 	if err := d.ensureVolume(ctx, s, true); err != nil {
 		return err
 	}
-	return d.mkdirOwned(ds.DataDir, 0o700, true)
+	if err := mkdirOwned(ds.FilesDir, 0o700, a, true); err != nil {
+		return err
+	}
+	return mkdirOwned(ds.DataDir, 0o700, a, true)
 }
 
-// render writes the configuration files rendered from s.
+// render writes the configuration files rendered from s, readable by the
+// instance user, not writable.
 func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
 	ds := d.dsSpec(s)
 	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
 		return err
+	}
+	a, err := d.account(d.ctx, s.InstanceID, true)
+	if err != nil {
+		return err
+	}
+	if f := d.cfg.Credentials; f != nil {
+		ds.AdminUser, ds.AdminPassword = f(s.InstanceID)
 	}
 	files, err := eng.Process().Render(ds)
 	if err != nil {
@@ -121,7 +140,7 @@ func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
 		if f.Name == "" || f.Name == "." || f.Name == ".." || filepath.Base(f.Name) != f.Name {
 			return fmt.Errorf("engine %s rendered a config file with a bad name %q", eng.Name(), f.Name)
 		}
-		if err := d.writeConfFile(filepath.Join(ds.ConfDir, f.Name), f.Content); err != nil {
+		if err := d.writeConfFile(filepath.Join(ds.ConfDir, f.Name), f.Content, a); err != nil {
 			return fmt.Errorf("while writing config of instance %s: %w", s.InstanceID, err)
 		}
 	}
@@ -136,9 +155,9 @@ func checkSocket(op, id, sock string) error {
 	return nil
 }
 
-// runInit runs the engine's init command as the engine user, its output in
-// log/init.log.
-func (d *Driver) runInit(ctx context.Context, ds datastore.Spec, args []string) error {
+// runInit runs the engine's init command as the instance user a, its
+// output in log/init.log.
+func (d *Driver) runInit(ctx context.Context, ds datastore.Spec, args []string, a account) error {
 	logPath := filepath.Join(ds.LogDir, "init.log")
 	f, err := openLog(logPath, true)
 	if err != nil {
@@ -147,9 +166,9 @@ func (d *Driver) runInit(ctx context.Context, ds datastore.Spec, args []string) 
 	defer f.Close()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = ds.DataDir
-	cmd.Env = d.env()
+	cmd.Env = d.env(a)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = d.sysProcAttr()
+	cmd.SysProcAttr = sysProcAttr(a)
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
@@ -284,6 +303,18 @@ func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("engine %s has no server command", eng.Name())
 	}
+	a, err := d.account(d.ctx, s.InstanceID, true)
+	if err != nil {
+		return nil, err
+	}
+	// Instances made before their user (or before their files directory)
+	// get them now.
+	if err := d.handOver(ds, a); err != nil {
+		return nil, err
+	}
+	if err := mkdirOwned(ds.FilesDir, 0o700, a, true); err != nil {
+		return nil, fmt.Errorf("while creating the files directory of instance %s: %w", s.InstanceID, err)
+	}
 	logPath := filepath.Join(ds.LogDir, "server.log")
 	logf, err := openLog(logPath, false)
 	if err != nil {
@@ -291,9 +322,9 @@ func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = ds.DataDir
-	cmd.Env = d.env()
+	cmd.Env = d.env(a)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = d.sysProcAttr()
+	cmd.SysProcAttr = sysProcAttr(a)
 	err = cmd.Start()
 	logf.Close()
 	if err != nil {
@@ -478,6 +509,10 @@ func (d *Driver) destroy(ctx context.Context, inst *instance, id string) error {
 	if err := os.RemoveAll(d.dir(id)); err != nil {
 		return fmt.Errorf("while removing instance %s: %w", id, err)
 	}
+	// Its files are gone: its user may go (its uid is never given again).
+	if err := d.removeInstanceUser(ctx, id); err != nil {
+		return err
+	}
 	return d.removeLocks(id)
 }
 
@@ -578,7 +613,7 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 // looksLikeInstance guards Recover against removing directories that
 // someone else put under Root.
 func (d *Driver) looksLikeInstance(id string) bool {
-	for _, name := range []string{handleName, markerName, "conf", "data", imageName, mountName} {
+	for _, name := range []string{handleName, markerName, "conf", "data", "files", imageName, mountName} {
 		if exists(filepath.Join(d.dir(id), name)) {
 			return true
 		}

@@ -32,11 +32,16 @@ type Config struct {
 	// Root holds the instances, each in Root/<instance id>/. It is created if
 	// missing and must be traversable by User.
 	Root string
-	// User is the OS user that runs engines. When hoard runs as root, ""
-	// means "hoard", which is created as a system user if missing. When hoard
-	// does not run as root, engines run as the current user and User must be
-	// "" or that user.
+	// User is the OS user that runs every engine. When hoard runs as root,
+	// "" (the default, and the only setting that isolates tenants) gives
+	// every instance a user of its own (see users.go); a name makes every
+	// engine run as that one user, created as a system user if missing.
+	// When hoard does not run as root, engines run as the current user and
+	// User must be "" or that user.
 	User string
+	// UIDBase is the first uid and gid of instance users;
+	// DefaultUIDBase if zero.
+	UIDBase uint32
 	// Engines are the engines this driver runs, by Engine.Name().
 	Engines map[string]datastore.Engine
 	// Observer receives supervision events; may be nil.
@@ -79,8 +84,12 @@ type Driver struct {
 	root     string
 	realRoot string // root with symbolic links resolved, as mountinfo shows it
 	log      *slog.Logger
-	acct     account
-	volumes  string // VolumesLoop or VolumesDir, for new instances
+	// acct is the user every engine runs as unless perInstance: then each
+	// instance has its own (accts caches them, guarded by mu).
+	acct        account
+	perInstance bool
+	uidBase     uint32
+	volumes     string // VolumesLoop or VolumesDir, for new instances
 
 	// growHook, if set (tests), runs after each step of a volume grow; an
 	// error aborts the grow there, as a crash would.
@@ -103,9 +112,13 @@ type Driver struct {
 	mu     sync.Mutex
 	closed bool
 	insts  map[string]*instance
+	accts  map[string]account
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver    = (*Driver)(nil)
+	_ driver.Isolation = (*Driver)(nil)
+)
 
 // instance serialises the operations on one instance.
 type instance struct {
@@ -148,14 +161,33 @@ func New(cfg Config) (*Driver, error) {
 			return nil, fault.Errorf(fault.Invalid, op, "engine registered as %q has another name", name)
 		}
 	}
-	acct, err := resolveUser(cfg.User, log)
-	if err != nil {
-		return nil, err
+	perInstance := os.Geteuid() == 0 && cfg.User == ""
+	var acct account
+	if perInstance {
+		acct = account{name: "root", asRoot: true}
+	} else {
+		var err error
+		if acct, err = resolveUser(cfg.User, log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.UIDBase == 0 {
+		cfg.UIDBase = DefaultUIDBase
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("while creating root %s: %w", root, err)
 	}
-	if acct.asRoot {
+	switch {
+	case perInstance:
+		// Instance users may traverse Root to their own directory, never
+		// list it (nor read anything of another instance: see makeDirs).
+		if err := os.Chmod(root, 0o711); err != nil {
+			return nil, fmt.Errorf("while closing root %s: %w", root, err)
+		}
+		if err := checkReachable(root, cfg.UIDBase-1, cfg.UIDBase-1); err != nil {
+			return nil, err
+		}
+	case acct.asRoot:
 		if err := checkReachable(root, acct.uid, acct.gid); err != nil {
 			return nil, err
 		}
@@ -165,6 +197,10 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("while resolving root %s: %w", root, err)
 	}
 	log = log.With("driver", "local")
+	if !perInstance {
+		log.Warn("every instance's engine runs as the same OS user: a tenant that can run programs or read files through its engine (root enabled) can reach other tenants' instances; run hoard as root, without --instance-user, to give each instance its own user",
+			"user", acct.name)
+	}
 	volumes, why := resolveVolumes(cfg.Volumes, acct.asRoot)
 	if volumes == "" {
 		return nil, why
@@ -180,22 +216,25 @@ func New(cfg Config) (*Driver, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Driver{
-		cfg:        cfg,
-		root:       root,
-		realRoot:   realRoot,
-		log:        log,
-		acct:       acct,
-		volumes:    volumes,
-		backoffMin: time.Second,
-		backoffMax: 30 * time.Second,
-		pollEvery:  200 * time.Millisecond,
-		pingEvery:  50 * time.Millisecond,
-		killWait:   10 * time.Second,
-		adoptEvery: cfg.AdoptEvery,
-		members:    members,
-		ctx:        ctx,
-		cancel:     cancel,
-		insts:      make(map[string]*instance),
+		cfg:         cfg,
+		root:        root,
+		realRoot:    realRoot,
+		log:         log,
+		acct:        acct,
+		perInstance: perInstance,
+		uidBase:     cfg.UIDBase,
+		volumes:     volumes,
+		backoffMin:  time.Second,
+		backoffMax:  30 * time.Second,
+		pollEvery:   200 * time.Millisecond,
+		pingEvery:   50 * time.Millisecond,
+		killWait:    10 * time.Second,
+		adoptEvery:  cfg.AdoptEvery,
+		members:     members,
+		ctx:         ctx,
+		cancel:      cancel,
+		insts:       make(map[string]*instance),
+		accts:       make(map[string]account),
 	}
 	if cfg.tune != nil {
 		cfg.tune(d)
@@ -374,6 +413,7 @@ func (d *Driver) dsSpec(s driver.Spec) datastore.Spec {
 		RunDir:     filepath.Join(dir, "run"),
 		LogDir:     filepath.Join(dir, "log"),
 		ConfDir:    filepath.Join(dir, "conf"),
+		FilesDir:   d.filesDir(s.InstanceID),
 		Address:    s.Address,
 		Port:       s.Port,
 		RAMMB:      s.RAMMB,
@@ -391,20 +431,24 @@ func (d *Driver) Conn(s driver.Spec) datastore.Conn {
 	return c
 }
 
-// sysProcAttr runs a command in its own session as the engine user.
-func (d *Driver) sysProcAttr() *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{Setsid: true}
-	if d.acct.asRoot {
-		a.Credential = &syscall.Credential{Uid: d.acct.uid, Gid: d.acct.gid, Groups: []uint32{}}
+// IsolatesInstances implements driver.Isolation: instances have OS users
+// of their own only when hoard runs as root without Config.User.
+func (d *Driver) IsolatesInstances() bool { return d.perInstance }
+
+// sysProcAttr runs a command in its own session as a.
+func sysProcAttr(a account) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if a.asRoot {
+		attr.Credential = &syscall.Credential{Uid: a.uid, Gid: a.gid, Groups: []uint32{}}
 	}
-	return a
+	return attr
 }
 
-// env is the environment of engine processes: minimal, never hoard's own
-// (which may hold secrets), plus Config.Env.
-func (d *Driver) env() []string {
+// env is the environment of engine processes running as a: minimal, never
+// hoard's own (which may hold secrets), plus Config.Env.
+func (d *Driver) env(a account) []string {
 	home := "/nonexistent"
-	if !d.acct.asRoot {
+	if !a.asRoot {
 		if h, err := os.UserHomeDir(); err == nil {
 			home = h
 		}
@@ -413,8 +457,8 @@ func (d *Driver) env() []string {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"LANG=C.UTF-8",
 		"HOME=" + home,
-		"USER=" + d.acct.name,
-		"LOGNAME=" + d.acct.name,
+		"USER=" + a.name,
+		"LOGNAME=" + a.name,
 	}
 	if tz, ok := os.LookupEnv("TZ"); ok {
 		env = append(env, "TZ="+tz)

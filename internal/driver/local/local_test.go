@@ -57,8 +57,8 @@ func TestProvisionIdempotent(t *testing.T) {
 	}
 
 	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
-	if d.acct.asRoot {
-		uid, gid = d.acct.uid, d.acct.gid
+	if a := instanceAccount(t, d, "prov"); a.asRoot {
+		uid, gid = a.uid, a.gid
 	}
 	tests := []struct {
 		path     string
@@ -154,7 +154,7 @@ func TestStartStopRestart(t *testing.T) {
 		t.Errorf("State = %v, %v; want running", st, err)
 	}
 	// The engine runs as the engine user and cannot rewrite its config.
-	if got, want := procUID(t, hd.PID), engineUID(t); got != want {
+	if got, want := procUID(t, hd.PID), engineUID(t, d, "ssr"); got != want {
 		t.Errorf("engine uid = %d, want %d", got, want)
 	}
 	if os.Geteuid() == 0 {

@@ -249,6 +249,7 @@ func newHarness(t *testing.T, eng *fakeEngine) *harness {
 	t.Cleanup(func() {
 		killAll(t, root)
 		unmountAll(t, root) // never remove files through a mount
+		removeUsers(t, root)
 		os.RemoveAll(root)
 	})
 	return h
@@ -383,18 +384,49 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// engineUID is the uid engines should run as in this test process.
-func engineUID(t *testing.T) int {
+// engineUID is the uid instance id's engine should run as.
+func engineUID(t *testing.T, d *Driver, id string) int {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return os.Geteuid()
 	}
-	u, err := user.Lookup(DefaultUser)
+	return int(instanceAccount(t, d, id).uid)
+}
+
+// instanceAccount is the account of instance id, which must exist.
+func instanceAccount(t *testing.T, d *Driver, id string) account {
+	t.Helper()
+	a, err := d.account(context.Background(), id, false)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("account of instance %s: %v", id, err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	return uid
+	return a
+}
+
+// removeUsers removes the users of the instances under root (cleanup of
+// tests that do not destroy their instances).
+func removeUsers(t *testing.T, root string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		name := userNameFor(real, e.Name())
+		if _, err := user.Lookup(name); err == nil {
+			if err := userTool(context.Background(), "userdel", name); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+		}
+		if _, err := user.LookupGroup(name); err == nil {
+			if err := userTool(context.Background(), "groupdel", name); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+		}
+	}
 }
 
 // procUID reads the real uid of a process.

@@ -130,6 +130,15 @@ func (d *Driver) dataDir(id string) string {
 	return filepath.Join(d.dir(id), "data")
 }
 
+// filesDir is instance id's directory for the files its engine reads and
+// writes on a tenant's behalf: beside the data, on the volume if it has one.
+func (d *Driver) filesDir(id string) string {
+	if d.usesVolume(id) {
+		return filepath.Join(d.dir(id), mountName, "files")
+	}
+	return filepath.Join(d.dir(id), "files")
+}
+
 // mountPath is where instance id's volume is mounted, as the kernel lists
 // it in mountinfo (symbolic links in Root resolved).
 func (d *Driver) mountPath(id string) string {
@@ -150,6 +159,10 @@ func (d *Driver) ensureVolume(ctx context.Context, s driver.Spec, create bool) e
 	dir := d.dir(id)
 	img := filepath.Join(dir, imageName)
 	mnt := filepath.Join(dir, mountName)
+	a, err := d.account(ctx, id, true)
+	if err != nil {
+		return err
+	}
 	if !exists(img) {
 		if !create {
 			return fault.Errorf(fault.Conflict, "driver.local.volume", "instance %s has no volume image", id)
@@ -158,7 +171,7 @@ func (d *Driver) ensureVolume(ctx context.Context, s driver.Spec, create bool) e
 			return fmt.Errorf("while creating the volume of instance %s: %w", id, err)
 		}
 	}
-	if err := d.mkdirOwned(mnt, 0o750, false); err != nil {
+	if err := mkdirOwned(mnt, 0o750, a, false); err != nil {
 		return fmt.Errorf("while creating the mount point of instance %s: %w", id, err)
 	}
 	mounted, err := isMounted(d.mountPath(id))
@@ -176,7 +189,7 @@ func (d *Driver) ensureVolume(ctx context.Context, s driver.Spec, create bool) e
 		d.log.Info("mounted volume", "instance", id, "took", time.Since(start).Round(time.Millisecond))
 	}
 	// The filesystem's root: hoard's, traversable by the engine user.
-	if err := d.mkdirOwned(mnt, 0o750, false); err != nil {
+	if err := mkdirOwned(mnt, 0o750, a, false); err != nil {
 		return fmt.Errorf("while setting up the volume of instance %s: %w", id, err)
 	}
 	return nil

@@ -125,8 +125,9 @@ func TestVolumeLifecycle(t *testing.T) {
 		perm     os.FileMode
 		uid, gid uint32
 	}{
-		{mountName, 0o750, 0, d.acct.gid},
-		{mountName + "/data", 0o700, d.acct.uid, d.acct.gid},
+		{mountName, 0o750, 0, instanceAccount(t, d, "vol").gid},
+		{mountName + "/data", 0o700, instanceAccount(t, d, "vol").uid, instanceAccount(t, d, "vol").gid},
+		{mountName + "/files", 0o700, instanceAccount(t, d, "vol").uid, instanceAccount(t, d, "vol").gid},
 	} {
 		fi, err := os.Stat(filepath.Join(h.root, "vol", tt.path))
 		if err != nil {
