@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +40,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path, -1)
 }
 
+// makePrivate creates the database file at path readable by its owner only
+// (SQLite gives its -wal and -shm files the database's mode), and closes an
+// existing one and its companions to everybody else: the store holds
+// password hashes, sealed secrets and tokens' hashes.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // open opens path and migrates it to schema version target (-1: latest).
 func open(ctx context.Context, path string, target int) (*Store, error) {
 	if path == "" {
@@ -49,6 +69,9 @@ func open(ctx context.Context, path string, target int) (*Store, error) {
 	if memory {
 		dsn = "file::memory:?" + params
 	} else {
+		if err := makePrivate(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 		// The DSN is an SQLite URI: escape what would end the path.
 		esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 		dsn = "file:" + esc + "?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
