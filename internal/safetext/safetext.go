@@ -37,7 +37,7 @@ func (e *UnsafeError) Error() string {
 	if e.Rune == utf8.RuneError {
 		return fmt.Sprintf("safetext: invalid UTF-8 at byte %d", e.Offset)
 	}
-	return fmt.Sprintf("safetext: %s at byte %d is a %s", Describe(e.Rune), e.Offset, kindOf(e.Rune))
+	return fmt.Sprintf("safetext: %U at byte %d is a %s", e.Rune, e.Offset, kindOf(e.Rune))
 }
 
 func kindOf(r rune) string {
@@ -45,15 +45,6 @@ func kindOf(r rune) string {
 		return "control character"
 	}
 	return "bidirectional formatting character"
-}
-
-// Describe names r for a message: its code point and, for the common
-// controls, its escape, as in "U+001B (\x1b)" or "U+202E".
-func Describe(r rune) string {
-	if r < 0x80 {
-		return fmt.Sprintf("%U (%s)", r, escapeRune(r))
-	}
-	return fmt.Sprintf("%U", r)
 }
 
 // Check returns nil if s is valid UTF-8 without unsafe characters, else an

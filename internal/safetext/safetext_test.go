@@ -82,7 +82,7 @@ func TestEscape(t *testing.T) {
 
 func TestUnsafeErrorMessage(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"a\x1b", `safetext: U+001B (\x1b) at byte 1 is a control character`},
+		{"a\x1b", "safetext: U+001B at byte 1 is a control character"},
 		{"a\u202e", "safetext: U+202E at byte 1 is a bidirectional formatting character"},
 		{"\xff", "safetext: invalid UTF-8 at byte 0"},
 	}
