@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/safetext"
 	"github.com/hoard-db/hoard/internal/service"
 )
 
@@ -116,8 +117,9 @@ func intOrDigits(raw json.RawMessage) (int, bool) {
 	return n, err == nil
 }
 
-// validName checks an instance name: 1–255 characters with at least one
-// ASCII letter or digit.
+// validName checks an instance, backup or configuration group name: 1–255
+// characters with at least one ASCII letter or digit, and no control or
+// bidirectional formatting character (safeText).
 func validName(p *problems, path, name string) {
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
@@ -126,7 +128,29 @@ func validName(p *problems, path, name string) {
 		p.add("%s must be at most %d characters", path, maxNameLen)
 	case !strings.ContainsFunc(name, isASCIIAlnum):
 		p.add("%s must contain at least one letter or digit", path)
+	default:
+		safeText(p, path, name)
 	}
+}
+
+// safeText refuses a control character (NUL, ESC, DEL, C1 ...) or a
+// bidirectional formatting character (U+202E ...) in text that the API
+// stores and shows again: every name and description of every decoder goes
+// through it (or through validName), so that no client can plant terminal
+// escapes or reordered text for the next reader ([safetext.Check] is the one
+// definition). It reports whether s is acceptable.
+func safeText(p *problems, path, s string) bool {
+	var ue *safetext.UnsafeError
+	if err := safetext.Check(s); errors.As(err, &ue) {
+		what := "control or bidirectional formatting characters"
+		if ue.Rune == utf8.RuneError {
+			what = "invalid UTF-8"
+		}
+		p.add("%s must not contain %s (%U at character %d)", path, what,
+			ue.Rune, utf8.RuneCountInString(s[:ue.Offset])+1)
+		return false
+	}
+	return true
 }
 
 func isASCIIAlnum(r rune) bool {
@@ -292,6 +316,9 @@ func decodeDatabases(p *problems, path string, raw json.RawMessage) []datastore.
 		db.Name = requiredString(p, path, "name", m)
 		db.CharacterSet = optionalString(p, path, "character_set", m)
 		db.Collate = optionalString(p, path, "collate", m)
+		safeText(p, path+" 'name'", db.Name)
+		safeText(p, path+" 'character_set'", db.CharacterSet)
+		safeText(p, path+" 'collate'", db.Collate)
 		dbs = append(dbs, db)
 	}
 	return dbs
@@ -318,6 +345,8 @@ func decodeUsers(p *problems, path string, raw json.RawMessage) []datastore.User
 			Password: datastore.Secret(requiredString(p, path, "password", m)),
 			Host:     optionalString(p, path, "host", m),
 		}
+		safeText(p, path+" 'name'", u.Name)
+		safeText(p, path+" 'host'", u.Host)
 		if u.Host == "" {
 			u.Host = "%"
 		}

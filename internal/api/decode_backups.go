@@ -51,6 +51,8 @@ func decodeBackupCreate(body []byte) (service.CreateBackupRequest, error) {
 	if d := optionalString(&p, "backup", "description", m); d != "" {
 		if utf8.RuneCountInString(d) > maxNameLen {
 			p.add("backup 'description' must be at most %d characters", maxNameLen)
+		} else {
+			safeText(&p, "backup 'description'", d)
 		}
 		req.Description = d
 	}

@@ -40,6 +40,8 @@ func groupText(p *problems, path string, raw json.RawMessage, required bool) *st
 		validName(p, path, s)
 	} else if len([]rune(s)) > maxNameLen {
 		p.add("%s must be at most %d characters", path, maxNameLen)
+	} else {
+		safeText(p, path, s)
 	}
 	return &s
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // Decoders of the database, user and root bodies (API reference §10–§12).
-// They check shapes only; names, hosts and passwords are checked by the
-// engine's rules in the service. No error message ever contains a
+// They check shapes, and that names and hosts hold no control or
+// bidirectional formatting character (safeText); otherwise names, hosts and
+// passwords are checked by the engine's rules in the service. No error message ever contains a
 // password: problems name the field, not its value.
 
 // maxListItems caps the databases or users of one request.
@@ -124,6 +125,9 @@ func decodeUserUpdate(body []byte) (datastore.UserChange, error) {
 		s, ok := stringField(&p, "user '"+k+"'", raw)
 		if ok && s == "" {
 			p.add("user '%s' must not be empty", k)
+		}
+		if k != "password" {
+			safeText(&p, "user '"+k+"'", s)
 		}
 		switch k {
 		case "name":
