@@ -15,6 +15,7 @@ import (
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/safetext"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/store"
 )
@@ -39,10 +40,12 @@ type payloadUser struct {
 	Databases []string `json:"databases,omitempty"`
 }
 
-// validName reports whether an instance name is acceptable: 1–255
-// characters with at least one letter or digit.
+// validName reports whether an instance (backup, configuration group) name
+// is acceptable: 1–255 characters with at least one letter or digit, and no
+// control or bidirectional formatting character ([safetext.Check]; the API
+// refuses those first, with a message naming the character).
 func validName(name string) bool {
-	if name == "" || len([]rune(name)) > 255 {
+	if name == "" || len([]rune(name)) > 255 || safetext.Check(name) != nil {
 		return false
 	}
 	for _, r := range name {
@@ -57,7 +60,7 @@ func validName(name string) bool {
 func (s *Service) CreateInstance(ctx context.Context, tenantID string, req CreateInstanceRequest) (*InstanceDetail, error) {
 	const op = "instance.create"
 	if !validName(req.Name) {
-		return nil, fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters and contain at least one letter or digit.")
+		return nil, fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters, contain at least one letter or digit and no control or bidirectional formatting characters.")
 	}
 	if req.VolumeSize < 1 {
 		return nil, fault.New(fault.Invalid, op, "Volume size was not specified.")
@@ -275,7 +278,7 @@ func (s *Service) ListInstanceSummaries(ctx context.Context, tenantID string, pa
 func (s *Service) RenameInstance(ctx context.Context, tenantID, id, name string) error {
 	const op = "instance.update"
 	if !validName(name) {
-		return fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters and contain at least one letter or digit.")
+		return fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters, contain at least one letter or digit and no control or bidirectional formatting characters.")
 	}
 	if _, err := s.st.GetInstance(ctx, tenantID, id); err != nil {
 		return mapStoreErr(op, id, err)

@@ -188,6 +188,9 @@ func TestCreateValidation(t *testing.T) {
 	}{
 		{"no name", func(r *CreateInstanceRequest) { r.Name = "" }, fault.Invalid},
 		{"blank name", func(r *CreateInstanceRequest) { r.Name = "   " }, fault.Invalid},
+		{"control characters in name", func(r *CreateInstanceRequest) { r.Name = "a\x00b\x1b[31m" }, fault.Invalid},
+		{"bidi override in name", func(r *CreateInstanceRequest) { r.Name = "db\u202egpj.exe" }, fault.Invalid},
+		{"C1 control in name", func(r *CreateInstanceRequest) { r.Name = "db\u009b2J" }, fault.Invalid},
 		{"no volume", func(r *CreateInstanceRequest) { r.VolumeSize = 0 }, fault.Invalid},
 		{"volume too big", func(r *CreateInstanceRequest) { r.VolumeSize = 11 }, fault.OverLimit},
 		{"unknown flavor", func(r *CreateInstanceRequest) { r.FlavorRef = "99" }, fault.Invalid},
@@ -218,6 +221,23 @@ func TestCreateValidation(t *testing.T) {
 	list, _, err := e.svc.ListInstances(ctx, "t1", store.Page{Limit: 10})
 	if err != nil || len(list) != 1 {
 		t.Errorf("invalid creates left instances behind: %d, %v", len(list), err)
+	}
+}
+
+func TestRenameValidation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	d, err := e.svc.CreateInstance(ctx, "t1", basicRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "a\x00b", "db\u202e", "db\x7f", "db\u2066x"} {
+		if err := e.svc.RenameInstance(ctx, "t1", d.Instance.ID, name); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("RenameInstance(%q) = %v, want kind Invalid", name, err)
+		}
+	}
+	if err := e.svc.RenameInstance(ctx, "t1", d.Instance.ID, "db-2 é"); err != nil {
+		t.Errorf("RenameInstance(%q) = %v", "db-2 é", err)
 	}
 }
 
