@@ -17,6 +17,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/safetext"
 	"github.com/hoard-db/hoard/internal/store"
 )
 
@@ -128,6 +129,20 @@ func validName(op, what, name string) error {
 	case !utf8.ValidString(name):
 		return fault.Errorf(fault.Invalid, op, "%s name must be valid UTF-8", what)
 	}
+	return safeText(op, what+" name", name)
+}
+
+// safeText refuses a control or bidirectional formatting character in a
+// name or description ([safetext.Check], the API's definition too).
+func safeText(op, what, s string) error {
+	var ue *safetext.UnsafeError
+	if errors.As(safetext.Check(s), &ue) {
+		if ue.Rune == utf8.RuneError {
+			return fault.Errorf(fault.Invalid, op, "%s must be valid UTF-8", what)
+		}
+		return fault.Errorf(fault.Invalid, op, "%s must not contain control or bidirectional formatting characters (%U)",
+			what, ue.Rune)
+	}
 	return nil
 }
 
@@ -166,6 +181,9 @@ func (s *Service) CreateProject(ctx context.Context, name, description string) (
 func (s *Service) createProject(ctx context.Context, name, description string, enabled bool) (*model.Project, error) {
 	const op = "identity.create_project"
 	if err := validName(op, "project", name); err != nil {
+		return nil, err
+	}
+	if err := safeText(op, "project description", description); err != nil {
 		return nil, err
 	}
 	id, err := newID()
