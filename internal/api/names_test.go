@@ -73,7 +73,9 @@ func TestUnsafeTextRefused(t *testing.T) {
 				if fault.KindOf(err) != fault.Invalid || !strings.Contains(msg, tt.path+" must not contain control or bidirectional formatting characters") {
 					t.Errorf("decode(%s) = %v, want Invalid naming %s", body, err, tt.path)
 				}
-				if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f || r >= 0x2066 && r <= 0x2069 || r >= 0x202a && r <= 0x202e }) {
+				if strings.ContainsFunc(msg, func(r rune) bool {
+					return r < 0x20 || r >= 0x7f && r <= 0x9f || r >= 0x2066 && r <= 0x2069 || r >= 0x202a && r <= 0x202e
+				}) {
 					t.Errorf("decode(%s) message %q echoes the character", body, msg)
 				}
 			}
