@@ -376,15 +376,17 @@ func (s *Service) backupDefinitions() []task.Definition {
 	}
 }
 
-// taskBackupID reads the backup id from a backup or restore task.
-func (s *Service) taskBackupID(e *task.Exec) (string, error) {
-	plain, err := s.cfg.Sealer.Open(e.Payload())
+// taskBackupID reads the backup id from the payload of a backup or restore
+// task t: a step passes [task.Exec.Payload], an OnFailure t.Payload (the
+// payload the runner last stored).
+func (s *Service) taskBackupID(t *model.Task, payload []byte) (string, error) {
+	plain, err := s.cfg.Sealer.Open(payload)
 	if err != nil {
-		return "", task.Permanent(err)
+		return "", task.Permanent(fmt.Errorf("backup task %s payload: %w", t.ID, err))
 	}
 	var p backupPayload
 	if err := json.Unmarshal(plain, &p); err != nil || p.BackupID == "" {
-		return "", task.Permanent(fmt.Errorf("backup task %s has no backup id", e.Task.ID))
+		return "", task.Permanent(fmt.Errorf("backup task %s has no backup id", t.ID))
 	}
 	return p.BackupID, nil
 }
@@ -405,7 +407,7 @@ func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
 	if s.bk == nil {
 		return task.Permanent(errors.New("backups are not enabled"))
 	}
-	id, err := s.taskBackupID(e)
+	id, err := s.taskBackupID(e.Task, e.Payload())
 	if err != nil {
 		return err
 	}
@@ -482,21 +484,21 @@ func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
 	return err
 }
 
-// failBackup marks the backup FAILED (removing any artifact) and gives the
-// instance back its ACTIVE status: a failed backup does not harm it.
+// failBackup marks the backup FAILED with a fault (removing any artifact)
+// and gives the instance back its ACTIVE status: a failed backup does not
+// harm it. A backup already COMPLETED stays so (only the activate step
+// failed, the instance being gone): its artifact is whole and outlives the
+// instance. An unreadable payload is logged and does not keep the instance
+// in BACKUP; a store error is returned, so that the runner calls failBackup
+// again.
 func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) error {
 	s.log.Error("backup failed", "instance_id", t.InstanceID, "task_id", t.ID, "err", cause)
 	if s.bk != nil {
-		if id, err := s.taskBackupID(&task.Exec{Task: t}); err == nil {
-			_ = s.bk.cfg.Storage.Delete(ctx, artifactKey(id))
-			_, err := s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
-				b.Status = model.BackupFailed
-				b.Fault = "The backup could not be made: the backup tool failed or the artifact could not be stored."
-				return nil
-			})
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		id, err := s.taskBackupID(t, t.Payload)
+		if err != nil {
+			s.log.Error("failed backup task names no backup", "instance_id", t.InstanceID, "task_id", t.ID, "err", err)
+		} else if err := s.markBackupFailed(ctx, t, id); err != nil {
+			return err
 		}
 	}
 	_, err := s.st.UpdateInstance(ctx, t.InstanceID, func(i *model.Instance) error {
@@ -508,7 +510,40 @@ func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) er
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("backup task %s: instance %s: %w", t.ID, t.InstanceID, err)
+	}
+	return nil
+}
+
+// markBackupFailed records backup id of task t as FAILED, unless it is
+// COMPLETED or gone, and removes any artifact of it. The record comes
+// first: an artifact left by a failing storage is removed when the backup
+// is deleted ([Service.removeBackup]).
+func (s *Service) markBackupFailed(ctx context.Context, t *model.Task, id string) error {
+	completed := false
+	_, err := s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
+		if b.Status == model.BackupCompleted {
+			completed = true
+			return nil
+		}
+		b.Status = model.BackupFailed
+		b.Fault = "The backup could not be made: the backup tool failed or the artifact could not be stored."
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("backup task %s: mark backup %s failed: %w", t.ID, id, err)
+	case completed:
+		s.log.Warn("backup completed but its task failed; the backup is kept", "instance_id", t.InstanceID, "task_id", t.ID, "backup_id", id)
+		return nil
+	}
+	if err := s.bk.cfg.Storage.Delete(ctx, artifactKey(id)); err != nil {
+		s.log.Warn("remove artifact of failed backup", "instance_id", t.InstanceID, "task_id", t.ID, "backup_id", id, "err", err)
+	}
+	return nil
 }
 
 // restoreChain returns b's chain: the full backup first, then each
@@ -542,7 +577,7 @@ func (s *Service) stepRestore(ctx context.Context, e *task.Exec) error {
 	if s.bk == nil {
 		return task.Permanent(errors.New("backups are not enabled"))
 	}
-	id, err := s.taskBackupID(e)
+	id, err := s.taskBackupID(e.Task, e.Payload())
 	if err != nil {
 		return err
 	}

@@ -29,13 +29,17 @@ type backupEngine struct {
 	*fakeEngine
 	mu       sync.Mutex
 	block    chan struct{} // when set, Backup waits for it to close
+	fail     error         // when set, Backup returns it
 	restored []string
 }
 
 func (e *backupEngine) Backup(ctx context.Context, _ datastore.Conn, spec datastore.Spec, work string, w io.Writer, parent *datastore.BackupRef) (map[string]string, error) {
 	e.mu.Lock()
-	block := e.block
+	block, fail := e.block, e.fail
 	e.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
 	if block != nil {
 		select {
 		case <-block:
@@ -332,6 +336,43 @@ func TestBackupQuota(t *testing.T) {
 	if !strings.Contains(fault.Message(err), "['backups']") {
 		t.Errorf("quota message %q", fault.Message(err))
 	}
+}
+
+// TestBackupFailsPermanently checks that a backup whose task fails for good
+// ends FAILED with a fault, gives the instance back, and can be deleted
+// (freeing its quota).
+func TestBackupFailsPermanently(t *testing.T) {
+	e := newBackupEnv(t, 1)
+	ctx := context.Background()
+	id := e.active(t, basicRequest())
+	e.eng.mu.Lock()
+	e.eng.fail = errors.New("xtrabackup: exit status 1")
+	e.eng.mu.Unlock()
+	b, err := e.svc.CreateBackup(ctx, "t1", CreateBackupRequest{Name: "b", InstanceID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitBackup(t, b.ID, model.BackupFailed)
+	if got.Fault == "" || strings.Contains(got.Fault, "xtrabackup") {
+		t.Errorf("fault of the failed backup = %q, want a public message", got.Fault)
+	}
+	(&env{svc: e.svc, st: e.st}).waitStatus(t, id, model.StatusActive)
+	if _, err := e.storage.Stat(ctx, artifactKey(b.ID)); !errors.Is(err, backup.ErrNotFound) {
+		t.Errorf("artifact of the failed backup: %v, want none", err)
+	}
+	if err := e.svc.DeleteBackup(ctx, "t1", b.ID); err != nil {
+		t.Fatalf("DeleteBackup(failed) = %v, want nil", err)
+	}
+	_, err = e.svc.GetBackup(ctx, "t1", b.ID)
+	wantKind(t, "GetBackup(deleted)", err, fault.NotFound)
+	e.eng.mu.Lock()
+	e.eng.fail = nil
+	e.eng.mu.Unlock()
+	b2, err := e.svc.CreateBackup(ctx, "t1", CreateBackupRequest{Name: "b2", InstanceID: id})
+	if err != nil {
+		t.Fatalf("CreateBackup after deleting the failed one = %v, want the quota freed", err)
+	}
+	e.waitBackup(t, b2.ID, model.BackupCompleted)
 }
 
 func TestNextRun(t *testing.T) {
