@@ -146,6 +146,16 @@ type Engine interface {
 	AdminUser() string
 }
 
+// AdminChecker is an optional Engine capability: CheckAdmin tells whether
+// hoard's administrative account c still logs in and holds every privilege
+// hoard relies on. It returns nil if so, an error wrapping ErrAdminLost if
+// the engine answers but refuses the account or the account lost
+// privileges, and another error if the engine cannot be asked. It must
+// not block past ctx.
+type AdminChecker interface {
+	CheckAdmin(ctx context.Context, c Conn) error
+}
+
 // Validator is an optional Engine capability: it checks database and user
 // definitions (name rules, reserved names) before a request is accepted, so
 // that bad input gets a 400 at once instead of a failed task later. Errors

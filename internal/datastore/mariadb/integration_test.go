@@ -73,6 +73,7 @@ func TestIntegration(t *testing.T) {
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, srv, adminTCP) })
 	t.Run("AdminInjection", func(t *testing.T) { testAdminInjection(t, srv, admin) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, srv, admin) })
+	t.Run("RootConfined", func(t *testing.T) { testRootConfined(t, srv, admin) })
 
 	// The rendered configuration is accepted as it is: no unknown or
 	// ignored options, no errors.

@@ -86,6 +86,7 @@ func checkSpec(spec datastore.Spec) (netip.Addr, error) {
 		{"run dir", spec.RunDir},
 		{"log dir", spec.LogDir},
 		{"conf dir", spec.ConfDir},
+		{"files dir", filesDir(spec)},
 	} {
 		if err := checkPath(f.name, f.path); err != nil {
 			return netip.Addr{}, err
@@ -147,9 +148,24 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	// need it.
 	kv("skip-log-bin", "1")
 	// Tenants must not read files of the host through LOAD DATA LOCAL or
-	// follow symbolic links out of the data directory.
+	// follow symbolic links out of the data directory; LOAD DATA INFILE,
+	// LOAD_FILE() and SELECT ... INTO OUTFILE/DUMPFILE (root has FILE)
+	// reach the instance's own files directory and nothing else.
 	kv("local-infile", "0")
 	kv("symbolic-links", "0")
+	kv("secure_file_priv", filesDir(spec))
+	files := []datastore.File{}
+	if spec.AdminPassword != "" {
+		// A tenant's root (ALL PRIVILEGES WITH GRANT OPTION) can change or
+		// drop hoard's account; the server re-creates it before it accepts
+		// connections at every start, so a restart repairs it.
+		init, err := adminInit(spec)
+		if err != nil {
+			return nil, err
+		}
+		kv("init-file", filepath.Join(spec.ConfDir, adminInitFile))
+		files = append(files, datastore.File{Name: adminInitFile, Content: init})
+	}
 	lines, err := configLines(spec.Config)
 	if err != nil {
 		return nil, err
@@ -160,7 +176,43 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 			b.WriteString(l + "\n")
 		}
 	}
-	return []datastore.File{{Name: ConfigFile, Content: []byte(b.String())}}, nil
+	return append([]datastore.File{{Name: ConfigFile, Content: []byte(b.String())}}, files...), nil
+}
+
+// adminNameRE is what hoard's own account name may be.
+var adminNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+
+// adminInitFile is the init-file Render writes beside my.cnf.
+const adminInitFile = "admin-init.sql"
+
+// filesDir is the directory of spec's server-side file import and export.
+func filesDir(spec datastore.Spec) string {
+	if spec.FilesDir != "" {
+		return spec.FilesDir
+	}
+	return spec.RunDir
+}
+
+// adminInit returns the statements that give spec's admin account back
+// its password (as a hash: the file holds no password), every privilege,
+// no resource limits, no TLS requirement, no expiry and no lock.
+func adminInit(spec datastore.Spec) ([]byte, error) {
+	user := spec.AdminUser
+	if user == "" {
+		user = adminUser
+	}
+	if !adminNameRE.MatchString(user) {
+		return nil, fault.New(fault.Invalid, "mariadb.render", "invalid administrative user name")
+	}
+	hash := quoteString(passwordHash(string(spec.AdminPassword)))
+	var b strings.Builder
+	for _, host := range []string{"localhost", "%"} {
+		acct := quoteAccount(user, host)
+		fmt.Fprintf(&b, "CREATE USER IF NOT EXISTS %s IDENTIFIED BY PASSWORD %s;\n", acct, hash)
+		fmt.Fprintf(&b, "ALTER USER %s IDENTIFIED BY PASSWORD %s REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 ACCOUNT UNLOCK PASSWORD EXPIRE NEVER;\n", acct, hash)
+		fmt.Fprintf(&b, "GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION;\n", acct)
+	}
+	return []byte(b.String()), nil
 }
 
 // tunables are the sizing and behaviour settings of spec (name, value), in

@@ -57,9 +57,45 @@ collation-server=utf8mb4_general_ci
 skip-log-bin=1
 local-infile=0
 symbolic-links=0
+secure_file_priv=/var/lib/hoard/i1/run
 `
 	if diff := cmp.Diff(want, string(files[0].Content)); diff != "" {
 		t.Errorf("Render my.cnf mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestRenderAdminInit checks the init-file that re-creates hoard's account
+// at every start: rendered when the admin password is known, holding its
+// hash and never the password, and named in my.cnf; and that a files
+// directory replaces the run directory as secure_file_priv.
+func TestRenderAdminInit(t *testing.T) {
+	spec := testSpec()
+	spec.FilesDir = "/var/lib/hoard/i1/vol/files"
+	spec.AdminUser, spec.AdminPassword = "os_admin", "s3cret-admin-pw"
+	files, err := New(Config{}).Process().Render(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || files[1].Name != adminInitFile {
+		t.Fatalf("Render returned %d files, want my.cnf and %s", len(files), adminInitFile)
+	}
+	cnf, init := string(files[0].Content), string(files[1].Content)
+	for _, want := range []string{"secure_file_priv=/var/lib/hoard/i1/vol/files\n", "init-file=/var/lib/hoard/i1/conf/" + adminInitFile + "\n"} {
+		if !strings.Contains(cnf, want) {
+			t.Errorf("my.cnf lacks %q:\n%s", want, cnf)
+		}
+	}
+	if strings.Contains(init, "s3cret-admin-pw") || !strings.Contains(init, passwordHash("s3cret-admin-pw")) {
+		t.Errorf("init-file must hold the hash, not the password:\n%s", init)
+	}
+	for _, want := range []string{"CREATE USER IF NOT EXISTS 'os_admin'@'%'", "ACCOUNT UNLOCK", "GRANT ALL PRIVILEGES ON *.* TO 'os_admin'@'localhost' WITH GRANT OPTION"} {
+		if !strings.Contains(init, want) {
+			t.Errorf("init-file lacks %q:\n%s", want, init)
+		}
+	}
+	spec.AdminUser = "x'; DROP"
+	if _, err := New(Config{}).Process().Render(spec); err == nil {
+		t.Error("Render accepted an admin name that needs quoting")
 	}
 }
 
@@ -205,8 +241,8 @@ func FuzzRender(f *testing.F) {
 				t.Fatalf("bad line %q in:\n%s", line, files[0].Content)
 			}
 		}
-		if len(seen) != 20 {
-			t.Fatalf("rendered %d keys, want 20:\n%s", len(seen), files[0].Content)
+		if len(seen) != 21 {
+			t.Fatalf("rendered %d keys, want 21:\n%s", len(seen), files[0].Content)
 		}
 	})
 }

@@ -38,6 +38,10 @@ const (
 	erAccessDenied         = 1045 // ER_ACCESS_DENIED_ERROR
 	erTooManyConnections   = 1040 // ER_CON_COUNT_ERROR
 	erAccessDeniedNoPasswd = 1698 // ER_ACCESS_DENIED_NO_PASSWORD_ERROR (unix_socket refused)
+	erTableAccessDenied    = 1142 // ER_TABLEACCESS_DENIED_ERROR
+	erSpecificAccessDenied = 1227 // ER_SPECIFIC_ACCESS_DENIED_ERROR
+	erAccountLocked        = 4151 // ER_ACCOUNT_HAS_BEEN_LOCKED
+	erPasswordExpired      = 1862 // ER_MUST_CHANGE_PASSWORD_LOGIN
 )
 
 // session is one connection to a server.
@@ -51,9 +55,13 @@ func (s *session) Close() error {
 }
 
 // exec runs one statement. Statements built here never contain a password
-// (only its hash), but errors still carry no SQL text of ours.
+// (only its hash), but errors still carry no SQL text of ours. A refused
+// privilege means hoard's account lost it (sessions are hoard's).
 func (s *session) exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.conn.ExecContext(ctx, query, args...)
+	if err != nil && refused(err) {
+		return fmt.Errorf("%w: %w", datastore.ErrAdminLost, err)
+	}
 	return err
 }
 
@@ -80,9 +88,27 @@ func open(ctx context.Context, c datastore.Conn, user string, password datastore
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		_ = db.Close()
+		if user == c.User && refused(err) {
+			// hoard's own account: changed or dropped inside the instance.
+			return nil, fmt.Errorf("mariadb: connect to %s as %q: %w: %w", cfg.Addr, user, datastore.ErrAdminLost, err)
+		}
 		return nil, fmt.Errorf("mariadb: connect to %s as %q: %w", cfg.Addr, user, err)
 	}
 	return &session{db: db, conn: conn}, nil
+}
+
+// refused reports whether err is the server refusing an account: a wrong
+// password, a missing or locked account, a missing privilege.
+func refused(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case erAccessDenied, erAccessDeniedNoPasswd, erDBAccessDenied, erTableAccessDenied,
+			erSpecificAccessDenied, erAccountLocked, erPasswordExpired:
+			return true
+		}
+	}
+	return false
 }
 
 // serverAnswered reports whether err shows that a MariaDB server answered
