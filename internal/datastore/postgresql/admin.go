@@ -448,9 +448,16 @@ func (e *Engine) RevokeAccess(ctx context.Context, c datastore.Conn, name, host,
 // RootUser implements datastore.RootAdmin.
 func (e *Engine) RootUser() string { return rootUser }
 
-// EnableRoot implements datastore.RootAdmin: the role root, SUPERUSER with
-// LOGIN and the SCRAM verifier of password (created, or updated if it
-// exists). pg_hba.conf lets it in from any address with its password.
+// EnableRoot implements datastore.RootAdmin: the role root, with LOGIN and
+// the SCRAM verifier of password (created, or updated if it exists), the
+// master user of a managed PostgreSQL rather than a superuser: CREATEDB,
+// CREATEROLE, the predefined roles that read and write every table and
+// watch and signal the server (rootRoles), and all privileges on every
+// database. It is never SUPERUSER, so it cannot run programs, read or
+// write server files, load untrusted code, ALTER SYSTEM, or change hoard's
+// superuser account; memberships in the roles that allow server programs
+// and files are revoked each time. pg_hba.conf lets it in from any address
+// with its password.
 func (e *Engine) EnableRoot(ctx context.Context, c datastore.Conn, password datastore.Secret) error {
 	if err := ValidatePassword(string(password)); err != nil {
 		return err
@@ -472,11 +479,109 @@ func (e *Engine) EnableRoot(ctx context.Context, c datastore.Conn, password data
 	if exists {
 		verb = "ALTER ROLE "
 	}
+	role := ident(rootUser)
 	if err := execAll(ctx, conn, "enable root",
-		verb+ident(rootUser)+" WITH SUPERUSER CREATEDB CREATEROLE LOGIN PASSWORD "+quoteLiteral(verifier)); err != nil {
+		verb+role+" WITH NOSUPERUSER CREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS LOGIN PASSWORD "+quoteLiteral(verifier)); err != nil {
+		return err
+	}
+	grant, revoke, err := predefinedRoles(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if len(grant) > 0 {
+		if err := execAll(ctx, conn, "enable root: roles", "GRANT "+strings.Join(grant, ", ")+" TO "+role); err != nil {
+			return err
+		}
+	}
+	for _, r := range revoke {
+		if err := execAll(ctx, conn, "enable root: revoke "+r, "REVOKE "+r+" FROM "+role); err != nil {
+			return err
+		}
+	}
+	dbs, err := connectableDatabases(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if err := e.grantRoot(ctx, c, conn, dbs); err != nil {
 		return err
 	}
 	e.log.Debug("root enabled")
+	return nil
+}
+
+// rootRoles are the predefined roles root is a member of, where the
+// server has them (pg_read_all_data and pg_write_all_data since 14,
+// pg_checkpoint since 15).
+var rootRoles = []string{"pg_monitor", "pg_signal_backend", "pg_read_all_data", "pg_write_all_data", "pg_checkpoint"}
+
+// serverAccessRoles are the predefined roles that run programs and read
+// or write files as the server: root never holds them. (With CREATEROLE,
+// PostgreSQL before 16 lets root grant them to itself; the server's OS
+// user is the instance's own, so even then nothing outside the instance
+// is reached, and the next root enable revokes them.)
+var serverAccessRoles = []string{"pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"}
+
+// predefinedRoles returns the rootRoles and serverAccessRoles this server
+// has, quoted.
+func predefinedRoles(ctx context.Context, conn *pgx.Conn) (grant, revoke []string, err error) {
+	for _, r := range rootRoles {
+		ok, err := roleExists(ctx, conn, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			grant = append(grant, ident(r))
+		}
+	}
+	for _, r := range serverAccessRoles {
+		ok, err := roleExists(ctx, conn, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			revoke = append(revoke, ident(r))
+		}
+	}
+	return grant, revoke, nil
+}
+
+// connectableDatabases lists the databases that accept connections.
+func connectableDatabases(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: list databases: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: list databases: %w", err)
+	}
+	return names, nil
+}
+
+// grantRoot gives root, if it exists, all privileges on each database of
+// dbs and on schema public there (the maintenance database: CONNECT only),
+// as a superuser would have had. conn is the admin's, on the maintenance
+// database.
+func (e *Engine) grantRoot(ctx context.Context, c datastore.Conn, conn *pgx.Conn, dbs []string) error {
+	exists, err := roleExists(ctx, conn, rootUser)
+	if err != nil || !exists {
+		return err
+	}
+	role := ident(rootUser)
+	for _, db := range dbs {
+		if db == maintenanceDB {
+			if err := execAll(ctx, conn, "root: connect "+db, "GRANT CONNECT ON DATABASE "+ident(db)+" TO "+role); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := execAll(ctx, conn, "root: database "+db, "GRANT ALL ON DATABASE "+ident(db)+" TO "+role); err != nil {
+			return err
+		}
+		if err := e.grantSchema(ctx, c, db, []string{role}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

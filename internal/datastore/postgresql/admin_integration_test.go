@@ -275,13 +275,43 @@ func testAdminRoot(t *testing.T, srv *testServer, admin datastore.Conn) {
 		t.Errorf("root with the first password: %v", err)
 	}
 	r := mustConnect(t, srv.tcpConn("root", "r00t-pw-2"), "shop")
-	if su := queryString(t, r, "SELECT rolsuper::text FROM pg_roles WHERE rolname = current_user"); su != "true" {
-		t.Errorf("root superuser = %s", su)
+	if su := queryString(t, r, "SELECT rolsuper::text FROM pg_roles WHERE rolname = current_user"); su != "false" {
+		t.Errorf("root superuser = %s, want false (a master user, not the server's superuser)", su)
 	}
-	for _, q := range []string{"CREATE TABLE by_root (id int)", "CREATE DATABASE rootdb"} {
+	for _, q := range []string{"CREATE TABLE by_root (id int)", "CREATE DATABASE rootdb", "CREATE ROLE made_by_root LOGIN",
+		"SELECT count(*) FROM pg_stat_activity", "CHECKPOINT"} {
 		if _, err := r.Exec(ctx, q); err != nil {
 			t.Fatalf("root: %s: %v", q, err)
 		}
+	}
+	// Powerful inside the instance, nothing outside: no programs, no
+	// server files, no server settings, no change to hoard's account.
+	for _, q := range []string{
+		"COPY by_root FROM PROGRAM 'id'",
+		"COPY by_root TO '/tmp/hoard-root-copy'",
+		"SELECT pg_read_file('/etc/passwd')",
+		"ALTER SYSTEM SET work_mem = '1GB'",
+		"ALTER ROLE os_admin PASSWORD 'taken-over'",
+		"DROP ROLE os_admin",
+		"ALTER ROLE root SUPERUSER",
+	} {
+		if _, err := r.Exec(ctx, q); sqlState(err) != "42501" {
+			t.Errorf("root: %s = %v, want insufficient_privilege (42501)", q, err)
+		}
+	}
+	if _, err := r.Exec(ctx, "DROP ROLE made_by_root"); err != nil {
+		t.Errorf("root: DROP ROLE made_by_root: %v", err)
+	}
+	if err := e.CheckAdmin(ctx, admin); err != nil {
+		t.Errorf("CheckAdmin with root enabled = %v", err)
+	}
+	// A database made through the API later is root's too.
+	if err := e.CreateDatabases(ctx, admin, []datastore.Database{{Name: "after_root"}}); err != nil {
+		t.Fatal(err)
+	}
+	ar := mustConnect(t, srv.tcpConn("root", "r00t-pw-2"), "after_root")
+	if _, err := ar.Exec(ctx, "CREATE TABLE t (id int)"); err != nil {
+		t.Errorf("root in a database made after root enable: %v", err)
 	}
 	if users, _ := e.ListUsers(ctx, admin); slices.ContainsFunc(users, func(u datastore.UserInfo) bool { return u.Name == "root" }) {
 		t.Errorf("root listed: %+v", users)

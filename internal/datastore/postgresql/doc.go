@@ -76,9 +76,16 @@
 // Roles are not per host in PostgreSQL (pg_hba.conf decides where from),
 // so a user's host is always "%": "" means "%", any other host is refused
 // with fault.Invalid, and users are listed with host "%". Root enable
-// creates the role "root" (SUPERUSER, LOGIN, a SCRAM verifier of the
-// generated password), not Trove's "postgres": that is initdb's bootstrap
-// superuser, trusted on the local socket, which Bootstrap keeps NOLOGIN.
+// creates the role "root" (LOGIN, a SCRAM verifier of the generated
+// password), not Trove's "postgres": that is initdb's bootstrap superuser,
+// trusted on the local socket, which Bootstrap keeps NOLOGIN. Root is the
+// master user of a managed PostgreSQL, not a superuser: CREATEDB,
+// CREATEROLE, pg_monitor, pg_signal_backend, pg_read_all_data,
+// pg_write_all_data and pg_checkpoint, and all privileges on every database
+// (also those created later). It can create databases and roles, read and
+// write every table, watch and cancel sessions; it cannot run programs
+// (COPY ... PROGRAM), read or write server files, ALTER SYSTEM, load
+// untrusted languages or change hoard's superuser os_admin.
 // Root disable drops "root" the way a user is dropped (what it owns goes
 // to the admin). "root" is a reserved name, never listed.
 //

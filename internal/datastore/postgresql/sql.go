@@ -63,6 +63,13 @@ func connect(ctx context.Context, c datastore.Conn, user string, password datast
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
+		if user == c.User && user != "" {
+			switch sqlState(err) {
+			case codeInvalidPassword, codeInvalidAuthorization:
+				// hoard's own account: changed or dropped inside the instance.
+				return nil, fmt.Errorf("postgresql: connect to %s as %q: %w: %w", cfg.Host, user, datastore.ErrAdminLost, err)
+			}
+		}
 		return nil, fmt.Errorf("postgresql: connect to %s as %q: %w", cfg.Host, user, err)
 	}
 	return conn, nil
@@ -260,6 +267,10 @@ func (e *Engine) CreateDatabases(ctx context.Context, c datastore.Conn, dbs []da
 		}
 		if err := execAll(ctx, conn, "restrict database "+name,
 			"REVOKE CONNECT, TEMPORARY ON DATABASE "+name+" FROM PUBLIC"); err != nil {
+			return err
+		}
+		// Root (no superuser) reaches every database, new ones too.
+		if err := e.grantRoot(ctx, c, conn, []string{db.Name}); err != nil {
 			return err
 		}
 	}
