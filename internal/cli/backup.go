@@ -147,7 +147,7 @@ func init() {
 			if _, err := c.sc.Delete(ctx, c.sc.ServiceURL("backups", c.args[0]), nil); err != nil {
 				return fmt.Errorf("cli: delete backup: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "backup %s deleted\n", c.args[0])
+			c.say("backup %s deleted", c.args[0])
 			return nil
 		},
 	})

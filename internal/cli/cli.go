@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hoard-db/hoard/internal/safetext"
 )
 
 // Env is what a command may use from its surroundings. The zero value of
@@ -108,7 +110,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	case errors.Is(err, errUsage):
 		return 2
 	default:
-		fmt.Fprintln(env.Stderr, "hoard:", describe(err))
+		fmt.Fprintln(env.Stderr, "hoard:", safetext.Escape(describe(err))) // faults carry server text
 		return 1
 	}
 }

@@ -195,7 +195,7 @@ func TestWriteTable(t *testing.T) {
 	if err := writeTable(&b, []string{"ID", "NAME"}, [][]string{{"1", "a\tb"}, {"22", "c\nd"}}); err != nil {
 		t.Fatal(err)
 	}
-	want := "ID  NAME\n1   a b\n22  c d\n"
+	want := "ID  NAME\n1   a\\tb\n22  c\\nd\n" // escaped, the table intact
 	if b.String() != want {
 		t.Errorf("writeTable = %q, want %q", b.String(), want)
 	}

@@ -156,7 +156,7 @@ func init() {
 			if err := configurations.Delete(ctx, c.sc, c.args[0]).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: delete configuration: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "configuration %s deleted\n", c.args[0])
+			c.say("configuration %s deleted", c.args[0])
 			return nil
 		},
 	})
@@ -175,7 +175,7 @@ func init() {
 			if err := instances.AttachConfigurationGroup(ctx, c.sc, id, c.args[1]).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: attach configuration: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "configuration %s attached to instance %s\n", c.args[1], id)
+			c.say("configuration %s attached to instance %s", c.args[1], id)
 			return nil
 		},
 	})
@@ -194,7 +194,7 @@ func init() {
 			if err := instances.DetachConfigurationGroup(ctx, c.sc, id).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: detach configuration: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "configuration detached from instance %s\n", id)
+			c.say("configuration detached from instance %s", id)
 			return nil
 		},
 	})

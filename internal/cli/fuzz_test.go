@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/hoard-db/hoard/internal/safetext"
 )
 
 func FuzzParseValues(f *testing.F) {
@@ -51,6 +56,30 @@ func FuzzParseFault(f *testing.F) {
 		name, msg, ok := parseFault(b)
 		if ok && (name == "" && msg == "" || msg == "") {
 			t.Fatalf("parseFault(%q) = %q, %q, ok", b, name, msg)
+		}
+	})
+}
+
+func FuzzWriteJSON(f *testing.F) {
+	for _, s := range []string{"", "db", hostileName, "\u2066x\u2069", "é🙂", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		if err := writeJSON(&b, map[string]string{"name": s}); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if err := safetext.Check(line); err != nil {
+				t.Fatalf("writeJSON(%q) line %q: %v", s, line, err)
+			}
+		}
+		var got map[string]string
+		if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
+			t.Fatalf("writeJSON(%q) = %q: %v", s, b.String(), err)
+		}
+		if utf8.ValidString(s) && got["name"] != s {
+			t.Fatalf("writeJSON(%q) decodes to %q", s, got["name"])
 		}
 	})
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/databases"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/users"
+
+	"github.com/hoard-db/hoard/internal/safetext"
 )
 
 // timeLayout is how times print: the API's own layout, UTC.
@@ -329,7 +331,7 @@ func init() {
 					return err
 				}
 			}
-			fmt.Fprintf(c.env.Stdout, "instance %s deleted\n", id)
+			c.say("instance %s deleted", id)
 			return nil
 		},
 	})
@@ -349,7 +351,7 @@ func (c *call) instanceAction(ctx context.Context, what string, do func(id strin
 		return fmt.Errorf("cli: %s instance: %w", what, err)
 	}
 	if !c.o.wait {
-		fmt.Fprintf(c.env.Stdout, "%s of instance %s accepted\n", what, id)
+		c.say("%s of instance %s accepted", what, id)
 		return nil
 	}
 	in, err := c.waitStatus(ctx, id, "")
@@ -435,7 +437,7 @@ func (c *call) waitGone(ctx context.Context, id string) error {
 }
 
 func (c *call) progress(id, status string, elapsed time.Duration) {
-	fmt.Fprintf(c.env.Stderr, "%7.1fs  %s  %s\n", elapsed.Seconds(), id, status)
+	fmt.Fprintf(c.env.Stderr, "%7.1fs  %s  %s\n", elapsed.Seconds(), safetext.Escape(id), safetext.Escape(status))
 }
 
 func (c *call) pause(ctx context.Context) error {

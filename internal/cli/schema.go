@@ -77,7 +77,7 @@ func init() {
 			if err := databases.Create(ctx, c.sc, id, b).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: create database: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "database %s created on instance %s\n", c.args[1], id)
+			c.say("database %s created on instance %s", c.args[1], id)
 			return nil
 		},
 	})
@@ -125,7 +125,7 @@ func init() {
 			if err := databases.Delete(ctx, c.sc, id, c.args[1]).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: delete database: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "database %s deleted from instance %s\n", c.args[1], id)
+			c.say("database %s deleted from instance %s", c.args[1], id)
 			return nil
 		},
 	})
@@ -161,7 +161,7 @@ func init() {
 			if err := users.Create(ctx, c.sc, id, users.BatchCreateOpts{u}).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: create user: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "user %s created on instance %s\n", c.args[1], id)
+			c.say("user %s created on instance %s", c.args[1], id)
 			return nil
 		},
 	})
@@ -213,7 +213,7 @@ func init() {
 			if err := users.Delete(ctx, c.sc, id, c.args[1]).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: delete user: %w", err)
 			}
-			fmt.Fprintf(c.env.Stdout, "user %s deleted from instance %s\n", c.args[1], id)
+			c.say("user %s deleted from instance %s", c.args[1], id)
 			return nil
 		},
 	})
