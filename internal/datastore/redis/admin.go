@@ -34,8 +34,13 @@ var (
 // unauthenticated clients are.
 const rootUser = "root"
 
-// rootRules are root's ACL rules: everything.
-var rootRules = []string{"~*", "&*", "+@all"}
+// rootRules are root's ACL rules: every key, channel and command but the
+// ACL commands that change or reveal users (SETUSER, DELUSER, LIST, SAVE,
+// LOAD, GETUSER, DRYRUN), so that root can never change or remove hoard's
+// account, nor read its password hash; it may still ask who it is and
+// what categories exist. CONFIG's protected settings (dir, dbfilename)
+// and DEBUG and MODULE stay refused by the server configuration.
+var rootRules = []string{"~*", "&*", "+@all", "-acl", "+acl|whoami", "+acl|cat", "+acl|genpass", "+acl|help"}
 
 // anyHost is the host every Redis user is shown with.
 const anyHost = "%"

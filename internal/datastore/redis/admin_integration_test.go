@@ -141,8 +141,24 @@ func TestAdmin(t *testing.T) {
 			t.Error("root's first password works")
 		}
 		r := srv.goClient(t, "root", "r00t-pw-2")
-		if err := r.Do(ctx, "ACL", "LIST").Err(); err != nil {
-			t.Errorf("root ACL LIST: %v", err)
+		if err := r.Do(ctx, "SET", "by-root", "1").Err(); err != nil {
+			t.Errorf("root SET: %v", err)
+		}
+		if got, err := r.Do(ctx, "ACL", "WHOAMI").Text(); err != nil || got != "root" {
+			t.Errorf("root ACL WHOAMI = %q, %v", got, err)
+		}
+		// hoard's account is out of root's reach (and so are files).
+		for _, cmd := range [][]any{
+			{"ACL", "DELUSER", "os_admin"}, {"ACL", "SETUSER", "os_admin", "resetpass", ">taken"},
+			{"ACL", "SETUSER", "root", "+@all"}, {"ACL", "LIST"}, {"ACL", "GETUSER", "os_admin"}, {"ACL", "SAVE"},
+			{"CONFIG", "SET", "dir", "/tmp"}, {"CONFIG", "SET", "dbfilename", "x.so"}, {"DEBUG", "SLEEP", "0"}, {"MODULE", "LOAD", "/tmp/x.so"},
+		} {
+			if err := r.Do(ctx, cmd...).Err(); err == nil {
+				t.Errorf("root: %v succeeded", cmd)
+			}
+		}
+		if err := e.Ping(ctx, admin); err != nil {
+			t.Errorf("admin after root's attempts: %v", err)
 		}
 		if on, err := e.RootEnabled(ctx, admin); err != nil || !on {
 			t.Errorf("RootEnabled = %v, %v", on, err)

@@ -67,6 +67,9 @@ func admin(ctx context.Context, c datastore.Conn) (*client, error) {
 	}
 	if _, err := cl.do(ctx, "AUTH", c.User, string(c.Password)); err != nil {
 		cl.Close()
+		if code := errCode(err); code == "WRONGPASS" || code == "NOPERM" {
+			return nil, fmt.Errorf("redis: authenticate as %q: %w: %w", c.User, datastore.ErrAdminLost, err)
+		}
 		return nil, err
 	}
 	return cl, nil
