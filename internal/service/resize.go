@@ -43,9 +43,11 @@ func (s *Service) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef stri
 	return s.startResize(ctx, op, tenantID, id, model.TaskResizeFlavor, resizePayload{FlavorID: f.ID})
 }
 
-// ResizeVolume starts a volume resize (reference §9.3): the new size must
-// be larger (400) and at most the maximum (413); then the gate (422). The
-// task records the size, grows the volume where the driver enforces sizes
+// ResizeVolume starts a volume resize (reference §9.3) with Trove's checks
+// in Trove's order (instance/models.py resize_volume): at most the maximum
+// (413), then the gate (422), then the new size must be larger (400), so
+// that a resize during REBOOT or RESIZE is 422 whatever the size. The task
+// records the size, grows the volume where the driver enforces sizes
 // (driver.VolumeResizer; the engine restarts) and waits for the engine;
 // RESIZE → ACTIVE.
 func (s *Service) ResizeVolume(ctx context.Context, tenantID, id string, size int) error {
@@ -54,11 +56,14 @@ func (s *Service) ResizeVolume(ctx context.Context, tenantID, id string, size in
 	if err != nil {
 		return mapStoreErr(op, id, err)
 	}
-	if size <= inst.VolumeSize {
-		return fault.Errorf(fault.Invalid, op, "The new volume 'size' must be larger than the current volume size of '%d'.", inst.VolumeSize)
-	}
 	if size > s.cfg.MaxVolumeGB {
 		return fault.Errorf(fault.OverLimit, op, "Volume 'size' cannot exceed maximum of %d GB, %d cannot be accepted.", s.cfg.MaxVolumeGB, size)
+	}
+	if !inst.Status.ActionAllowed() {
+		return mapStoreErr(op, id, &store.StateError{InstanceID: id, Status: inst.Status})
+	}
+	if size <= inst.VolumeSize {
+		return fault.Errorf(fault.Invalid, op, "The new volume 'size' must be larger than the current volume size of '%d'.", inst.VolumeSize)
 	}
 	return s.startResize(ctx, op, tenantID, id, model.TaskResizeVolume, resizePayload{VolumeSize: size})
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/driver/fake"
+	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/task"
 )
@@ -137,5 +139,35 @@ func TestResizeVolumeWithoutCapability(t *testing.T) {
 	}
 	if e.drv.Starts[d.ID] != starts {
 		t.Error("the engine was restarted for a size that is only recorded")
+	}
+}
+
+// TestResizeVolumeChecksInTroveOrder: above the maximum is 413 first, then
+// the gate (422) comes before the size must grow (400), so that a volume
+// resize during REBOOT or RESIZE is 422 whatever the size.
+func TestResizeVolumeChecksInTroveOrder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status model.InstanceStatus
+		size   int
+		want   fault.Kind
+	}{
+		{model.StatusActive, 1, fault.Invalid},
+		{model.StatusReboot, 1, fault.Unprocessable},
+		{model.StatusResize, 1, fault.Unprocessable},
+		{model.StatusReboot, 2, fault.Unprocessable},
+		{model.StatusBuild, 2, fault.Unprocessable},
+		{model.StatusReboot, 11, fault.OverLimit},
+		{model.StatusActive, 11, fault.OverLimit},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.status, tt.size), func(t *testing.T) {
+			t.Parallel()
+			s, _, ids := newTestService(t, tt.status)
+			err := s.ResizeVolume(t.Context(), "t1", ids["mem"], tt.size)
+			if got := fault.KindOf(err); got != tt.want {
+				t.Errorf("ResizeVolume(%s instance of 1 GB, %d) = %v (%v), want %v", tt.status, tt.size, err, got, tt.want)
+			}
+		})
 	}
 }
