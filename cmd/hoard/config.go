@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -33,7 +36,10 @@ type serveConfig struct {
 	MaxBackups    int
 	BackupStorage string
 	InstanceUser  string
-	Volumes       string
+	// AllowSharedRoot lets tenants enable root where instances share one
+	// OS user (hoard not root, or --instance-user).
+	AllowSharedRoot bool
+	Volumes         string
 	// Kubernetes driver (k8s.go).
 	Driver             string
 	Kubeconfig         string
@@ -81,7 +87,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.MaxBackups, "max-backups", 50, "backups per project; 0 means no limit")
 	str(&c.BackupStorage, "backup-storage", "", "backup artifacts: a directory (default <data-dir>/backups) or s3://bucket/prefix (HOARD_S3_* env)")
 	str(&c.Volumes, "volumes", "", "local driver volumes: loop (a size-enforced ext4 image per instance; the default as root) or dir (a plain directory, size not enforced)")
-	str(&c.InstanceUser, "instance-user", "", "OS user that runs database engines (default: hoard when run as root, else the current user)")
+	str(&c.InstanceUser, "instance-user", "", "one OS user that runs every database engine (default: as root, a user of its own per instance, which isolates tenants; else the current user)")
+	fs.BoolVar(&c.AllowSharedRoot, "allow-shared-root", false, fmt.Sprintf("allow root enable although instances share one OS user (then one tenant's root reaches every instance: only for a developer alone; env %s)", envName("allow-shared-root")))
 	str(&c.Driver, "driver", "local", "where instances run: local (processes on this host) or kubernetes")
 	str(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file of the kubernetes driver (default: in-cluster config, else KUBECONFIG or ~/.kube/config)")
 	str(&c.K8sNamespacePrefix, "k8s-namespace-prefix", "hoard-", "kubernetes driver: prefix of the per-tenant namespaces")
@@ -161,9 +168,43 @@ func (c *serveConfig) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}
-	if c.PublicURL == "" {
+	if c.PublicURL != "" {
+		if err := checkPublicURL(c.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("--public-url %q: %w", c.PublicURL, err))
+		}
+	} else {
 		c.PublicURL = "http://" + c.Listen
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return errors.Join(errs...)
+}
+
+// checkPublicURL accepts an absolute http or https URL with a host and
+// neither credentials, query nor fragment: every link of the API and of the
+// identity catalog is this URL followed by a path.
+func checkPublicURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("want an http:// or https:// URL")
+	case u.Hostname() == "":
+		return errors.New("want a host")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return errors.New("want no user, query or fragment")
+	}
+	return nil
+}
+
+// unspecifiedListen reports whether the --listen address names no host
+// clients could reach (":8779", "0.0.0.0:8779", "[::]:8779"): the default
+// public URL built from it is no use to clients on other machines.
+func unspecifiedListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "" || err == nil && ip.IsUnspecified()
 }

@@ -299,7 +299,10 @@ func serve(ctx context.Context, args []string) error {
 		Versions:     versions,
 		MaxVolumeGB:  c.MaxVolumeSize,
 		MaxInstances: c.MaxInstances,
-		Logger:       log.With("component", "service"),
+		// Root is refused where instances share one OS user unless the
+		// operator allows it (the local driver warns at start).
+		AllowSharedRoot: c.AllowSharedRoot,
+		Logger:          log.With("component", "service"),
 	})
 	if err := svc.SeedCatalog(ctx); err != nil {
 		return err
@@ -328,6 +331,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 
 	srv := api.New(api.Config{
+		PublicURL:    c.PublicURL, // links never follow the Host header
 		MaxBodyBytes: c.MaxBodyBytes,
 		RateLimit:    c.RateLimit,
 		Identity:     ids.Handler(),
@@ -353,6 +357,10 @@ func serve(ctx context.Context, args []string) error {
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- httpSrv.Serve(ln) }()
 	log.Info("hoard serving", "listen", ln.Addr().String(), "public_url", c.PublicURL, "data_dir", dataDir, "store", spec.String(), "version", version)
+	if c.PublicURL == "http://"+c.Listen && unspecifiedListen(c.Listen) {
+		log.Warn("--public-url is not set and --listen names no host: links and the service catalog point at " + c.PublicURL +
+			"; set --public-url to the URL clients use")
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)

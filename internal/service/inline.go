@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
@@ -276,12 +277,52 @@ func (s *Service) engineFault(ctx context.Context, op string, t adminTarget, err
 	if ctx.Err() != nil {
 		return err // the client went away
 	}
+	if errors.Is(err, datastore.ErrAdminLost) || s.adminLost(ctx, t) {
+		return s.blockAdminLost(ctx, op, t.inst.ID, err)
+	}
 	if !unreachable(err) && !s.probeFails(ctx, t) {
 		return err
 	}
 	s.log.Warn("inline operation: engine unreachable", "instance_id", t.inst.ID, "op", op, "err", err)
 	return fault.Wrap(fault.Unavailable, op, fmt.Sprintf(
 		"The database engine of instance %s cannot be reached at the moment. Please try again later.", t.inst.ID), err)
+}
+
+// adminLostMessage is the fault of an instance whose engine refuses hoard.
+const adminLostMessage = "hoard's administrative account on this instance was changed or removed from inside the instance; restart the instance to repair it."
+
+// adminLost reports whether the engine of t answers but refuses hoard's
+// administrative account (datastore.AdminChecker), after an unexplained
+// failure of an inline operation.
+func (s *Service) adminLost(ctx context.Context, t adminTarget) bool {
+	ac, ok := t.eng.(datastore.AdminChecker)
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+	defer cancel()
+	return errors.Is(ac.CheckAdmin(ctx, t.conn), datastore.ErrAdminLost)
+}
+
+// blockAdminLost records that instance id's engine refuses hoard (status
+// BLOCKED with a fault, unless an action already moved it on) and returns
+// the 422 of the operation that found out. A restart repairs the account
+// and makes the instance ACTIVE again.
+func (s *Service) blockAdminLost(ctx context.Context, op, id string, cause error) error {
+	s.log.Warn("engine refuses hoard's administrative account; instance blocked", "instance_id", id, "op", op, "err", cause)
+	now := s.now()
+	_, err := s.st.UpdateInstance(context.WithoutCancel(ctx), id, func(i *model.Instance) error {
+		switch i.Status {
+		case model.StatusActive, model.StatusRestartRequired, model.StatusBlocked:
+			i.Status = model.StatusBlocked
+			i.Fault = &model.Fault{Message: adminLostMessage, Created: now}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("record blocked instance", "instance_id", id, "err", err)
+	}
+	return fault.Wrap(fault.Unprocessable, op, "Instance "+id+" is BLOCKED: "+adminLostMessage, cause)
 }
 
 // unreachable reports whether err shows that the engine could not be

@@ -46,8 +46,13 @@ type Config struct {
 	// ReadyTimeout bounds how long a create or restart waits for the engine
 	// to answer; default 2 minutes.
 	ReadyTimeout time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// AllowSharedRoot lets tenants enable root although the driver does not
+	// isolate instances from each other (driver.Isolation): then a tenant's
+	// root can reach every other instance on the host. Only for a developer
+	// alone on a laptop.
+	AllowSharedRoot bool
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Service implements the domain operations (api.Backend), the task

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/secret"
@@ -414,6 +415,10 @@ func (s *Service) RevokeAccess(ctx context.Context, tenantID, id, name, host, db
 // returns the user name and the password, which is shown only once.
 func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password datastore.Secret) (string, datastore.Secret, error) {
 	const op = "root.enable"
+	if iso, ok := s.cfg.Driver.(driver.Isolation); ok && !iso.IsolatesInstances() && !s.cfg.AllowSharedRoot {
+		return "", "", fault.New(fault.Forbidden, op,
+			"Root cannot be enabled on this deployment: its instances share one operating-system user, so root on one would reach the others. The operator can run hoard as root (one user per instance) or allow it with --allow-shared-root.")
+	}
 	if password == "" {
 		password = datastore.Secret(secret.Password(rootPasswordLen))
 	}
