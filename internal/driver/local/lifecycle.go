@@ -228,6 +228,7 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 					return err
 				}
 			}
+			d.joinCgroup(s, p.pid)
 			d.watch(inst, s, eng, p, &supLock)
 			return nil
 		}
@@ -325,7 +326,12 @@ func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
 	cmd.Env = d.env(a)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr(a)
-	err = cmd.Start()
+	g, err := d.cg.Prepare(s.InstanceID, limits(s))
+	if err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("while preparing the cgroup of instance %s: %w", s.InstanceID, err)
+	}
+	err = g.Start(cmd)
 	logf.Close()
 	if err != nil {
 		return nil, fmt.Errorf("while starting engine of instance %s: %w", s.InstanceID, err)
@@ -509,6 +515,9 @@ func (d *Driver) destroy(ctx context.Context, inst *instance, id string) error {
 	if err := os.RemoveAll(d.dir(id)); err != nil {
 		return fmt.Errorf("while removing instance %s: %w", id, err)
 	}
+	if err := d.cg.Remove(id); err != nil {
+		return fmt.Errorf("while removing the cgroup of instance %s: %w", id, err)
+	}
 	// Its files are gone: its user may go (its uid is never given again).
 	if err := d.removeInstanceUser(ctx, id); err != nil {
 		return err
@@ -610,6 +619,22 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 	return errors.Join(errs...)
 }
 
+// joinCgroup puts a re-attached engine into its cgroup if it is not there
+// (a hoard in another cgroup started it): the processes it forks from now
+// on are limited with it; those it has are until the next start.
+func (d *Driver) joinCgroup(s driver.Spec, pid int) {
+	if ok, _ := d.cg.Available(); !ok || d.cg.Contains(s.InstanceID, pid) {
+		return
+	}
+	g, err := d.cg.Prepare(s.InstanceID, limits(s))
+	if err == nil {
+		err = g.Join(pid)
+	}
+	if err != nil {
+		d.log.Warn("cannot put a re-attached engine in its cgroup", "instance", s.InstanceID, "pid", pid, "err", err)
+	}
+}
+
 // looksLikeInstance guards Recover against removing directories that
 // someone else put under Root.
 func (d *Driver) looksLikeInstance(id string) bool {
@@ -679,6 +704,7 @@ func (d *Driver) adopt(ctx context.Context, op string, s driver.Spec, eng datast
 			return d.stop(ctx, inst, id)
 		}
 		d.log.Info("re-attached to engine", "instance", id, "pid", p.pid)
+		d.joinCgroup(s, p.pid)
 		lf := supLock
 		supLock = nil
 		d.supervise(inst, s, eng, p, lf)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoard-db/hoard/internal/cgroup"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/fault"
@@ -68,6 +69,10 @@ type Config struct {
 	// when hoard runs as root and loop devices and the e2fsprogs tools are
 	// there, else VolumesDir. Instances keep the layout they were made with.
 	Volumes string
+	// Cgroups is where engines get their memory limit and CPU weight; nil
+	// means the cgroups of this host (cgroup.New with its defaults), or
+	// none when the host has no usable cgroups.
+	Cgroups *cgroup.Manager
 	// AdoptEvery is how often the driver looks for engines under Root that
 	// should run and that nobody supervises (the supervisor's process died:
 	// several hoard processes may share Root); DefaultAdoptEvery if zero.
@@ -90,6 +95,7 @@ type Driver struct {
 	perInstance bool
 	uidBase     uint32
 	volumes     string // VolumesLoop or VolumesDir, for new instances
+	cg          *cgroup.Manager
 
 	// growHook, if set (tests), runs after each step of a volume grow; an
 	// error aborts the grow there, as a crash would.
@@ -210,6 +216,18 @@ func New(cfg Config) (*Driver, error) {
 	} else {
 		log.Info("instance volumes", "volumes", volumes)
 	}
+	cg := cfg.Cgroups
+	if cg == nil {
+		var err error
+		if cg, err = cgroup.New(cgroup.Config{}); err != nil {
+			return nil, err
+		}
+	}
+	if ok, why := cg.Available(); ok {
+		log.Info("engines run in cgroups of their own", "cgroups", why)
+	} else {
+		log.Warn("engines run without memory limits: "+why, "cgroups", "none")
+	}
 	members, err := joinRoot(root)
 	if err != nil {
 		return nil, err
@@ -224,6 +242,7 @@ func New(cfg Config) (*Driver, error) {
 		perInstance: perInstance,
 		uidBase:     cfg.UIDBase,
 		volumes:     volumes,
+		cg:          cg,
 		backoffMin:  time.Second,
 		backoffMax:  30 * time.Second,
 		pollEvery:   200 * time.Millisecond,
@@ -434,6 +453,23 @@ func (d *Driver) Conn(s driver.Spec) datastore.Conn {
 // IsolatesInstances implements driver.Isolation: instances have OS users
 // of their own only when hoard runs as root without Config.User.
 func (d *Driver) IsolatesInstances() bool { return d.perInstance }
+
+// limits are the cgroup limits of instance s: the flavor's RAM (at least
+// minMemoryMB; none when the spec has no RAM) and a CPU weight in
+// proportion to it (100, the default weight, for 1 GB).
+func limits(s driver.Spec) cgroup.Limits {
+	if s.RAMMB <= 0 {
+		return cgroup.Limits{}
+	}
+	return cgroup.Limits{
+		MemoryBytes: int64(max(s.RAMMB, minMemoryMB)) << 20,
+		CPUWeight:   min(max(s.RAMMB*100/1024, 1), 10000),
+	}
+}
+
+// minMemoryMB is the smallest memory limit an engine gets: MariaDB alone
+// needs about 100 MB idle (engines.md §2.5).
+const minMemoryMB = 256
 
 // sysProcAttr runs a command in its own session as a.
 func sysProcAttr(a account) *syscall.SysProcAttr {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-db/hoard/internal/cgroup"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 )
@@ -250,6 +251,7 @@ func newHarness(t *testing.T, eng *fakeEngine) *harness {
 		killAll(t, root)
 		unmountAll(t, root) // never remove files through a mount
 		removeUsers(t, root)
+		removeCgroups(t, root)
 		os.RemoveAll(root)
 	})
 	return h
@@ -401,6 +403,20 @@ func instanceAccount(t *testing.T, d *Driver, id string) account {
 		t.Fatalf("account of instance %s: %v", id, err)
 	}
 	return a
+}
+
+// removeCgroups removes the cgroups of the instances under root.
+func removeCgroups(t *testing.T, root string) {
+	cg, err := cgroup.New(cgroup.Config{})
+	if err != nil {
+		return
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if err := cg.Remove(e.Name()); err != nil && validID(e.Name()) {
+			t.Logf("cleanup: %v", err)
+		}
+	}
 }
 
 // removeUsers removes the users of the instances under root (cleanup of

@@ -49,6 +49,7 @@ func TestInstanceUsers(t *testing.T) {
 	}
 	for _, id := range []string{"iso-a", "iso-b"} {
 		s := h.spec(id)
+		s.RAMMB = 512
 		if err := d.Provision(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -58,6 +59,9 @@ func TestInstanceUsers(t *testing.T) {
 		waitReady(t, s)
 		if got, want := procUID(t, h.handle(id).PID), engineUID(t, d, id); got != want {
 			t.Errorf("engine of %s runs as uid %d, want %d", id, got, want)
+		}
+		if ok, why := d.cg.Available(); ok && !d.cg.Contains(id, h.handle(id).PID) {
+			t.Errorf("engine of %s is not in its cgroup (%s)", id, why)
 		}
 	}
 	ua, ub := instanceAccount(t, d, "iso-a"), instanceAccount(t, d, "iso-b")
