@@ -27,6 +27,7 @@ type reqInfo struct {
 	id        string
 	log       *slog.Logger
 	principal *identity.Principal // nil until authenticated
+	base      string              // Config.PublicURL: the base of links ("" = from the request)
 	route     string              // the route pattern that served it, for metrics
 }
 
@@ -89,7 +90,7 @@ func (s *Server) chain(h http.Handler) http.Handler {
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := "req-" + uuid.NewString()
-		ri := &reqInfo{id: id, log: s.log.With(slog.String("request_id", id))}
+		ri := &reqInfo{id: id, log: s.log.With(slog.String("request_id", id)), base: s.cfg.PublicURL}
 		w.Header().Set(requestIDHeader, id)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,13 @@ type Config struct {
 	// MaxPageSize is the largest page served (default 100); a larger limit
 	// is clamped to it.
 	MaxPageSize int
+	// PublicURL is the base URL clients reach hoard at, e.g.
+	// "https://db.example.com" (a trailing '/' is dropped). When set, every
+	// link (self, bookmark, the next links of pages, the version document)
+	// is built from it, never from the request's Host or X-Forwarded-Proto
+	// headers, which any client may set. Empty derives links from the
+	// request: for tests and embedding only; hoard serve always sets it.
+	PublicURL string
 	// Identity, when non-nil, is mounted at /identity/ and sees full paths
 	// (/identity/v3/auth/tokens), as identity.Service.Handler expects.
 	Identity http.Handler
@@ -77,6 +85,7 @@ func New(cfg Config, b Backend, auth Authenticator) *Server {
 		cfg.PageSize = DefaultPageSize
 	}
 	cfg.PageSize = min(cfg.PageSize, cfg.MaxPageSize)
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -24,9 +24,15 @@ type link struct {
 	Rel  string `json:"rel"`
 }
 
-// baseURL returns scheme://host of the request: https when the connection is
-// TLS or a proxy says so in X-Forwarded-Proto.
+// baseURL returns the base of the request's links: the configured public
+// URL ([Config.PublicURL]) if there is one. Only without one is it
+// scheme://host of the request, https when the connection is TLS or a proxy
+// says so in X-Forwarded-Proto; Host and X-Forwarded-Proto are the client's
+// to choose, so hoard serve always configures a public URL.
 func baseURL(r *http.Request) string {
+	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok && ri.base != "" {
+		return ri.base
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
