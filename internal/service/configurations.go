@@ -372,8 +372,10 @@ func (s *Service) ListConfigurations(ctx context.Context, tenantID string, page 
 }
 
 // UpdateConfiguration changes a group: replace (PUT) sets the values to
-// req.Values, otherwise (PATCH) they are merged in. The new values are
-// pushed to every attached instance (reference §14.5).
+// req.Values, otherwise (PATCH) they are merged in. New values that do not
+// fit the RAM of an attached instance's flavor refuse the whole change
+// (422). The new values are pushed to every attached instance (reference
+// §14.5).
 func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, req ConfigurationRequest, replace bool) error {
 	const op = "configuration.update"
 	cs, err := s.configStore(op)
@@ -405,6 +407,18 @@ func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, 
 	if err != nil {
 		return err
 	}
+	// The new values must fit every instance using the group (memory.go).
+	eng := s.cfg.Engines[v.Engine]
+	var attached []attachedFlavor
+	if len(vals) > 0 {
+		using, err := cs.ConfigurationInstances(ctx, id, store.Page{})
+		if err != nil {
+			return err
+		}
+		if attached, err = s.attachedFlavors(ctx, op, using); err != nil {
+			return err
+		}
+	}
 	updated, err := cs.UpdateConfiguration(ctx, tenantID, id, func(c *model.Configuration) error {
 		if req.Name != nil {
 			c.Name = *req.Name
@@ -422,7 +436,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, 
 				c.Values[k] = v
 			}
 		}
-		return nil
+		return checkAttachedMemory(op, eng, c.Values, attached)
 	})
 	if isNotFound(err) {
 		return configNotFound(op, id)
@@ -510,7 +524,8 @@ func (s *Service) ConfigurationName(ctx context.Context, id string) string {
 // AttachConfiguration attaches group configID to an ACTIVE instance
 // (reference §8.5, §14.4): its values are written to the engine's config,
 // the dynamic ones applied at once; if any needs a restart the instance
-// goes to RESTART_REQUIRED.
+// goes to RESTART_REQUIRED. Values that do not fit the RAM of the
+// instance's flavor are refused (422).
 func (s *Service) AttachConfiguration(ctx context.Context, tenantID, id, configID string) error {
 	const op = "instance.configuration.attach"
 	cs, err := s.configStore(op)
@@ -538,6 +553,9 @@ func (s *Service) AttachConfiguration(ctx context.Context, tenantID, id, configI
 	}
 	if inst.Status != model.StatusActive {
 		return invalidState(op, inst)
+	}
+	if err := s.checkInstanceMemory(ctx, op, inst, c.Values); err != nil {
+		return err
 	}
 	// The engine is written to: an inline operation (inline.go), so that
 	// no restart or delete, on any hoard, takes the engine away meanwhile.

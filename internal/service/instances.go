@@ -91,6 +91,9 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMemory(op, engine, group.Values, flavor, ""); err != nil {
+		return nil, err
+	}
 	if s.cfg.MaxInstances > 0 {
 		n, err := s.st.CountInstances(ctx, tenantID)
 		if err != nil {

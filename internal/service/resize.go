@@ -22,8 +22,9 @@ type resizePayload struct {
 }
 
 // ResizeFlavor starts a flavor resize (reference §9.3): the gate first
-// (422), then same flavor or unknown flavor → 400. The engine restarts with
-// the new flavor's memory settings; RESIZE → ACTIVE.
+// (422), then same flavor or unknown flavor → 400, then a flavor with less
+// RAM than the attached configuration group's values need → 422. The
+// engine restarts with the new flavor's memory settings; RESIZE → ACTIVE.
 func (s *Service) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef string) error {
 	const op = "instance.resize"
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
@@ -39,6 +40,9 @@ func (s *Service) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef stri
 	}
 	if f.ID == inst.FlavorID {
 		return fault.Errorf(fault.Invalid, op, "The new flavor id must be different than the current flavor id of '%d'.", inst.FlavorID)
+	}
+	if err := s.checkResizeMemory(ctx, op, inst, f); err != nil {
+		return err
 	}
 	return s.startResize(ctx, op, tenantID, id, model.TaskResizeFlavor, resizePayload{FlavorID: f.ID})
 }
