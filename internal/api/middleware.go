@@ -229,8 +229,13 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A token with a control byte, a space or non-ASCII is no token:
+		// refused here, as a JSON fault, whatever the Authenticator would
+		// make of it. (net/http itself answers a header value with a C0
+		// control other than tab, or DEL, with a plain-text 400 before any
+		// handler runs; hoard cannot change that answer.)
 		token := r.Header.Get("X-Auth-Token")
-		if token == "" {
+		if !identity.PlausibleToken(token) {
 			s.writeFault(w, r, fault.New(fault.Unauthorized, "api.auth", "The request you have made requires authentication."))
 			return
 		}

@@ -27,6 +27,24 @@ type Token string
 // LogValue implements slog.LogValuer.
 func (Token) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
+// PlausibleToken reports whether s could be a token: 1 to 256 visible ASCII
+// characters (hoard's tokens are base64url; Keystone's UUID, Fernet and PKI
+// tokens are visible ASCII too). Anything else (empty, too long, a space, a
+// control byte, non-ASCII) is refused before any lookup, as Unauthorized.
+// The API checks the X-Auth-Token header with it before it calls an
+// Authenticator.
+func PlausibleToken(s string) bool {
+	if s == "" || len(s) > maxTokenLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func hashToken(raw string) []byte {
 	h := sha256.Sum256([]byte(raw))
 	return h[:]
@@ -114,7 +132,7 @@ func (s *Service) prune(ctx context.Context, now time.Time) {
 func (s *Service) validate(ctx context.Context, raw string) (*session, error) {
 	const op = "identity.validate_token"
 	bad := fault.New(fault.Unauthorized, op, "The request you have made requires authentication.")
-	if raw == "" || len(raw) > maxTokenLength {
+	if !PlausibleToken(raw) {
 		return nil, bad
 	}
 	t, err := s.st.GetToken(ctx, hashToken(raw))
@@ -158,7 +176,7 @@ func (s *Service) validate(ctx context.Context, raw string) (*session, error) {
 // valid, unexpired token. A missing, unknown, expired or revoked token is a
 // fault.Unauthorized error.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	if token == "" || len(token) > maxTokenLength {
+	if !PlausibleToken(token) {
 		return nil, fault.New(fault.Unauthorized, "identity.validate_token", "The request you have made requires authentication.")
 	}
 	hash := hashToken(token)
@@ -177,7 +195,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 
 // Revoke deletes a token; revoking an unknown token is not an error.
 func (s *Service) Revoke(ctx context.Context, token string) error {
-	if token == "" || len(token) > maxTokenLength {
+	if !PlausibleToken(token) {
 		return nil
 	}
 	s.cache.drop(hashToken(token))
