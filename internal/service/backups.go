@@ -47,7 +47,8 @@ type backupState struct {
 
 // SetBackups turns backups, restores and schedules on. It must be called
 // before the task runner and the API start. Scratch directories that a
-// crash left in WorkDir are removed.
+// crash left in WorkDir are removed, and backups left NEW or BUILDING by a
+// task that is over are marked FAILED (failStuckBackups).
 func (s *Service) SetBackups(ctx context.Context, cfg BackupConfig) error {
 	if cfg.Storage == nil || cfg.WorkDir == "" {
 		return errors.New("service: backups need a storage and a work directory")
@@ -62,6 +63,43 @@ func (s *Service) SetBackups(ctx context.Context, cfg BackupConfig) error {
 		return fmt.Errorf("service: clean backup work directory: %w", err)
 	}
 	s.bk = &backupState{cfg: cfg, bs: s.st, scs: s.st}
+	if err := s.failStuckBackups(ctx); err != nil {
+		return fmt.Errorf("service: fail stuck backups: %w", err)
+	}
+	return nil
+}
+
+// failStuckBackups marks FAILED the backups still NEW or BUILDING whose
+// task is over: before failBackup could read its task's payload, a backup
+// whose task failed stayed BUILDING for good (undeletable, counted by the
+// quota). A backup and its task are stored together and its task ends
+// only after recording the outcome, so a running backup without an
+// unfinished task of its own is stuck; one whose task another replica is
+// running now is left alone.
+func (s *Service) failStuckBackups(ctx context.Context) error {
+	all, err := s.bk.bs.ListBackups(ctx, store.BackupFilter{}, 0, 0)
+	if err != nil {
+		return err
+	}
+	for _, b := range all {
+		if !b.Status.Running() {
+			continue
+		}
+		t, err := s.st.ActiveTask(ctx, b.InstanceID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case t.Kind == model.TaskBackup:
+			if id, err := s.taskBackupID(t, t.Payload); err == nil && id == b.ID {
+				continue
+			}
+		}
+		s.log.Warn("backup without a running task marked failed", "instance_id", b.InstanceID, "tenant_id", b.TenantID, "backup_id", b.ID)
+		if err := s.markBackupFailed(ctx, "", b.InstanceID, b.ID); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -497,8 +535,8 @@ func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) er
 		id, err := s.taskBackupID(t, t.Payload)
 		if err != nil {
 			s.log.Error("failed backup task names no backup", "instance_id", t.InstanceID, "task_id", t.ID, "err", err)
-		} else if err := s.markBackupFailed(ctx, t, id); err != nil {
-			return err
+		} else if err := s.markBackupFailed(ctx, t.ID, t.InstanceID, id); err != nil {
+			return fmt.Errorf("backup task %s: %w", t.ID, err)
 		}
 	}
 	_, err := s.st.UpdateInstance(ctx, t.InstanceID, func(i *model.Instance) error {
@@ -516,11 +554,12 @@ func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) er
 	return nil
 }
 
-// markBackupFailed records backup id of task t as FAILED, unless it is
-// COMPLETED or gone, and removes any artifact of it. The record comes
-// first: an artifact left by a failing storage is removed when the backup
-// is deleted ([Service.removeBackup]).
-func (s *Service) markBackupFailed(ctx context.Context, t *model.Task, id string) error {
+// markBackupFailed records backup id of instance instanceID as FAILED
+// (by its task taskID, "" if unknown), unless it is COMPLETED or gone, and
+// removes any artifact of it. The record comes first: an artifact left by
+// a failing storage is removed when the backup is deleted
+// ([Service.removeBackup]).
+func (s *Service) markBackupFailed(ctx context.Context, taskID, instanceID, id string) error {
 	completed := false
 	_, err := s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
 		if b.Status == model.BackupCompleted {
@@ -535,13 +574,13 @@ func (s *Service) markBackupFailed(ctx context.Context, t *model.Task, id string
 	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:
-		return fmt.Errorf("backup task %s: mark backup %s failed: %w", t.ID, id, err)
+		return fmt.Errorf("mark backup %s failed: %w", id, err)
 	case completed:
-		s.log.Warn("backup completed but its task failed; the backup is kept", "instance_id", t.InstanceID, "task_id", t.ID, "backup_id", id)
+		s.log.Warn("backup completed but its task failed; the backup is kept", "instance_id", instanceID, "task_id", taskID, "backup_id", id)
 		return nil
 	}
 	if err := s.bk.cfg.Storage.Delete(ctx, artifactKey(id)); err != nil {
-		s.log.Warn("remove artifact of failed backup", "instance_id", t.InstanceID, "task_id", t.ID, "backup_id", id, "err", err)
+		s.log.Warn("remove artifact of failed backup", "instance_id", instanceID, "task_id", taskID, "backup_id", id, "err", err)
 	}
 	return nil
 }

@@ -375,6 +375,59 @@ func TestBackupFailsPermanently(t *testing.T) {
 	e.waitBackup(t, b2.ID, model.BackupCompleted)
 }
 
+// TestSetBackupsFailsStuckBackups checks that start-up marks FAILED the
+// backups that an earlier hoard left BUILDING after their task failed,
+// and leaves alone a backup whose task is still to run.
+func TestSetBackupsFailsStuckBackups(t *testing.T) {
+	ctx := context.Background()
+	st, sealer := tempStore(t)
+	svc := New(Config{Store: st, Driver: fake.New(), Sealer: sealer})
+	now := time.Now().UTC().Truncate(time.Second)
+	start := func(inst, backupID, taskID string) {
+		t.Helper()
+		in := &model.Instance{ID: inst, TenantID: "t1", Name: inst, Status: model.StatusActive, FlavorID: 1,
+			VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11", Created: now, Updated: now}
+		if err := st.CreateInstance(ctx, in, nil); err != nil {
+			t.Fatal(err)
+		}
+		payload, err := svc.sealJSON(backupPayload{BackupID: backupID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &model.Backup{ID: backupID, TenantID: "t1", Name: backupID, InstanceID: inst, Status: model.BackupBuilding,
+			Datastore: "mysql", DatastoreVersion: "10.11", VolumeSize: 1, FlavorID: 1, Created: now, Updated: now}
+		tk := &model.Task{ID: taskID, InstanceID: inst, Kind: model.TaskBackup, State: model.TaskPending, Payload: payload, Created: now, Updated: now}
+		if err := st.StartBackup(ctx, b, backupStatuses, model.StatusBackup, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("i-stuck", "b-stuck", "t-stuck")
+	claimed, err := st.ClaimTask(ctx, "old-hoard", now, time.Minute)
+	if err != nil || claimed == nil || claimed.ID != "t-stuck" {
+		t.Fatalf("claim = %v, %v", claimed, err)
+	}
+	if err := st.FinishTask(ctx, "t-stuck", "old-hoard", model.TaskFailed, "step backup: exit status 1"); err != nil {
+		t.Fatal(err)
+	}
+	start("i-busy", "b-busy", "t-busy")
+	storage, err := backup.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetBackups(ctx, BackupConfig{Storage: storage, WorkDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]model.BackupStatus{"b-stuck": model.BackupFailed, "b-busy": model.BackupBuilding} {
+		b, err := svc.GetBackup(ctx, "t1", id)
+		if err != nil || b.Status != want {
+			t.Errorf("backup %s after SetBackups = %+v, %v; want %s", id, b, err, want)
+		}
+	}
+	if err := svc.DeleteBackup(ctx, "t1", "b-stuck"); err != nil {
+		t.Errorf("DeleteBackup(stuck backup marked failed) = %v, want nil", err)
+	}
+}
+
 func TestNextRun(t *testing.T) {
 	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
