@@ -36,7 +36,9 @@ type Storage interface {
 	// Delete removes the artifact under key; deleting a missing key is not
 	// an error (idempotent).
 	Delete(ctx context.Context, key string) error
-	// Location returns the artifact's locationRef (shown by the API).
+	// Location returns where the artifact under key is, in full (a URL):
+	// the locationRef admins are shown. Tenants are shown its
+	// [TenantLocation], which must understand every Location format.
 	Location(key string) string
 }
 
