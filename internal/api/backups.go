@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/hoard-db/hoard/internal/backup"
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/service"
@@ -82,7 +83,11 @@ type backupView struct {
 	FailReason  string               `json:"fail_reason,omitempty"`
 }
 
-func newBackupView(b *model.Backup) backupView {
+// newBackupView is b's view. Its locationRef is the artifact's full
+// location for an admin, and for anyone else the location without the
+// host's directories or the object store's endpoint
+// ([backup.TenantLocation]: "local:<key>", "s3://bucket/key").
+func newBackupView(b *model.Backup, admin bool) backupView {
 	v := backupView{
 		ID: b.ID, Name: b.Name, InstanceID: b.InstanceID, Status: string(b.Status),
 		Created: formatTime(b.Created), Updated: formatTime(b.Updated), ProjectID: b.TenantID,
@@ -101,8 +106,12 @@ func newBackupView(b *model.Backup) backupView {
 	if b.Status == model.BackupCompleted {
 		gb := service.SizeGB(b)
 		v.Size = &gb
-		if b.Location != "" {
-			v.LocationRef = &b.Location
+		loc := b.Location
+		if !admin {
+			loc = backup.TenantLocation(loc)
+		}
+		if loc != "" {
+			v.LocationRef = &loc
 		}
 	}
 	if b.DatastoreVersionID != "" {
@@ -139,8 +148,9 @@ func (s *Server) offsetPage(r *http.Request) (offset, limit int, err error) {
 
 func (s *Server) writeBackupList(w http.ResponseWriter, r *http.Request, items []*model.Backup, more bool, offset, limit int) error {
 	out := backupList{Backups: make([]backupView, 0, len(items))}
+	admin := reqInfoFrom(r.Context()).isAdmin()
 	for _, b := range items {
-		out.Backups = append(out.Backups, newBackupView(b))
+		out.Backups = append(out.Backups, newBackupView(b, admin))
 	}
 	if more {
 		out.Links = nextLinks(r, strconv.Itoa(offset+len(items)), limit)
@@ -201,7 +211,7 @@ func (s *Server) createBackup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]backupView{"backup": newBackupView(b)})
+	return writeJSON(w, http.StatusAccepted, map[string]backupView{"backup": newBackupView(b, reqInfoFrom(r.Context()).isAdmin())})
 }
 
 // getBackup serves GET /v1.0/{tenant}/backups/{id}.
@@ -214,7 +224,7 @@ func (s *Server) getBackup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]backupView{"backup": newBackupView(b)})
+	return writeJSON(w, http.StatusOK, map[string]backupView{"backup": newBackupView(b, reqInfoFrom(r.Context()).isAdmin())})
 }
 
 // deleteBackup serves DELETE /v1.0/{tenant}/backups/{id}: 202, empty.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/hoard-db/hoard/internal/fault"
@@ -44,9 +45,10 @@ func (f *backupFake) CreateBackup(_ context.Context, tenantID string, req servic
 		return nil, fault.New(fault.OverLimit, "fake", "Quota exceeded for resources: ['backups'].")
 	}
 	now := f.now()
-	b := &model.Backup{ID: uuid.NewString(), TenantID: tenantID, Name: req.Name, Description: req.Description,
+	id := uuid.NewString()
+	b := &model.Backup{ID: id, TenantID: tenantID, Name: req.Name, Description: req.Description,
 		InstanceID: in.ID, ParentID: req.ParentID, Status: model.BackupCompleted, Size: 3 << 28,
-		Location: "file:///b", Datastore: "mysql", DatastoreVersion: "10.11", DatastoreVersionID: "v-1011",
+		Location: "file:///srv/hoard-data/backups/" + id + ".xbstream.gz", Datastore: "mysql", DatastoreVersion: "10.11", DatastoreVersionID: "v-1011",
 		VolumeSize: 1, Created: now, Updated: now}
 	f.backups = append([]*model.Backup{b}, f.backups...)
 	nb := *b
@@ -199,7 +201,7 @@ func TestBackupRoutes(t *testing.T) {
 		t.Fatalf("show = %d %s", r.status, r.body)
 	}
 	ds, _ := shown.Backup["datastore"].(map[string]any)
-	if shown.Backup["size"] != 0.75 || shown.Backup["locationRef"] != "file:///b" || ds["type"] != "mysql" || ds["version_id"] != "v-1011" ||
+	if shown.Backup["size"] != 0.75 || shown.Backup["locationRef"] != "local:"+id+".xbstream.gz" || ds["type"] != "mysql" || ds["version_id"] != "v-1011" ||
 		strings.HasSuffix(shown.Backup["created"].(string), "Z") || shown.Backup["parent_id"] != nil {
 		t.Errorf("shown backup %s", r.body)
 	}
@@ -336,4 +338,64 @@ func FuzzDecodeRestorePoint(f *testing.F) {
 			t.Fatalf("decodeRestorePoint(%q) = %q with problems %v", raw, ref, p)
 		}
 	})
+}
+
+// TestBackupLocationRef: a tenant's locationRef says where the artifact is
+// without the host's directories or the object store's endpoint; an admin
+// sees the full location.
+func TestBackupLocationRef(t *testing.T) {
+	h, bf := newBackupHarness(t, 5)
+	in := h.fb.add(tenant, "db", model.StatusActive)
+	r := h.do("POST", "/v1.0/TENANT/backups", fmt.Sprintf(`{"backup":{"name":"b","instance":%q}}`, in.ID))
+	if r.status != 202 {
+		t.Fatalf("create = %d %s", r.status, r.body)
+	}
+	bf.bmu.Lock()
+	local := bf.backups[0]
+	s3 := *local
+	s3.ID, s3.Location = uuid.NewString(), "http://10.0.0.7:9000/hoard-backups/prod/"+local.ID+".xbstream.gz"
+	bf.backups = append([]*model.Backup{&s3}, bf.backups...)
+	bf.bmu.Unlock()
+	key := local.ID + ".xbstream.gz"
+	tests := []struct {
+		name, token, path string
+		want              []string // the locationRefs, in order
+	}{
+		{"tenant show", token, "/backups/" + local.ID, []string{"local:" + key}},
+		{"tenant show s3", token, "/backups/" + s3.ID, []string{"s3://hoard-backups/prod/" + key}},
+		{"tenant list", token, "/backups", []string{"s3://hoard-backups/prod/" + key, "local:" + key}},
+		{"tenant instance list", token, "/instances/" + in.ID + "/backups", []string{"s3://hoard-backups/prod/" + key, "local:" + key}},
+		{"admin show", adminToken, "/backups/" + local.ID, []string{local.Location}},
+		{"admin list", adminToken, "/backups", []string{s3.Location, local.Location}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do("GET", "/v1.0/TENANT"+tt.path, "", "X-Auth-Token", tt.token)
+			if r.status != 200 {
+				t.Fatalf("GET %s = %d %s", tt.path, r.status, r.body)
+			}
+			var body struct {
+				Backup  *backupView
+				Backups []backupView
+			}
+			if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Backup != nil {
+				body.Backups = append(body.Backups, *body.Backup)
+			}
+			var got []string
+			for _, b := range body.Backups {
+				if b.LocationRef != nil {
+					got = append(got, *b.LocationRef)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("GET %s locationRefs (-want +got):\n%s", tt.path, diff)
+			}
+			if tt.token == token && (strings.Contains(r.body, "/srv/") || strings.Contains(r.body, "10.0.0.7")) {
+				t.Errorf("GET %s shows the host's layout to a tenant: %s", tt.path, r.body)
+			}
+		})
+	}
 }
