@@ -8,6 +8,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/safetext"
 )
 
 // hostileTexts are names that would rewrite a terminal or reorder what a
@@ -73,9 +74,7 @@ func TestUnsafeTextRefused(t *testing.T) {
 				if fault.KindOf(err) != fault.Invalid || !strings.Contains(msg, tt.path+" must not contain control or bidirectional formatting characters") {
 					t.Errorf("decode(%s) = %v, want Invalid naming %s", body, err, tt.path)
 				}
-				if strings.ContainsFunc(msg, func(r rune) bool {
-					return r < 0x20 || r >= 0x7f && r <= 0x9f || r >= 0x2066 && r <= 0x2069 || r >= 0x202a && r <= 0x202e
-				}) {
+				if safetext.Check(msg) != nil {
 					t.Errorf("decode(%s) message %q echoes the character", body, msg)
 				}
 			}
