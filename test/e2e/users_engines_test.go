@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,12 +91,14 @@ var userEngines = []userEngine{
 				return err
 			}
 			defer c.Close(context.Background())
-			var su bool
-			if err := c.QueryRow(context.Background(), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&su); err != nil {
+			// The master user: creates databases and roles, is no
+			// superuser of the server (see TestRootConfined).
+			var su, createdb, createrole bool
+			if err := c.QueryRow(context.Background(), "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user").Scan(&su, &createdb, &createrole); err != nil {
 				return err
 			}
-			if !su {
-				return errors.New("root is not a superuser")
+			if su || !createdb || !createrole {
+				return fmt.Errorf("root: superuser %v, createdb %v, createrole %v; want a master user", su, createdb, createrole)
 			}
 			return nil
 		},
@@ -108,7 +110,7 @@ var userEngines = []userEngine{
 			return redisClient(t, addr, user, pw).Set(context.Background(), "k-"+user, "v", 0).Err()
 		},
 		super: func(t *testing.T, addr, pw string) error {
-			return redisClient(t, addr, "root", pw).Do(context.Background(), "ACL", "LIST").Err()
+			return redisClient(t, addr, "root", pw).Do(context.Background(), "FLUSHALL").Err()
 		},
 	},
 }
