@@ -2,14 +2,14 @@ package datastore
 
 // MemoryUse is memory that a configuration commits, in one piece that must
 // fit in the flavor's RAM on its own: for example the buffers a server
-// allocates at start-up, or a per-connection buffer times the connections.
+// allocates at start-up plus those one connection may allocate.
 type MemoryUse struct {
 	// What names the settings counted and their sizes in the engine's
 	// own notation, as a refusal shows it: "innodb_buffer_pool_size 100G",
-	// "work_mem 64MB × max_connections 100".
+	// "shared_buffers 128MB + work_mem 1GB".
 	What string
 	// Bytes is the memory counted. It is a float64 because settings reach
-	// 2^64-1 bytes and are multiplied by connection counts.
+	// 2^64-1 bytes and add up beyond any integer type.
 	Bytes float64
 }
 

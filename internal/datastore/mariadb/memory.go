@@ -2,6 +2,7 @@ package mariadb
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,70 +12,51 @@ import (
 var _ datastore.MemorySizer = (*Engine)(nil)
 
 // globalBuffers are the catalogue's buffers that the server allocates
-// once, for the whole server: they must fit in the flavor's RAM together.
-// See https://mariadb.com/kb/en/mariadb-memory-allocation/.
+// once, for the whole server. See
+// https://mariadb.com/kb/en/mariadb-memory-allocation/.
 var globalBuffers = []string{"innodb_buffer_pool_size", "key_buffer_size", "innodb_log_buffer_size"}
 
-// sessionBuffers are the catalogue's buffers that every connection may
-// allocate (one of each, for a sort, a join or a scan): together, times
-// max_connections, they must fit in the flavor's RAM. tmp_table_size and
+// sessionBuffers are the catalogue's buffers that a connection allocates
+// when it needs them (a sort, a join, a scan). tmp_table_size and
 // max_heap_table_size are left out: they bound in-memory temporary tables,
-// which few connections hold at the same time.
+// which few statements create.
 var sessionBuffers = []string{"sort_buffer_size", "join_buffer_size", "read_buffer_size", "read_rnd_buffer_size"}
 
-// MemoryUse implements datastore.MemorySizer with two uses: the global
-// buffers (innodb_buffer_pool_size, key_buffer_size,
-// innodb_log_buffer_size) if values set one, hoard's buffer pool for ramMB
-// counting where values leave it out; and the per-connection buffers that
-// values set times max_connections (the group's or hoard's for ramMB).
-// Buffers that neither values nor hoard set count nothing: the server's
-// defaults (key_buffer_size 128M, sort_buffer_size 2M, ...) are not
-// judged, so max_connections alone is never refused.
+// MemoryUse implements datastore.MemorySizer with one use, if values set
+// one of its buffers: what the server needs to serve one connection, its
+// global buffers (innodb_buffer_pool_size, key_buffer_size,
+// innodb_log_buffer_size) plus one connection's buffers (sort_buffer_size,
+// join_buffer_size, read_buffer_size, read_rnd_buffer_size). Hoard's
+// buffer pool for ramMB counts where values leave it out; the other
+// buffers count only as values set them (the server's defaults are not
+// judged).
+//
+// The connection's buffers are not multiplied by max_connections: they
+// are allocated on demand, seldom by every connection at once, and the
+// product would refuse ordinary tuning of small flavors (sort_buffer_size
+// 8M with hoard's 100 connections of a 512 MB flavor is 800M).
 func (e *Engine) MemoryUse(values map[string]string, ramMB int) []datastore.MemoryUse {
 	ram := min(max(ramMB, 0), maxRAMMB)
-	defaults := map[string]string{
-		"innodb_buffer_pool_size": strconv.Itoa(bufferPoolMB(ram)) + "M",
-		"max_connections":         strconv.Itoa(maxConnections(ram)),
-	}
-	value := func(name string) (float64, bool) {
-		if v, ok := values[name]; ok {
-			return parseSize(v)
-		}
-		return parseSize(defaults[name])
-	}
-	var uses []datastore.MemoryUse
-	if u, ok := sumOf(globalBuffers, values, value); ok {
-		uses = append(uses, u)
-	}
-	if u, ok := sumOf(sessionBuffers, values, value); ok {
-		if conns, ok := value("max_connections"); ok {
-			if strings.Contains(u.What, " + ") {
-				u.What = "(" + u.What + ")"
-			}
-			u.What += " × max_connections " + strconv.FormatFloat(conns, 'f', -1, 64)
-			u.Bytes *= conns
-			uses = append(uses, u)
-		}
-	}
-	return uses
-}
-
-// sumOf adds up the settings names (their value by value) if values sets
-// at least one of them.
-func sumOf(names []string, values map[string]string, value func(string) (float64, bool)) (datastore.MemoryUse, bool) {
+	defaults := map[string]string{"innodb_buffer_pool_size": strconv.Itoa(bufferPoolMB(ram)) + "M"}
 	var u datastore.MemoryUse
-	set := false
 	var terms []string
-	for _, n := range names {
-		_, ok := values[n]
+	set := false
+	for _, name := range append(slices.Clone(globalBuffers), sessionBuffers...) {
+		v, ok := values[name]
 		set = set || ok
-		if b, ok := value(n); ok {
-			terms = append(terms, n+" "+formatSize(b))
+		if !ok {
+			v = defaults[name]
+		}
+		if b, ok := parseSize(v); ok {
+			terms = append(terms, name+" "+formatSize(b))
 			u.Bytes += b
 		}
 	}
+	if !set || len(terms) == 0 {
+		return nil
+	}
 	u.What = strings.Join(terms, " + ")
-	return u, set && len(terms) > 0
+	return []datastore.MemoryUse{u}
 }
 
 // sizeUnits are the suffixes of my.cnf sizes, largest first.

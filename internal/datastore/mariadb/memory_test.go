@@ -25,16 +25,14 @@ func TestMemoryUse(t *testing.T) {
 			[]datastore.MemoryUse{{What: "innodb_buffer_pool_size 256M + key_buffer_size 400M", Bytes: 656 * mb}}},
 		{"hoard's buffer pool follows the RAM", map[string]string{"innodb_log_buffer_size": "16777216"}, 4096,
 			[]datastore.MemoryUse{{What: "innodb_buffer_pool_size 2G + innodb_log_buffer_size 16M", Bytes: 2064 * mb}}},
-		{"session buffer times hoard's connections", map[string]string{"sort_buffer_size": "8388608"}, 512,
-			[]datastore.MemoryUse{{What: "sort_buffer_size 8M × max_connections 100", Bytes: 800 * mb}}},
-		{"session buffers times the group's connections",
-			map[string]string{"join_buffer_size": "1048576", "sort_buffer_size": "2097152", "max_connections": "200"}, 512,
-			[]datastore.MemoryUse{{What: "(sort_buffer_size 2M + join_buffer_size 1M) × max_connections 200", Bytes: 600 * mb}}},
-		{"both", map[string]string{"innodb_buffer_pool_size": "1610612736", "read_buffer_size": "131072"}, 1024,
-			[]datastore.MemoryUse{
-				{What: "innodb_buffer_pool_size 1536M", Bytes: 1536 * mb},
-				{What: "read_buffer_size 128K × max_connections 100", Bytes: 100 * 128 << 10},
-			}},
+		{"a connection's buffer beside hoard's buffer pool", map[string]string{"sort_buffer_size": "1073741824"}, 512,
+			[]datastore.MemoryUse{{What: "innodb_buffer_pool_size 256M + sort_buffer_size 1G", Bytes: 1280 * mb}}},
+		{"connections do not multiply", map[string]string{"join_buffer_size": "1048576", "sort_buffer_size": "8388608", "max_connections": "1000"}, 512,
+			[]datastore.MemoryUse{{What: "innodb_buffer_pool_size 256M + sort_buffer_size 8M + join_buffer_size 1M", Bytes: 265 * mb}}},
+		{"all of them", map[string]string{"innodb_buffer_pool_size": "1610612736", "key_buffer_size": "8388608", "innodb_log_buffer_size": "16777216",
+			"sort_buffer_size": "2097152", "join_buffer_size": "262144", "read_buffer_size": "131072", "read_rnd_buffer_size": "262144"}, 1024,
+			[]datastore.MemoryUse{{What: "innodb_buffer_pool_size 1536M + key_buffer_size 8M + innodb_log_buffer_size 16M + " +
+				"sort_buffer_size 2M + join_buffer_size 256K + read_buffer_size 128K + read_rnd_buffer_size 256K", Bytes: 1562*mb + 640<<10}}},
 		{"odd size in bytes", map[string]string{"key_buffer_size": "1000"}, 512,
 			[]datastore.MemoryUse{{What: "innodb_buffer_pool_size 256M + key_buffer_size 1000", Bytes: 256*mb + 1000}}},
 		{"the largest value", map[string]string{"innodb_buffer_pool_size": "18446744073701163008"}, 512,
@@ -53,19 +51,20 @@ func TestMemoryUse(t *testing.T) {
 	}
 }
 
-// TestMemoryUseDefaultsFit: hoard's own settings for a flavor, given as a
-// group's values, always fit in its RAM.
+// TestMemoryUseDefaultsFit: hoard's own settings for a flavor and the
+// server's defaults, given as a group's values, fit in its RAM.
 func TestMemoryUseDefaultsFit(t *testing.T) {
 	t.Parallel()
 	e := New(Config{})
 	for _, ram := range []int{512, 1024, 2048, 4096, 10240, 16384, 262144} {
 		values := e.Defaults(datastore.Spec{RAMMB: ram, Port: 3306})
-		// Server defaults of the per-connection buffers (MariaDB 10.11).
+		// Server defaults of the other buffers (MariaDB 10.11).
+		values["key_buffer_size"], values["innodb_log_buffer_size"] = "134217728", "16777216"
 		values["sort_buffer_size"], values["join_buffer_size"] = "2097152", "262144"
 		values["read_buffer_size"], values["read_rnd_buffer_size"] = "131072", "262144"
 		uses := e.MemoryUse(values, ram)
-		if len(uses) != 2 {
-			t.Errorf("MemoryUse(defaults of %d MB) = %v, want 2 uses", ram, uses)
+		if len(uses) != 1 {
+			t.Errorf("MemoryUse(defaults of %d MB) = %v, want 1 use", ram, uses)
 		}
 		for _, u := range uses {
 			if u.Bytes > float64(ram)*(1<<20) {

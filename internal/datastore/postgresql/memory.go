@@ -10,139 +10,79 @@ import (
 
 var _ datastore.MemorySizer = (*Engine)(nil)
 
-// memoryUnits are the units of the catalogue's memory settings, in bytes,
-// as pg_settings.unit gives them with the default 8kB block size.
-var memoryUnits = map[string]float64{
-	"shared_buffers":       8 << 10,
-	"wal_buffers":          8 << 10,
-	"work_mem":             1 << 10,
-	"maintenance_work_mem": 1 << 10,
-	"autovacuum_work_mem":  1 << 10,
+// memorySettings are the catalogue's settings that size memory, in the
+// order a refusal names them, with their units in bytes (pg_settings.unit,
+// with the default 8kB block size). See
+// https://www.postgresql.org/docs/current/runtime-config-resource.html.
+var memorySettings = []struct {
+	name string
+	unit float64
+}{
+	// Shared memory, allocated at start-up.
+	{"shared_buffers", 8 << 10},
+	{"wal_buffers", 8 << 10},
+	// What one session may allocate: for a sort or hash, for temporary
+	// tables, for a maintenance operation (VACUUM, CREATE INDEX), and an
+	// autovacuum worker's.
+	{"work_mem", 1 << 10},
+	{"temp_buffers", 8 << 10},
+	{"maintenance_work_mem", 1 << 10},
+	{"autovacuum_work_mem", 1 << 10},
 }
 
-// Server defaults the maintenance use counts where neither the group nor
-// hoard sets them (PostgreSQL 13 to 17).
-const (
-	defaultMaintenanceWorkMemKB = 64 << 10
-	defaultAutovacuumWorkers    = 3
-)
-
-// MemoryUse implements datastore.MemorySizer with up to three uses, each
-// only if values set one of its settings (see
-// https://www.postgresql.org/docs/current/runtime-config-resource.html):
+// MemoryUse implements datastore.MemorySizer with one use, if values set
+// one of its settings: what the server needs to run one session of each
+// kind, its shared memory (shared_buffers, wal_buffers) plus one work_mem,
+// one temp_buffers, one maintenance_work_mem and one autovacuum_work_mem.
+// Hoard's shared_buffers for ramMB (25%) counts where values leave it
+// out; the other settings count only as values set them (the server's
+// defaults are not judged). -1, PostgreSQL's automatic size, is 1/32 of
+// shared_buffers (64kB to 16MB) for wal_buffers and maintenance_work_mem
+// (counted already) for autovacuum_work_mem.
 //
-//   - shared memory, allocated at start-up: shared_buffers (hoard's 25% of
-//     ramMB where values leave it out) and wal_buffers if values set it
-//     (-1 is PostgreSQL's 1/32 of shared_buffers, 64kB to 16MB);
-//   - the connections': work_mem if values set it, times max_connections
-//     (the group's or hoard's for ramMB). A query may use several work_mem
-//     (hash_mem_multiplier more for hashes): one per connection is a
-//     floor, not a bound. temp_buffers is left out: only sessions that use
-//     temporary tables allocate it, and its default (8MB) times hoard's
-//     connections would not fit a 512 MB flavor;
-//   - maintenance: maintenance_work_mem, plus autovacuum_max_workers times
-//     autovacuum_work_mem (maintenance_work_mem where it is -1), which the
-//     PostgreSQL documentation warns about; the server's defaults (64MB, 3
-//     workers) count where values leave them out.
-//
-// max_connections or autovacuum_max_workers alone is never judged.
+// Nothing is multiplied by max_connections or autovacuum_max_workers:
+// those buffers are allocated on demand, and the product would refuse
+// ordinary tuning (work_mem 8MB with hoard's 100 connections of a 512 MB
+// flavor is 800MB; PostgreSQL's own 4MB default is already 400MB).
 func (e *Engine) MemoryUse(values map[string]string, ramMB int) []datastore.MemoryUse {
 	ram := min(max(ramMB, 0), maxRAMMB)
-	defaults := map[string]string{
-		"shared_buffers":         strconv.Itoa(sharedBuffersMB(ram) * pagesPerMB),
-		"max_connections":        strconv.Itoa(maxConnections(ram)),
-		"maintenance_work_mem":   strconv.Itoa(defaultMaintenanceWorkMemKB),
-		"autovacuum_max_workers": strconv.Itoa(defaultAutovacuumWorkers),
-	}
-	// number returns a setting's value (the group's, else the default):
-	// in bytes for a memory setting that is not negative.
-	number := func(name string) (float64, bool) {
-		v, ok := values[name]
+	defaults := map[string]string{"shared_buffers": strconv.Itoa(sharedBuffersMB(ram) * pagesPerMB)}
+	var u datastore.MemoryUse
+	var terms []string
+	set := false
+	sharedBuffers := -1.0
+	for _, ms := range memorySettings {
+		v, ok := values[ms.name]
+		set = set || ok
 		if !ok {
-			v = defaults[name]
+			v = defaults[ms.name]
 		}
 		if !numberRE.MatchString(v) {
-			return 0, false
+			continue
 		}
-		f, err := strconv.ParseFloat(v, 64)
+		n, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			return 0, false
+			continue
 		}
-		if unit, ok := memoryUnits[name]; ok && f >= 0 {
-			f *= unit
+		b := n * ms.unit
+		switch {
+		case n >= 0:
+		case ms.name == "wal_buffers" && sharedBuffers >= 0:
+			b = min(max(sharedBuffers/32, 64<<10), 16<<20)
+		default:
+			continue
 		}
-		return f, true
+		if ms.name == "shared_buffers" {
+			sharedBuffers = b
+		}
+		terms = append(terms, ms.name+" "+formatSize(b))
+		u.Bytes += b
 	}
-	set := func(names ...string) bool {
-		for _, n := range names {
-			if _, ok := values[n]; ok {
-				return true
-			}
-		}
-		return false
+	if !set || len(terms) == 0 {
+		return nil
 	}
-	var uses []datastore.MemoryUse
-	if set("shared_buffers", "wal_buffers") {
-		var u use
-		sb, sbOK := number("shared_buffers")
-		if sbOK {
-			u.add("shared_buffers", sb)
-		}
-		if wb, ok := number("wal_buffers"); ok && set("wal_buffers") {
-			if wb < 0 && sbOK {
-				wb = min(max(sb/32, 64<<10), 16<<20) // -1: PostgreSQL's automatic size
-			}
-			if wb >= 0 {
-				u.add("wal_buffers", wb)
-			}
-		}
-		uses = u.appendTo(uses)
-	}
-	if wm, ok := number("work_mem"); ok && set("work_mem") {
-		if conns, ok := number("max_connections"); ok {
-			uses = append(uses, datastore.MemoryUse{
-				What:  "work_mem " + formatSize(wm) + " × max_connections " + strconv.FormatFloat(conns, 'f', -1, 64),
-				Bytes: wm * conns,
-			})
-		}
-	}
-	if set("maintenance_work_mem", "autovacuum_work_mem") {
-		var u use
-		mwm, mwmOK := number("maintenance_work_mem")
-		if mwmOK {
-			u.add("maintenance_work_mem", mwm)
-		}
-		name := "autovacuum_work_mem"
-		awm, awmOK := number(name)
-		if !awmOK || awm < 0 { // -1: the workers use maintenance_work_mem
-			name, awm, awmOK = "maintenance_work_mem", mwm, mwmOK
-		}
-		if workers, ok := number("autovacuum_max_workers"); ok && awmOK && awm >= 0 {
-			u.terms = append(u.terms, "autovacuum_max_workers "+strconv.FormatFloat(workers, 'f', -1, 64)+" × "+name+" "+formatSize(awm))
-			u.bytes += workers * awm
-		}
-		uses = u.appendTo(uses)
-	}
-	return uses
-}
-
-// use collects the terms of one datastore.MemoryUse.
-type use struct {
-	terms []string
-	bytes float64
-}
-
-func (u *use) add(name string, b float64) {
-	u.terms = append(u.terms, name+" "+formatSize(b))
-	u.bytes += b
-}
-
-// appendTo appends u to uses unless it counts nothing.
-func (u *use) appendTo(uses []datastore.MemoryUse) []datastore.MemoryUse {
-	if len(u.terms) == 0 {
-		return uses
-	}
-	return append(uses, datastore.MemoryUse{What: strings.Join(u.terms, " + "), Bytes: u.bytes})
+	u.What = strings.Join(terms, " + ")
+	return []datastore.MemoryUse{u}
 }
 
 // sizeUnits are PostgreSQL's memory units, largest first.
