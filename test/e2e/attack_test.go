@@ -289,3 +289,47 @@ func TestRootConfined(t *testing.T) {
 		t.Errorf("A = %+v, %v; want ACTIVE", inst, err)
 	}
 }
+
+// TestAdminAccountRepaired is the lock-out of the isolation issue: a
+// tenant's root drops hoard's account on MariaDB. The user calls answer
+// 422 (never 500), the instance shows BLOCKED with a fault that says
+// what to do, and a restart repairs the account.
+func TestAdminAccountRepaired(t *testing.T) {
+	ctx := context.Background()
+	h := startHoard(t)
+	sc := h.client(ctx)
+	inst, err := instances.Create(ctx, sc, createOpts("lockout")).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst = waitStatus(ctx, t, sc, inst.ID, "ACTIVE", activeTimeout)
+	root, err := instances.EnableRootUser(ctx, sc, inst.ID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := openDB(t, inst.IP[0], "root", root.Password, "")
+	for _, q := range []string{"DROP USER 'os_admin'@'%'", "DROP USER 'os_admin'@'localhost'"} {
+		if _, err := r.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	usersURL := sc.ServiceURL("instances", inst.ID, "users")
+	_, err = sc.Get(ctx, usersURL, nil, nil)
+	if !gophercloud.ResponseCodeIs(err, 422) {
+		t.Fatalf("list users after root dropped hoard's account = %v, want 422", err)
+	}
+	got, err := instances.Get(ctx, sc, inst.ID).Extract()
+	if err != nil || got.Status != "BLOCKED" || got.Fault == nil || !strings.Contains(got.Fault.Message, "restart the instance") {
+		t.Fatalf("instance = %+v, %v; want BLOCKED with a fault naming the repair", got, err)
+	}
+	if err := instances.Restart(ctx, sc, inst.ID).ExtractErr(); err != nil {
+		t.Fatalf("restart of a BLOCKED instance: %v", err)
+	}
+	got = waitStatus(ctx, t, sc, inst.ID, "ACTIVE", activeTimeout)
+	if got.Fault != nil {
+		t.Errorf("fault after the repair: %+v", got.Fault)
+	}
+	if _, err := sc.Get(ctx, usersURL, nil, nil); err != nil {
+		t.Errorf("list users after restart: %v", err)
+	}
+}
