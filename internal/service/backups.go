@@ -539,9 +539,17 @@ func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) er
 			return fmt.Errorf("backup task %s: %w", t.ID, err)
 		}
 	}
+	// A backup tool refused by the engine: the tenant's root may have
+	// changed hoard's account. Then the instance shows it (BLOCKED).
+	lost := s.instanceAdminLost(ctx, t.InstanceID)
+	now := s.now()
 	_, err := s.st.UpdateInstance(ctx, t.InstanceID, func(i *model.Instance) error {
 		if i.Status == model.StatusBackup {
 			i.Status = model.StatusActive
+			if lost {
+				i.Status = model.StatusBlocked
+				i.Fault = &model.Fault{Message: adminLostMessage, Created: now}
+			}
 		}
 		return nil
 	})

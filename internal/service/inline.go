@@ -304,6 +304,28 @@ func (s *Service) adminLost(ctx context.Context, t adminTarget) bool {
 	return errors.Is(ac.CheckAdmin(ctx, t.conn), datastore.ErrAdminLost)
 }
 
+// instanceAdminLost reports whether instance id's engine answers but
+// refuses hoard's administrative account (false when it cannot tell).
+func (s *Service) instanceAdminLost(ctx context.Context, id string) bool {
+	inst, err := s.st.GetInstance(ctx, "", id)
+	if err != nil {
+		return false
+	}
+	eng, err := s.engineFor(inst)
+	if err != nil {
+		return false
+	}
+	sp, err := s.spec(ctx, inst)
+	if err != nil {
+		return false
+	}
+	c, err := s.adminConn(inst, sp, eng)
+	if err != nil {
+		return false
+	}
+	return s.adminLost(ctx, adminTarget{inst: inst, eng: eng, conn: c})
+}
+
 // blockAdminLost records that instance id's engine refuses hoard (status
 // BLOCKED with a fault, unless an action already moved it on) and returns
 // the 422 of the operation that found out. A restart repairs the account

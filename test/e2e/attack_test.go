@@ -308,6 +308,23 @@ func TestAdminAccountRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := openDB(t, inst.IP[0], "root", root.Password, "")
+	for _, q := range []string{"ALTER USER 'os_admin'@'%' IDENTIFIED BY 'taken-1'", "ALTER USER 'os_admin'@'localhost' IDENTIFIED BY 'taken-1'"} {
+		if _, err := r.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// A backup then fails for good: FAILED, deletable, instance BLOCKED.
+	b := createBackup(ctx, t, sc, "after-takeover", inst.ID, "")
+	waitFor(t, backupTimeout, "backup "+b.ID+" to fail", func() bool {
+		got, err := getBackup(ctx, sc, b.ID)
+		return err == nil && got.Status == "FAILED"
+	})
+	if _, err := sc.Delete(ctx, sc.ServiceURL("backups", b.ID), &gophercloud.RequestOpts{OkCodes: []int{202, 204}}); err != nil {
+		t.Errorf("delete the FAILED backup: %v", err)
+	}
+	if got := waitStatus(ctx, t, sc, inst.ID, "BLOCKED", activeTimeout); got.Fault == nil {
+		t.Errorf("BLOCKED after the failed backup without a fault")
+	}
 	for _, q := range []string{"DROP USER 'os_admin'@'%'", "DROP USER 'os_admin'@'localhost'"} {
 		if _, err := r.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
