@@ -20,8 +20,14 @@
 //
 // # Processes
 //
-// Engine processes run as an unprivileged user in their own session, as
-// direct children of hoard, and outlive it. One goroutine per running engine
+// Engine processes run in their own session, as direct children of hoard,
+// and outlive it. When hoard runs as root, each instance's engine runs as an
+// OS user of its own (users.go), so that a tenant running programs or
+// reading files through its engine reaches nothing of other instances or
+// of hoard; otherwise every engine runs as hoard's user, which the driver
+// says at start (IsolatesInstances). Each engine starts in a cgroup of its
+// own (package cgroup) with the flavor's RAM as its memory limit, where the
+// host allows it. One goroutine per running engine
 // (a supervisor) owns the process: it waits for it, restarts it with back-off
 // when it dies unasked, and stops it on request. Processes re-attached after
 // a hoard restart are not children, so their supervisor polls /proc instead,

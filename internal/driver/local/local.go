@@ -293,15 +293,20 @@ func resolveUser(name string, log *slog.Logger) (account, error) {
 	if err != nil {
 		return account{}, fmt.Errorf("while looking up user %s: %w", name, err)
 	}
+	return accountOf(u)
+}
+
+// accountOf is the account of OS user u, for a hoard running as root.
+func accountOf(u *user.User) (account, error) {
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
-		return account{}, fmt.Errorf("user %s has uid %q: %w", name, u.Uid, err)
+		return account{}, fmt.Errorf("user %s has uid %q: %w", u.Username, u.Uid, err)
 	}
 	gid, err := strconv.ParseUint(u.Gid, 10, 32)
 	if err != nil {
-		return account{}, fmt.Errorf("user %s has gid %q: %w", name, u.Gid, err)
+		return account{}, fmt.Errorf("user %s has gid %q: %w", u.Username, u.Gid, err)
 	}
-	return account{name: name, uid: uint32(uid), gid: uint32(gid), asRoot: true}, nil
+	return account{name: u.Username, uid: uint32(uid), gid: uint32(gid), asRoot: true}, nil
 }
 
 // checkReachable checks that uid/gid (without supplementary groups) can

@@ -173,19 +173,15 @@ func (d *Driver) lookupInstanceUser(id string) (account, error) {
 		return account{}, fault.Errorf(fault.Conflict, "driver.local.user",
 			"user %s exists but does not belong to instance %s (comment %q)", name, id, u.Name)
 	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	a, err := accountOf(u)
 	if err != nil {
-		return account{}, fmt.Errorf("user %s has uid %q: %w", name, u.Uid, err)
+		return account{}, err
 	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return account{}, fmt.Errorf("user %s has gid %q: %w", name, u.Gid, err)
-	}
-	if uid < uint64(d.uidBase) || gid < uint64(d.uidBase) {
+	if a.uid < d.uidBase || a.gid < d.uidBase {
 		return account{}, fault.Errorf(fault.Conflict, "driver.local.user",
-			"user %s of instance %s has uid %d gid %d, below the instance range %d", name, id, uid, gid, d.uidBase)
+			"user %s of instance %s has uid %d gid %d, below the instance range %d", name, id, a.uid, a.gid, d.uidBase)
 	}
-	return account{name: name, uid: uint32(uid), gid: uint32(gid), asRoot: true}, nil
+	return a, nil
 }
 
 // createInstanceUser creates instance id's group and user with a new id.
