@@ -253,14 +253,26 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 	if raw, ok := inst["restorePoint"]; ok && !isNull(raw) {
 		req.RestoreBackupID = decodeRestorePoint(&p, raw) // decode_backups.go
 	}
-	// access, nics and modules are accepted and ignored: there is one
-	// network and no module support.
+	// nics are accepted and ignored: there is one network. access and
+	// modules are refused below unless empty: nothing a client asks for
+	// there is silently dropped (an instance believed closed to a network
+	// would be open to it).
 	if raw, ok := inst["configuration"]; ok {
 		req.Configuration = configurationRef(&p, raw)
 	}
 
 	if err := p.err(op); err != nil {
 		return service.CreateInstanceRequest{}, err
+	}
+	if raw, ok := inst["access"]; ok && !isNull(raw) {
+		if err := refuseAccess(op, raw); err != nil {
+			return service.CreateInstanceRequest{}, err
+		}
+	}
+	if raw, ok := inst["modules"]; ok && !isNull(raw) {
+		if err := refuseModules(op, raw); err != nil {
+			return service.CreateInstanceRequest{}, err
+		}
 	}
 	for _, ni := range notImplementedCreateKeys {
 		raw, ok := inst[ni.key]
@@ -271,6 +283,44 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 			"%s is not implemented (instance '%s' given).", ni.what, ni.key)
 	}
 	return req, nil
+}
+
+// refuseAccess refuses what an instance's 'access' asks that hoard does
+// not do: allowed_cidrs (network restrictions) and is_public true (a public
+// address). {"is_public": false}, which the OpenStack CLI always sends, and
+// empty lists are what every instance already is.
+func refuseAccess(op string, raw json.RawMessage) error {
+	var a struct {
+		IsPublic     *bool    `json:"is_public"`
+		AllowedCIDRs []string `json:"allowed_cidrs"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return fault.New(fault.Invalid, op, "instance 'access' must be an object with 'is_public' (a boolean) and 'allowed_cidrs' (a list of strings)")
+	}
+	if len(a.AllowedCIDRs) > 0 {
+		return fault.New(fault.NotImplemented, op,
+			"Network access restrictions are not implemented (instance 'access' 'allowed_cidrs' given): the instance would stay reachable from every network.")
+	}
+	if a.IsPublic != nil && *a.IsPublic {
+		return fault.New(fault.NotImplemented, op,
+			"Public instances are not implemented (instance 'access' 'is_public' true given): instances have a private address only.")
+	}
+	return nil
+}
+
+// refuseModules refuses a non-empty 'modules' list: hoard has no modules,
+// so every id is unknown (404, as Trove answers for an unknown module).
+func refuseModules(op string, raw json.RawMessage) error {
+	var mods []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &mods); err != nil {
+		return fault.New(fault.Invalid, op, "instance 'modules' must be a list of objects with an 'id'")
+	}
+	if len(mods) == 0 {
+		return nil
+	}
+	return fault.Errorf(fault.NotFound, op, "Module with ID %s could not be found.", truncate(safetext.Escape(mods[0].ID), 64))
 }
 
 // decodeFlavorRef accepts an integer, a digit string or an href.

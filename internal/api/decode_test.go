@@ -28,9 +28,14 @@ func TestDecodeCreate(t *testing.T) {
 			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "7", VolumeSize: 3}},
 		{name: "href flavor", in: `{"instance":{"name":"db","flavorRef":"https://h/v1.0/1234/flavors/2/","volume":{"size":1}}}`,
 			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "2", VolumeSize: 1}},
-		{name: "extras ignored", in: `{"x":1,"instance":{"name":"db","flavorRef":1,"volume":{"size":1,"type":"ssd"},"access":{"is_public":true},` +
-			`"nics":[],"availability_zone":"a","locality":"affinity","modules":[{"id":"m"}],"region_name":"r","unknown":[1],"configuration":""}}`,
+		{name: "extras ignored", in: `{"x":1,"instance":{"name":"db","flavorRef":1,"volume":{"size":1,"type":"ssd"},"access":{"is_public":false,"allowed_cidrs":[]},` +
+			`"nics":[],"availability_zone":"a","locality":"affinity","modules":[],"region_name":"r","unknown":[1],"configuration":""}}`,
 			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1}},
+		{name: "allowed cidrs refused", in: base(`,"access":{"allowed_cidrs":["10.0.0.0/8"]}`), kind: fault.NotImplemented, msg: "Network access restrictions are not implemented"},
+		{name: "public refused", in: base(`,"access":{"is_public":true}`), kind: fault.NotImplemented, msg: "Public instances are not implemented"},
+		{name: "access not object", in: base(`,"access":"open"`), kind: fault.Invalid, msg: "instance 'access' must be an object"},
+		{name: "unknown module", in: base(`,"modules":[{"id":"m-1"}]`), kind: fault.NotFound, msg: "Module with ID m-1 could not be found."},
+		{name: "modules not list", in: base(`,"modules":{"id":"m"}`), kind: fault.Invalid, msg: "instance 'modules' must be a list"},
 		{name: "users and databases", in: base(`,"databases":[{"name":"a","collate":"c"}],"users":[{"name":"u","password":"p","host":"10.%","databases":[{"name":"a"}]},{"name":"v","password":"q"}],"datastore":{"type":"mysql"}`),
 			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, DatastoreType: "mysql",
 				Databases: []datastore.Database{{Name: "a", Collate: "c"}},
