@@ -231,10 +231,14 @@ func TestRestartReadyFromPod(t *testing.T) {
 		if p == nil || p.UID != newUID || !podIsReady(p) {
 			t.Errorf("ACTIVE with pod %v, want the replacement %s Ready", p, newUID)
 		}
-		tk, err := e.st.GetTask(ctx, taskID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The last step makes the instance ACTIVE; the runner records the
+		// task done just after.
+		var tk *model.Task
+		waitK8s(t, 30*time.Second, "the restart task recorded done", func() bool {
+			var err error
+			tk, err = e.st.GetTask(ctx, taskID)
+			return err == nil && tk.State != model.TaskRunning && tk.State != model.TaskPending
+		})
 		if tk.State != model.TaskDone || tk.Attempts != 1 {
 			t.Errorf("restart task: state %s, attempts %d; want done, 1", tk.State, tk.Attempts)
 		}
