@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -207,6 +208,15 @@ func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder st
 		switch {
 		case err == nil:
 			return inst, func() { s.releaseInline(id, holder); unlock() }, nil
+		case errors.As(err, &se) && slices.Contains(adminAllowed, se.Status):
+			// Ready but for a task in flight: most often one whose last step
+			// just made the instance ACTIVE and that the runner is about to
+			// record done. Wait for it (bounded), as for a lease.
+			if s.admin.pause(wctx) != nil {
+				unlock()
+				return nil, nil, refuse(op, &model.Instance{ID: id, Status: se.Status})
+			}
+			continue
 		case errors.As(err, &se):
 			unlock()
 			return nil, nil, refuse(op, &model.Instance{ID: id, Status: se.Status})

@@ -161,8 +161,10 @@ func TestAdminStateGate(t *testing.T) {
 		t.Errorf("DeleteDatabase(unknown instance) = %v, want 404", err)
 	}
 
-	// ACTIVE with a task running is not ready either.
+	// ACTIVE with a task running is not ready either (after a bounded
+	// wait for the task, which this test does not make).
 	s, _, ids = newTestService(t, model.StatusActive)
+	s.admin.wait = -1
 	now := time.Now()
 	task := &model.Task{ID: "task-1", InstanceID: ids["mem"], Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
 	if _, err := s.st.StartAction(ctx, "t1", ids["mem"], []model.InstanceStatus{model.StatusActive}, model.StatusActive, task, now); err != nil {
