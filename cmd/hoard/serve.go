@@ -282,7 +282,7 @@ func serve(ctx context.Context, args []string) error {
 			Engines:     engines,
 			Observer:    observe,
 			Credentials: creds,
-			Logger:      log.With("component", "driver", "driver", "local"),
+			Logger:      log.With("component", "driver"),
 		})
 		if err != nil {
 			return fmt.Errorf("local driver: %w", err)

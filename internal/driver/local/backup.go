@@ -63,7 +63,7 @@ func (d *Driver) ProvisionFrom(ctx context.Context, s driver.Spec, fill func(ctx
 	if err := fill(ctx, ds); err != nil {
 		// Leave nothing that a later start could mistake for data.
 		if e := emptyDir(ds.DataDir); e != nil {
-			d.log.Warn("empty data after failed fill", "instance", s.InstanceID, "err", e)
+			d.log.Warn("empty data after failed fill", "instance_id", s.InstanceID, "err", e)
 		}
 		return err
 	}
@@ -77,6 +77,6 @@ func (d *Driver) ProvisionFrom(ctx context.Context, s driver.Spec, fill func(ctx
 	if err := d.writePrivateFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
 		return fmt.Errorf("while marking instance %s initialised: %w", s.InstanceID, err)
 	}
-	d.log.Info("filled data", "instance", s.InstanceID, "took", time.Since(start).Round(time.Millisecond))
+	d.log.Info("filled data", "instance_id", s.InstanceID, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -64,7 +64,7 @@ func (d *Driver) readHandle(id string) (*handle, error) {
 	}
 	h, err := decodeHandle(b)
 	if err != nil {
-		d.log.Warn("ignoring unreadable handle", "instance", id, "err", err)
+		d.log.Warn("ignoring unreadable handle", "instance_id", id, "err", err)
 		return nil, nil
 	}
 	return h, nil

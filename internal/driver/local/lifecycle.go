@@ -175,7 +175,7 @@ func (d *Driver) runInit(ctx context.Context, ds datastore.Spec, args []string, 
 		return fmt.Errorf("while initialising data of instance %s: %w; last lines of %s:\n%s",
 			ds.InstanceID, err, logPath, tail(f, logTailLines))
 	}
-	d.log.Info("initialised data", "instance", ds.InstanceID, "took", time.Since(start).Round(time.Millisecond))
+	d.log.Info("initialised data", "instance_id", ds.InstanceID, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -252,7 +252,7 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 	if err != nil {
 		return err
 	}
-	d.log.Info("started engine", "instance", s.InstanceID, "pid", p.pid)
+	d.log.Info("started engine", "instance_id", s.InstanceID, "pid", p.pid)
 	d.watch(inst, s, eng, p, &supLock)
 	return nil
 }
@@ -274,7 +274,7 @@ func (d *Driver) watch(inst *instance, s driver.Spec, eng datastore.Engine, p *p
 		lf = d.trySupLock(s.InstanceID)
 	}
 	if lf == nil {
-		d.log.Info("engine supervised by another hoard process", "instance", s.InstanceID, "pid", p.pid)
+		d.log.Info("engine supervised by another hoard process", "instance_id", s.InstanceID, "pid", p.pid)
 		p.release() // a child of ours is still waited for
 		return
 	}
@@ -390,9 +390,9 @@ func (d *Driver) terminate(ctx context.Context, id string, p *proc, sig syscall.
 	case <-p.done:
 		return nil
 	case <-grace.C:
-		d.log.Warn("engine did not stop in time; killing it", "instance", id, "pid", p.pid, "timeout", d.cfg.StopTimeout)
+		d.log.Warn("engine did not stop in time; killing it", "instance_id", id, "pid", p.pid, "timeout", d.cfg.StopTimeout)
 	case <-ctx.Done():
-		d.log.Warn("stop cancelled; killing engine", "instance", id, "pid", p.pid)
+		d.log.Warn("stop cancelled; killing engine", "instance_id", id, "pid", p.pid)
 	}
 	p.killGroup()
 	kill := time.NewTimer(d.killWait)
@@ -461,7 +461,7 @@ func (d *Driver) stop(ctx context.Context, inst *instance, id string) error {
 		if err := d.writeHandle(id, h); err != nil {
 			return err
 		}
-		d.log.Info("stopped engine", "instance", id)
+		d.log.Info("stopped engine", "instance_id", id)
 	}
 	return nil
 }
@@ -611,7 +611,7 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 		return errors.Join(errs...)
 	}
 	for _, id := range orphans {
-		d.log.Warn("removing orphaned instance", "instance", id)
+		d.log.Warn("removing orphaned instance", "instance_id", id)
 		if err := d.Destroy(ctx, id); err != nil {
 			errs = append(errs, err)
 		}
@@ -631,7 +631,7 @@ func (d *Driver) joinCgroup(s driver.Spec, pid int) {
 		err = g.Join(pid)
 	}
 	if err != nil {
-		d.log.Warn("cannot put a re-attached engine in its cgroup", "instance", s.InstanceID, "pid", pid, "err", err)
+		d.log.Warn("cannot put a re-attached engine in its cgroup", "instance_id", s.InstanceID, "pid", pid, "err", err)
 	}
 }
 
@@ -703,7 +703,7 @@ func (d *Driver) adopt(ctx context.Context, op string, s driver.Spec, eng datast
 			p.release()
 			return d.stop(ctx, inst, id)
 		}
-		d.log.Info("re-attached to engine", "instance", id, "pid", p.pid)
+		d.log.Info("re-attached to engine", "instance_id", id, "pid", p.pid)
 		d.joinCgroup(s, p.pid)
 		lf := supLock
 		supLock = nil
@@ -711,7 +711,7 @@ func (d *Driver) adopt(ctx context.Context, op string, s driver.Spec, eng datast
 		return nil
 	}
 	if h.Want {
-		d.log.Info("engine gone while nobody supervised it; starting it", "instance", id)
+		d.log.Info("engine gone while nobody supervised it; starting it", "instance_id", id)
 		lf := supLock
 		supLock = nil
 		return d.start(op, inst, s, eng, lf)

@@ -115,7 +115,7 @@ func (d *Driver) opLock(ctx context.Context, id string) (*os.File, error) {
 func (d *Driver) trySupLock(id string) *os.File {
 	f, err := tryLock(d.supPath(id))
 	if err != nil {
-		d.log.Warn("cannot take the supervision lock", "instance", id, "err", err)
+		d.log.Warn("cannot take the supervision lock", "instance_id", id, "err", err)
 		return nil
 	}
 	return f
@@ -211,7 +211,7 @@ func (d *Driver) adoptAll() {
 			continue
 		}
 		if err := d.adopt(d.ctx, "driver.local.adopt", h.Spec, eng, false); err != nil && d.ctx.Err() == nil {
-			d.log.Warn("adopting engine failed", "instance", id, "err", err)
+			d.log.Warn("adopting engine failed", "instance_id", id, "err", err)
 		}
 	}
 }

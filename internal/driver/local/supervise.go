@@ -98,7 +98,7 @@ func (s *supervisor) run(cur *proc) {
 	defer s.end()
 	var (
 		id      = s.spec.InstanceID
-		log     = s.d.log.With("instance", id)
+		log     = s.d.log.With("instance_id", id)
 		backoff = s.d.backoffMin
 		upSince = time.Now()
 		outage  bool  // between EventExited and EventRecovered

@@ -137,7 +137,7 @@ func (d *Driver) handOver(ds datastore.Spec, a account) error {
 			return fmt.Errorf("while handing the configuration of instance %s to %s: %w", ds.InstanceID, a.name, err)
 		}
 	}
-	d.log.Info("handed the instance's files to its own user", "instance", ds.InstanceID, "user", a.name)
+	d.log.Info("handed the instance's files to its own user", "instance_id", ds.InstanceID, "user", a.name)
 	return nil
 }
 
@@ -220,7 +220,7 @@ func (d *Driver) createInstanceUser(ctx context.Context, id string) (account, er
 	if err := d.writeNextUID(uid + 1); err != nil {
 		return account{}, err
 	}
-	d.log.Info("created instance user", "instance", id, "user", name, "uid", uid)
+	d.log.Info("created instance user", "instance_id", id, "user", name, "uid", uid)
 	return d.lookupInstanceUser(id)
 }
 
@@ -248,7 +248,7 @@ func (d *Driver) removeInstanceUser(ctx context.Context, id string) error {
 		if err := userTool(ctx, "userdel", name); err != nil {
 			return fmt.Errorf("while removing user %s: %w", name, err)
 		}
-		d.log.Info("removed instance user", "instance", id, "user", name)
+		d.log.Info("removed instance user", "instance_id", id, "user", name)
 	}
 	if g, err := user.LookupGroup(name); err == nil {
 		if gid, _ := strconv.ParseUint(g.Gid, 10, 32); gid >= uint64(d.uidBase) {

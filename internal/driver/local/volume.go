@@ -186,7 +186,7 @@ func (d *Driver) ensureVolume(ctx context.Context, s driver.Spec, create bool) e
 		if err != nil {
 			return fmt.Errorf("while mounting the volume of instance %s: %w", id, err)
 		}
-		d.log.Info("mounted volume", "instance", id, "took", time.Since(start).Round(time.Millisecond))
+		d.log.Info("mounted volume", "instance_id", id, "took", time.Since(start).Round(time.Millisecond))
 	}
 	// The filesystem's root: hoard's, traversable by the engine user.
 	if err := mkdirOwned(mnt, 0o750, a, false); err != nil {
@@ -248,14 +248,14 @@ func (d *Driver) unmount(id string) error {
 		mountMu.Lock()
 		err = run(context.Background(), "umount", mnt)
 		if err != nil {
-			d.log.Warn("unmount failed; detaching the volume lazily", "instance", id, "err", err)
+			d.log.Warn("unmount failed; detaching the volume lazily", "instance_id", id, "err", err)
 			err = run(context.Background(), "umount", "-l", mnt)
 		}
 		mountMu.Unlock()
 		if err != nil {
 			return fmt.Errorf("while unmounting the volume of instance %s: %w", id, err)
 		}
-		d.log.Info("unmounted volume", "instance", id)
+		d.log.Info("unmounted volume", "instance_id", id)
 	}
 }
 
@@ -399,7 +399,7 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 		return fault.Wrap(fault.NotFound, op, "instance not provisioned", driver.ErrNotFound)
 	}
 	if !d.usesVolume(id) {
-		d.log.Info("volume not enforced (plain data directory); size recorded only", "instance", id, "volume_gb", s.VolumeGB)
+		d.log.Info("volume not enforced (plain data directory); size recorded only", "instance_id", id, "volume_gb", s.VolumeGB)
 		return nil
 	}
 	img := filepath.Join(d.dir(id), imageName)
@@ -443,7 +443,7 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 		if fsSize < want {
 			return fmt.Errorf("volume of instance %s is %d bytes after resize2fs, want %d", id, fsSize, want)
 		}
-		d.log.Info("grew volume", "instance", id, "volume_gb", s.VolumeGB, "took", time.Since(start).Round(time.Millisecond))
+		d.log.Info("grew volume", "instance_id", id, "volume_gb", s.VolumeGB, "took", time.Since(start).Round(time.Millisecond))
 	}
 	if err := d.ensureVolume(ctx, s, false); err != nil {
 		return err
