@@ -1,6 +1,16 @@
-// Package datastore defines what an engine package (mariadb, and later
-// postgresql and redis) provides to the rest of hoard: how to lay out, init,
-// start, probe and stop one server process, and the operations inside the
-// engine (hoard's admin account, databases, users). Engine-specific SQL and
-// commands stay in the engine's own package.
+// Package datastore defines what an engine package (datastore/mariadb,
+// datastore/postgresql, datastore/redis) provides to the rest of hoard.
+//
+// [Engine] is what every engine has: its names, default port, installed
+// versions, the [Process] recipe (configuration files, init and server
+// command lines, stop signal, socket) a driver uses to run one server, and
+// the few operations inside a running engine that every instance needs
+// (readiness Ping, Bootstrap of hoard's admin account, the databases and
+// users of a create). Everything else is an optional capability an engine
+// may implement, found with a type assertion: [Validator], [Preparer],
+// [AdminChecker], [DatabaseAdmin], [UserAdmin], [RootAdmin],
+// [Configurable], [MemorySizer], [Backuper] and [FullBackupsOnly].
+//
+// Engine-specific SQL, commands and version quirks stay in the engine's own
+// package; datastore/enginetest holds the helpers their tests share.
 package datastore
