@@ -193,8 +193,9 @@ func (s *Server) checkVersionID(r *http.Request, id string) error {
 	return versionNotFound(id)
 }
 
-// datastoreThreeSegments serves GET /datastores/versions/{id}/parameters.
-func (s *Server) datastoreThreeSegments(w http.ResponseWriter, r *http.Request) error {
+// listParametersByVersionID serves the parameters of a version named by its
+// id alone, GET /datastores/versions/{id}/parameters.
+func (s *Server) listParametersByVersionID(w http.ResponseWriter, r *http.Request) error {
 	if r.PathValue("a") != "versions" || r.PathValue("c") != "parameters" {
 		return fault.New(fault.NotFound, "api.route", "The resource could not be found.")
 	}
@@ -205,8 +206,9 @@ func (s *Server) datastoreThreeSegments(w http.ResponseWriter, r *http.Request) 
 	return s.writeParameters(w, r, id)
 }
 
-// datastoreFourSegments serves GET /datastores/versions/{id}/parameters/{name}.
-func (s *Server) datastoreFourSegments(w http.ResponseWriter, r *http.Request) error {
+// getParameterByVersionID serves one parameter of a version named by its id
+// alone, GET /datastores/versions/{id}/parameters/{name}.
+func (s *Server) getParameterByVersionID(w http.ResponseWriter, r *http.Request) error {
 	if r.PathValue("a") != "versions" || r.PathValue("c") != "parameters" {
 		return fault.New(fault.NotFound, "api.route", "The resource could not be found.")
 	}

@@ -89,9 +89,11 @@ func (s *Server) getDatastore(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]datastoreView{"datastore": v})
 }
 
-// datastoreTwoSegments serves GET /v1.0/{tenant}/datastores/{ds}/versions
-// and GET /v1.0/{tenant}/datastores/versions/{id}.
-func (s *Server) datastoreTwoSegments(w http.ResponseWriter, r *http.Request) error {
+// listVersionsOrGetVersionByID serves the versions of a datastore, GET
+// /v1.0/{tenant}/datastores/{ds}/versions, and one version by its id, GET
+// /v1.0/{tenant}/datastores/versions/{id}: one pattern for both (see
+// Server.routes).
+func (s *Server) listVersionsOrGetVersionByID(w http.ResponseWriter, r *http.Request) error {
 	a, b := r.PathValue("a"), r.PathValue("b")
 	switch {
 	case b == "versions":

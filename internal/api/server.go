@@ -144,7 +144,7 @@ func (s *Server) routes() {
 	// /datastores/versions/{id}: as two patterns they would overlap
 	// (…/datastores/versions/versions) with neither more specific, which
 	// ServeMux refuses.
-	s.handle("GET "+t+"datastores/{a}/{b}", s.datastoreTwoSegments)
+	s.handle("GET "+t+"datastores/{a}/{b}", s.listVersionsOrGetVersionByID)
 	s.handle("GET "+t+"datastores/{ds}/versions/{v}", s.getDatastoreVersion)
 	s.handle("GET "+t+"datastores/{ds}/versions/{v}/flavors", s.listVersionFlavors)
 	// Parameters (configurations.go): /datastores/versions/{id}/parameters
@@ -152,8 +152,8 @@ func (s *Server) routes() {
 	// served by three- and four-segment catch-alls.
 	s.handle("GET "+t+"datastores/{ds}/versions/{v}/parameters", s.listParameters)
 	s.handle("GET "+t+"datastores/{ds}/versions/{v}/parameters/{name}", s.getParameter)
-	s.handle("GET "+t+"datastores/{a}/{b}/{c}", s.datastoreThreeSegments)
-	s.handle("GET "+t+"datastores/{a}/{b}/{c}/{d}", s.datastoreFourSegments)
+	s.handle("GET "+t+"datastores/{a}/{b}/{c}", s.listParametersByVersionID)
+	s.handle("GET "+t+"datastores/{a}/{b}/{c}/{d}", s.getParameterByVersionID)
 
 	s.handle("GET "+t+"configurations", s.listConfigurations)
 	s.handle("POST "+t+"configurations", s.createConfiguration)
