@@ -1,3 +1,5 @@
+//go:build hoardtest
+
 package main
 
 import (
@@ -9,10 +11,14 @@ import (
 	"github.com/hoard-db/hoard/internal/task"
 )
 
-// crashHook returns a task hook that kills this process with SIGKILL at one
-// step boundary, for the crash-resume tests: spec is "kind:step:phase", e.g.
-// "create:start:after". It returns nil (no hook) when spec is empty.
-func crashHook(spec string) func(*model.Task, string, task.Phase) error {
+// crashHook returns the task hook of a test build (go build -tags
+// hoardtest, as test/e2e builds hoard): when HOARD_TEST_CRASH_AT is
+// "kind:step:phase", e.g. "create:start:after", it kills this process with
+// SIGKILL at that step boundary, for the crash-resume tests. It returns nil
+// (no hook) when the variable is unset or malformed. The default build has
+// a crashHook that always returns nil (nocrash.go).
+func crashHook() func(*model.Task, string, task.Phase) error {
+	spec := os.Getenv("HOARD_TEST_CRASH_AT")
 	if spec == "" {
 		return nil
 	}
