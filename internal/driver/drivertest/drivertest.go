@@ -158,13 +158,7 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("Lifecycle", func(t *testing.T) {
 		e := newEnv(t, &h)
-		e.s = h.Spec(t)
-		// Whatever fails, leave nothing behind.
-		t.Cleanup(func() {
-			if err := e.d.Destroy(context.Background(), e.s.InstanceID); err != nil {
-				t.Errorf("cleanup: Destroy: %v", err)
-			}
-		})
+		e.s = e.spec()
 		var stopped string
 		for _, st := range lifecycle {
 			t.Run(st.name, func(t *testing.T) {
@@ -208,14 +202,41 @@ type env struct {
 	d   driver.Driver
 	s   driver.Spec
 	ctx context.Context
+	ids []string // instances made, destroyed at the end
 	// boot is set once the engine is bootstrapped: from then on it must
 	// keep hoard's admin account (its data).
 	boot bool
 }
 
 func newEnv(t *testing.T, h *Harness) *env {
-	ev := &recorder{}
-	return &env{t: t, root: t, h: h, ev: ev, d: h.New(t, ev.observe), ctx: context.Background()}
+	e := &env{t: t, root: t, h: h, ev: &recorder{}, ctx: context.Background()}
+	e.newDriver()
+	return e
+}
+
+// newDriver makes e.d a new Driver. Whatever fails, the instances of e
+// are destroyed when the test ends, by the Driver made last (the harness
+// closes it after that: cleanups run last first).
+func (e *env) newDriver() {
+	d := e.h.New(e.root, e.ev.observe)
+	e.d = d
+	e.root.Cleanup(func() {
+		if e.d != d {
+			return
+		}
+		for _, id := range e.ids {
+			if err := d.Destroy(context.Background(), id); err != nil {
+				e.root.Errorf("cleanup: Destroy %s: %v", id, err)
+			}
+		}
+	})
+}
+
+// spec returns the spec of a new instance, destroyed when the test ends.
+func (e *env) spec() driver.Spec {
+	s := e.h.Spec(e.root)
+	e.ids = append(e.ids, s.InstanceID)
+	return s
 }
 
 // recorder records the events a driver reports.
@@ -637,7 +658,7 @@ func testReattach(e *env) error {
 		errs = append(errs, fmt.Errorf("after Close the engine is %q (%v), before %q; want it left running", again, err, inc))
 	}
 	mark := e.ev.mark()
-	e.d = e.h.New(e.root, e.ev.observe)
+	e.newDriver()
 	if err := e.wantState("a new Driver, before Recover", driver.StateRunning); err != nil {
 		errs = append(errs, err)
 	}
@@ -804,14 +825,7 @@ func testDestroy(e *env) error {
 }
 
 func testOrphans(e *env) error {
-	keep, orphan := e.h.Spec(e.root), e.h.Spec(e.root)
-	e.t.Cleanup(func() {
-		for _, id := range []string{keep.InstanceID, orphan.InstanceID} {
-			if err := e.d.Destroy(context.Background(), id); err != nil {
-				e.t.Errorf("cleanup: Destroy %s: %v", id, err)
-			}
-		}
-	})
+	keep, orphan := e.spec(), e.spec()
 	for _, s := range []driver.Spec{keep, orphan} {
 		if err := e.d.Provision(e.ctx, s); err != nil {
 			return fmt.Errorf("Provision: %w", err)
