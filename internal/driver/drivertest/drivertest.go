@@ -197,12 +197,12 @@ type env struct {
 	// t is the running case; root the test that owns the instance and
 	// its drivers (the lifecycle's steps share them).
 	t, root *testing.T
-	h   *Harness
-	ev  *recorder
-	d   driver.Driver
-	s   driver.Spec
-	ctx context.Context
-	ids []string // instances made, destroyed at the end
+	h       *Harness
+	ev      *recorder
+	d       driver.Driver
+	s       driver.Spec
+	ctx     context.Context
+	ids     []string // instances made, destroyed at the end
 	// boot is set once the engine is bootstrapped: from then on it must
 	// keep hoard's admin account (its data).
 	boot bool
