@@ -429,21 +429,21 @@ func testUnknown(e *env) error {
 	var errs []error
 	id := e.h.Spec(e.root).InstanceID
 	if st, err := e.d.State(e.ctx, id); err != nil || st != driver.StateAbsent {
-		errs = append(errs, fmt.Errorf("State of an unknown instance = %q, %v; want absent", st, err))
+		errs = append(errs, fmt.Errorf("an unknown instance: State = %q, %v; want absent", st, err))
 	}
 	if err := e.d.Stop(e.ctx, id); err != nil {
-		errs = append(errs, fmt.Errorf("Stop of an unknown instance: %w", err))
+		errs = append(errs, fmt.Errorf("an unknown instance: Stop: %w", err))
 	}
 	for i := range 2 {
 		if err := e.d.Destroy(e.ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("Destroy %d of an unknown instance: %w", i+1, err))
+			errs = append(errs, fmt.Errorf("an unknown instance: Destroy %d: %w", i+1, err))
 		}
 	}
 	if err := e.notFound("an unknown instance", id); err != nil {
 		errs = append(errs, err)
 	}
 	if st, err := e.d.State(e.ctx, id); err != nil || st != driver.StateAbsent {
-		errs = append(errs, fmt.Errorf("State after Stop and Destroy of an unknown instance = %q, %v; want absent", st, err))
+		errs = append(errs, fmt.Errorf("an unknown instance after Stop and Destroy: State = %q, %v; want absent", st, err))
 	}
 	return errors.Join(errs...)
 }
@@ -563,7 +563,7 @@ func testProvisionRunning(e *env) error {
 		errs = append(errs, err)
 	}
 	if again, err := e.incarnation(); err != nil || again != inc {
-		errs = append(errs, fmt.Errorf("Provision of a running instance replaced the engine %q by %q (%v)", inc, again, err))
+		errs = append(errs, fmt.Errorf("a Provision of the running instance replaced the engine %q by %q (%v)", inc, again, err))
 	}
 	if err := e.answers("after Provision of a running instance"); err != nil {
 		errs = append(errs, err)
@@ -649,7 +649,7 @@ func testReattach(e *env) error {
 	}
 	var errs []error
 	if err := e.d.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("Close: %w", err))
+		errs = append(errs, fmt.Errorf("first Close: %w", err))
 	}
 	if err := e.d.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("second Close: %w", err))
@@ -816,7 +816,7 @@ func testDestroy(e *env) error {
 		add(fmt.Errorf("second Destroy: %w", err))
 	}
 	if err := e.d.Stop(e.ctx, e.s.InstanceID); err != nil {
-		add(fmt.Errorf("Stop of a destroyed instance: %w", err))
+		add(fmt.Errorf("a destroyed instance: Stop: %w", err))
 	}
 	add(e.wantState("after a second Destroy", driver.StateAbsent))
 	add(e.notFound("a destroyed instance", e.s.InstanceID))
@@ -828,11 +828,11 @@ func testOrphans(e *env) error {
 	keep, orphan := e.spec(), e.spec()
 	for _, s := range []driver.Spec{keep, orphan} {
 		if err := e.d.Provision(e.ctx, s); err != nil {
-			return fmt.Errorf("Provision: %w", err)
+			return fmt.Errorf("provisioning: %w", err)
 		}
 	}
 	if err := e.d.Recover(e.ctx, []driver.Spec{keep}); err != nil {
-		return fmt.Errorf("Recover: %w", err)
+		return fmt.Errorf("recovering: %w", err)
 	}
 	var errs []error
 	e.s = orphan
