@@ -432,7 +432,9 @@ var _ driver.VolumeResizer = (*Driver)(nil)
 // ResizeVolume implements driver.VolumeResizer: the claim's storage request
 // is raised to the spec's size (the storage class must allow expansion);
 // the cluster grows the volume, online where the provisioner can. Claims
-// are never shrunk.
+// are never shrunk. As its contract says, the engine is then started: the
+// spec is applied as Start applies it, so a stopped instance is scaled to
+// one replica (a running one is left running).
 func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
-	return d.Provision(ctx, s)
+	return d.Start(ctx, s)
 }
