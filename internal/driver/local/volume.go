@@ -382,7 +382,7 @@ var _ driver.VolumeResizer = (*Driver)(nil)
 // decision to grow is taken from the filesystem's own superblock, so a
 // repeat after a crash at any point redoes what is missing and no more. An
 // instance with a plain data directory has no size to enforce: its engine
-// is left alone.
+// is only started if it does not run.
 func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 	const op = "driver.local.resize_volume"
 	eng, err := d.engine(op, s)
@@ -399,8 +399,12 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 		return fault.Wrap(fault.NotFound, op, "instance not provisioned", driver.ErrNotFound)
 	}
 	if !d.usesVolume(id) {
+		// Nothing to grow; started as every ResizeVolume leaves it.
 		d.log.Info("volume not enforced (plain data directory); size recorded only", "instance_id", id, "volume_gb", s.VolumeGB)
-		return nil
+		if err := d.render(op, s, eng); err != nil {
+			return err
+		}
+		return d.start(op, inst, s, eng, nil)
 	}
 	img := filepath.Join(d.dir(id), imageName)
 	want := volumeBytes(s.VolumeGB)
