@@ -133,6 +133,8 @@ var lifecycle = []step{
 	{"Stop", "Stop returns with the engine stopped, and reports no event; a second Stop succeeds", nil, testStop},
 	{"StartAfterStop", "Start after Stop starts the engine again, with its data", nil, testStartAfterStop},
 	{"RestartStopped", "Restart of a stopped instance starts it", nil, testRestartStopped},
+	{"ResizeVolumeStopped", "ResizeVolume of a stopped instance (its volume large enough) leaves the engine started, " +
+		"as its contract says of every ResizeVolume that returns nil", needsResizer, testResizeVolumeStopped},
 	{"Destroy", "Destroy of a running instance removes it (observed absent, its engine gone) and reports no event; " +
 		"Destroy and Stop of the destroyed instance succeed", nil, testDestroy},
 }
@@ -794,6 +796,23 @@ func testRestartStopped(e *env) error {
 		return broken("%v", err)
 	}
 	return e.silent(mark, "Restart of a stopped instance")
+}
+
+func testResizeVolumeStopped(e *env) error {
+	if err := e.stopTwice(); err != nil {
+		return err
+	}
+	mark := e.ev.mark()
+	if err := e.d.(driver.VolumeResizer).ResizeVolume(e.ctx, e.s); err != nil {
+		return broken("ResizeVolume of a stopped instance: %v", err)
+	}
+	if err := e.waitState(driver.StateRunning); err != nil {
+		return broken("ResizeVolume of a stopped instance: %v", err)
+	}
+	if err := e.answers("ResizeVolume of a stopped instance"); err != nil {
+		return broken("%v", err)
+	}
+	return e.silent(mark, "ResizeVolume of a stopped instance")
 }
 
 func testDestroy(e *env) error {

@@ -29,8 +29,18 @@ const contractPassword datastore.Secret = "C0ntract-adm1n-pw"
 // volumes where the host has them (root), so that ResizeVolume grows a
 // real filesystem; else on plain directories.
 func TestContract(t *testing.T) {
-	for _, eng := range []datastore.Engine{redis.New(redis.Config{}), mariadb.New(mariadb.Config{})} {
-		t.Run(eng.Name(), func(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		eng     datastore.Engine
+		volumes string // "" for loop volumes where the host has them
+	}{
+		{"redis", redis.New(redis.Config{}), ""},
+		{"mariadb", mariadb.New(mariadb.Config{}), ""},
+		// Instances made before loop volumes keep plain directories.
+		{"redis-dir", redis.New(redis.Config{}), VolumesDir},
+	} {
+		eng := tt.eng
+		t.Run(tt.name, func(t *testing.T) {
 			if testing.Short() {
 				t.Skipf("runs a real %s", eng.Name())
 			}
@@ -39,18 +49,21 @@ func TestContract(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			drivertest.Run(t, contractHarness(t, eng))
+			drivertest.Run(t, contractHarness(t, eng, tt.volumes))
 		})
 	}
 }
 
 // contractHarness is the suite's harness for one engine: drivers on one
-// root directory (as harness makes it, cleaned up the same way).
-func contractHarness(t *testing.T, eng datastore.Engine) drivertest.Harness {
+// root directory (as harness makes it, cleaned up the same way) with the
+// given volume layout (or loop volumes where the host has them).
+func contractHarness(t *testing.T, eng datastore.Engine, volumes string) drivertest.Harness {
 	h := newHarness(t, nil)
-	volumes := VolumesDir
-	if volumeSupport(os.Geteuid() == 0) == nil {
-		volumes = VolumesLoop
+	if volumes == "" {
+		volumes = VolumesDir
+		if volumeSupport(os.Geteuid() == 0) == nil {
+			volumes = VolumesLoop
+		}
 	}
 	n := 0
 	handleOf := func(id string) (*handle, error) {
@@ -63,7 +76,7 @@ func contractHarness(t *testing.T, eng datastore.Engine) drivertest.Harness {
 		}
 		return decodeHandle(b)
 	}
-	return drivertest.Harness{
+	hs := drivertest.Harness{
 		New: func(t *testing.T, obs driver.Observer) driver.Driver {
 			d, err := New(Config{
 				Root:        h.root,
@@ -108,13 +121,13 @@ func contractHarness(t *testing.T, eng datastore.Engine) drivertest.Harness {
 			}
 			return syscall.Kill(-hd.PID, syscall.SIGKILL)
 		},
-		VolumeBytes: func(_ context.Context, s driver.Spec) (int64, error) {
-			img := filepath.Join(h.root, s.InstanceID, imageName)
-			if !exists(img) {
-				return 0, errors.New("the instance has no volume image (plain directory)")
-			}
-			_, fsSize, err := imageSizes(img)
-			return fsSize, err
-		},
+		Timeout: time.Minute,
 	}
+	if volumes == VolumesLoop {
+		hs.VolumeBytes = func(_ context.Context, s driver.Spec) (int64, error) {
+			_, fsSize, err := imageSizes(filepath.Join(h.root, s.InstanceID, imageName))
+			return fsSize, err
+		}
+	}
+	return hs
 }
