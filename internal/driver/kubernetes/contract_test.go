@@ -71,11 +71,12 @@ func TestContract(t *testing.T) {
 				st := last.obs.pods[s.InstanceID]
 				return st != nil && st.ready
 			}
-			for deadline := time.Now().Add(time.Minute); !seen(); {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for deadline := time.Now().Add(time.Minute); !seen(); <-tick.C {
 				if time.Now().After(deadline) {
 					return fmt.Errorf("the observer has not seen pod %s ready", podName(s.InstanceID))
 				}
-				time.Sleep(20 * time.Millisecond) // polling the observer's state, with a deadline
 			}
 			zero := int64(0)
 			return cs.CoreV1().Pods(Namespace("hoard-ct-", s.TenantID)).Delete(ctx, podName(s.InstanceID),
