@@ -164,7 +164,7 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 	// has long ended (it crashed).
 	must(s.CreateInstance(ctx, inst(1, model.StatusBuild), task("create-1", model.TaskCreate, 1)))
 	claim("create-1", time.Hour)
-	must(s.AdvanceTask(ctx, "create-1", "old-hoard", 3, []byte(`{"sealed":"step3"}`)))
+	must(s.AdvanceTask(ctx, "create-1", "old-hoard", 3, "wait_ready", []byte(`{"sealed":"step3"}`)))
 
 	active := []model.InstanceStatus{model.StatusActive}
 	for i, id := range []string{"bk-full", "bk-incr"} {
@@ -445,8 +445,9 @@ func TestMigrateCopySQLiteToPostgres(t *testing.T) {
 	// The copied store works: the resumed task is claimed first, at its step
 	// and with its sealed payload.
 	task, err := dst.ClaimTask(ctx, "new-hoard", time.Now(), time.Minute)
-	if err != nil || task.ID != "create-1" || task.Step != 3 || string(task.Payload) != `{"sealed":"step3"}` {
-		t.Errorf("ClaimTask on the copy = %+v, %v; want create-1 at step 3", task, err)
+	if err != nil || task.ID != "create-1" || task.Step != 3 || task.StepName != "wait_ready" ||
+		string(task.Payload) != `{"sealed":"step3"}` {
+		t.Errorf("ClaimTask on the copy = %+v, %v; want create-1 at step 3 (wait_ready)", task, err)
 	}
 
 	// hoard migrate --store reports the version of an up-to-date store.

@@ -35,14 +35,22 @@ const (
 )
 
 // Task is a durable record of an operation on an instance. Its steps are
-// idempotent; Step is the index of the next step to run, so a runner that
+// idempotent; StepName (and Step) say which step runs next, so a runner that
 // takes over an expired lease resumes where the last one stopped.
 type Task struct {
 	ID         string
 	InstanceID string
 	Kind       TaskKind
 	State      TaskState
-	Step       int
+	// Step is the index of the next step to run in the step list of the
+	// hoard that recorded it.
+	Step int
+	// StepName is the name of the next step to run, which the runner
+	// resumes at whatever the position of that step in its own step list
+	// (see package task). It is empty for a task that has run no step yet
+	// and for a task recorded before step names were: the runner then
+	// resumes at Step.
+	StepName   string
 	Owner      string
 	LeaseUntil time.Time
 	Attempts   int

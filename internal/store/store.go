@@ -67,9 +67,9 @@ type TaskCopy interface {
 	// already removed included, in the order ClaimTask would consider them
 	// (Created, then insertion).
 	AllTasks(ctx context.Context) ([]*model.Task, error)
-	// InsertTask inserts t as it is: state, step, owner, lease, attempts,
-	// payload, error and times are kept (zero Created/Updated are set to
-	// now, an empty State to pending). Tasks outlive their instance, so the
+	// InsertTask inserts t as it is: state, step and step name, owner,
+	// lease, attempts, payload, error and times are kept (zero
+	// Created/Updated are set to now, an empty State to pending). Tasks outlive their instance, so the
 	// instance need not exist. ErrExists on a duplicate id or a second
 	// unfinished task of an instance.
 	InsertTask(ctx context.Context, t *model.Task) error
@@ -153,9 +153,10 @@ type Tasks interface {
 	// RenewLease extends owner's lease on task id; ErrLeaseLost if owner no
 	// longer holds it.
 	RenewLease(ctx context.Context, id, owner string, until time.Time) error
-	// AdvanceTask records that the task's steps before step are done and
-	// replaces its payload (nil keeps it); ErrLeaseLost if owner lost it.
-	AdvanceTask(ctx context.Context, id, owner string, step int, payload []byte) error
+	// AdvanceTask records the next step to run, by index (step) and by name
+	// (stepName, see model.Task.StepName), and replaces the task's payload
+	// (nil keeps it); ErrLeaseLost if owner lost it.
+	AdvanceTask(ctx context.Context, id, owner string, step int, stepName string, payload []byte) error
 	// FinishTask sets the final state (TaskDone or TaskFailed) and error
 	// text, clears the payload and the lease; ErrLeaseLost if owner lost it.
 	FinishTask(ctx context.Context, id, owner string, state model.TaskState, errText string) error

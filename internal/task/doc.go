@@ -15,14 +15,18 @@
 //
 // # Lifecycle
 //
-// The service layer writes a task (state pending, step 0) in the same
-// transaction as the instance's new status, then calls [Runner.Notify].
-// A worker claims the oldest runnable task (store.Tasks.ClaimTask), looks up
-// the [Definition] registered for its kind and runs its steps in order,
-// starting at [model.Task.Step]. After each step succeeds the runner records
-// it with store.Tasks.AdvanceTask(step+1, payload); when the last step is
-// recorded it calls store.Tasks.FinishTask(done). A task whose kind has no
-// definition is finished as failed at once.
+// The service layer writes a task (state pending, step 0, no step name) in
+// the same transaction as the instance's new status, then calls
+// [Runner.Notify]. A worker claims the oldest runnable task
+// (store.Tasks.ClaimTask), looks up the [Definition] registered for its kind
+// and runs its steps in order, starting at the step named by
+// [model.Task.StepName] (see Crash semantics). After each step succeeds the
+// runner records the next step, by index and by name, with
+// store.Tasks.AdvanceTask(step+1, name, payload); after the last step the
+// name recorded is [EndOfSteps], and the runner calls
+// store.Tasks.FinishTask(done). A task whose kind has no definition is
+// finished as failed at once, with an error naming the kind (and the
+// recorded step); having no definition, it has no OnFailure to run.
 //
 // Steps share state through the task's payload: [Exec.Payload] returns it
 // and [Exec.SetPayload] replaces it; the new payload is written in the same
@@ -70,6 +74,27 @@
 // every step boundary ([PhaseBefore], [PhaseAfter], [PhaseRecorded]): a Hook
 // returning [ErrCrash] makes the runner drop the task with no further store
 // write of any kind, not even a lease renewal.
+//
+// The runner that resumes a task may run another hoard release than the one
+// that recorded it (an upgrade, or replicas of different versions sharing a
+// store), whose step list for the kind differs. So progress is recorded by
+// step name: the runner resumes at the step of the recorded name, wherever
+// it is in its own list (a step inserted before it is skipped for this task,
+// one inserted after it runs), and records its own index with the next
+// name. A task recorded before step names (an empty name) resumes at its
+// recorded index, as it did then. A task whose recorded name is not a step
+// of its kind is refused: the runner runs no step, OnFailure runs (so the
+// instance leaves its transitional status) and the task is finished as
+// failed with an error naming the kind and the step. Hence a step keeps its
+// name across releases; renaming or removing one is an incompatible change.
+// The step lists of hoard's task kinds are pinned by a golden file in the
+// service tests (testdata/task_steps.golden), so that a change to one is a
+// reviewed act.
+// A runner of a release before step names that is still running when the
+// store is upgraded (it cannot start on the new schema) advances the index
+// only, leaving a stale name behind; a newer runner then resumes at that
+// earlier step and repeats steps already done, which the idempotency
+// contract makes safe.
 //
 // # Shutdown
 //

@@ -60,7 +60,11 @@ func (r *Runner) runTask(runCtx, hard context.Context, t *model.Task) {
 	}
 	def, ok := r.definition(t.Kind)
 	if !ok {
+		// Without a definition there is no OnFailure to run either.
 		err := fmt.Errorf("task: unknown kind %q", t.Kind)
+		if t.StepName != "" {
+			err = fmt.Errorf("task: unknown kind %q (next step %q)", t.Kind, t.StepName)
+		}
 		x.log.Error("task: cannot run", "err", err)
 		x.finish(model.TaskFailed, err)
 		return
@@ -97,8 +101,14 @@ var errStopped = errors.New("task: run over")
 
 // steps runs the remaining steps, and OnFailure if one fails permanently.
 func (x *run) steps() (outcome, error) {
-	if x.t.Step < 0 {
-		return x.fail(Permanent(fmt.Errorf("task: invalid step index %d", x.t.Step)))
+	i, err := x.resume()
+	if err != nil {
+		return x.fail(Permanent(err))
+	}
+	if i != x.t.Step {
+		x.log.Info("task: resuming by step name, at another index than recorded",
+			"step", x.t.StepName, "recorded_index", x.t.Step, "index", i)
+		x.t.Step = i
 	}
 	for x.t.Step < len(x.def.Steps) {
 		if x.runCtx.Err() != nil {
@@ -115,6 +125,37 @@ func (x *run) steps() (outcome, error) {
 		}
 	}
 	return outDone, nil
+}
+
+// resume returns the index in the definition of the task's next step: the
+// step named by the task, or its recorded index if it has no name (it was
+// recorded before step names, or has run no step yet).
+func (x *run) resume() (int, error) {
+	switch name := x.t.StepName; name {
+	case "":
+		if x.t.Step < 0 {
+			return 0, fmt.Errorf("task: invalid step index %d", x.t.Step)
+		}
+		return x.t.Step, nil
+	case EndOfSteps:
+		return len(x.def.Steps), nil
+	default:
+		for i, s := range x.def.Steps {
+			if s.Name == name {
+				return i, nil
+			}
+		}
+		return 0, fmt.Errorf("task: kind %q has no step %q (the task was recorded by a hoard with other steps)",
+			x.def.Kind, name)
+	}
+}
+
+// nextName is the step name recorded once step idx is done.
+func (x *run) nextName(idx int) string {
+	if idx+1 < len(x.def.Steps) {
+		return x.def.Steps[idx+1].Name
+	}
+	return EndOfSteps
 }
 
 // step runs one step, with retries, and records its completion.
@@ -163,7 +204,8 @@ func (x *run) call(s Step, e *Exec, log *slog.Logger) (err error) {
 	return s.Run(x.ctx, e)
 }
 
-// advance records that step idx is done, with the payload e set.
+// advance records that step idx is done, with the payload e set: the next
+// step by index and by name.
 func (x *run) advance(idx int, name string, e *Exec) (outcome, error) {
 	var p []byte // nil keeps the stored payload
 	if e.dirty {
@@ -172,13 +214,14 @@ func (x *run) advance(idx int, name string, e *Exec) (outcome, error) {
 			p = []byte{}
 		}
 	}
+	next := x.nextName(idx)
 	err := x.write("advance", func(ctx context.Context) error {
-		return x.r.st.AdvanceTask(ctx, x.t.ID, x.r.cfg.Owner, idx+1, p)
+		return x.r.st.AdvanceTask(ctx, x.t.ID, x.r.cfg.Owner, idx+1, next, p)
 	})
 	if err != nil {
 		return x.writeFailed(err), nil
 	}
-	x.t.Step = idx + 1
+	x.t.Step, x.t.StepName = idx+1, next
 	if e.dirty {
 		x.t.Payload = p
 	}

@@ -158,16 +158,22 @@ func New(st store.Tasks, cfg Config) *Runner {
 func (r *Runner) Owner() string { return r.cfg.Owner }
 
 // Register adds (or replaces) the definition of a kind of task. It panics
-// on a definition without a kind or with a step without a name or Run
-// (programmer errors).
+// on a definition without a kind, with a step without a name or Run, or
+// with two steps of one name or a step named [EndOfSteps] (programmer
+// errors).
 func (r *Runner) Register(d Definition) {
 	if d.Kind == "" {
 		panic("task: Register with empty kind")
 	}
+	names := make(map[string]bool, len(d.Steps))
 	for i, s := range d.Steps {
 		if s.Name == "" || s.Run == nil {
 			panic(fmt.Sprintf("task: kind %s: step %d has no name or no Run", d.Kind, i))
 		}
+		if names[s.Name] || s.Name == EndOfSteps {
+			panic(fmt.Sprintf("task: kind %s: step %d: name %q is taken", d.Kind, i, s.Name))
+		}
+		names[s.Name] = true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -129,7 +129,7 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 
 func TestStepsRunInOrder(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	var mu sync.Mutex
 	var order []string
 	step := func(name string) Step {
@@ -154,10 +154,11 @@ func TestStepsRunInOrder(t *testing.T) {
 	var ops []string
 	for _, w := range st.writes(0) {
 		if w.Op != "renew" {
-			ops = append(ops, fmt.Sprintf("%s:%d", w.Op, w.Step))
+			ops = append(ops, fmt.Sprintf("%s:%d:%s", w.Op, w.Step, w.StepName))
 		}
 	}
-	want := []string{"add:0", "claim:0", "advance:1", "advance:2", "advance:3", "finish:3"}
+	// Each advance records the next step by index and by name.
+	want := []string{"add:0:", "claim:0:", "advance:1:b", "advance:2:c", "advance:3:(end)", "finish:3:(end)"}
 	if diff := cmp.Diff(want, ops); diff != "" {
 		t.Errorf("store writes (-want +got):\n%s", diff)
 	}
@@ -168,7 +169,7 @@ func TestStepsRunInOrder(t *testing.T) {
 
 func TestPayloadPersistsBetweenSteps(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	cfg := testConfig(t, "a", clk)
 	stored := map[string]string{}
 	cfg.Hook = func(tk *model.Task, step string, ph Phase) error {
@@ -217,7 +218,7 @@ func TestPayloadPersistsBetweenSteps(t *testing.T) {
 
 func TestRetryThenSuccess(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	cfg := testConfig(t, "a", clk)
 	cfg.MaxAttempts = 5
 	var backoffs []int
@@ -265,7 +266,7 @@ func TestFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st, clk := newMemTasks(), newFakeClock()
+			st, clk := newTestStore(t), newFakeClock()
 			w := newWorld()
 			runs := 0
 			var causes []error
@@ -326,7 +327,7 @@ func TestOnFailureRetried(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st, clk := newMemTasks(), newFakeClock()
+			st, clk := newTestStore(t), newFakeClock()
 			calls := 0
 			r := New(st, testConfig(t, "a", clk))
 			r.Register(Definition{
@@ -352,13 +353,198 @@ func TestOnFailureRetried(t *testing.T) {
 
 func TestUnknownKind(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	tests := []struct {
+		name     string
+		stepName string
+		want     string
+	}{
+		{"new task", "", `task: unknown kind "resize-cluster"`},
+		{"under way", "grow", `task: unknown kind "resize-cluster" (next step "grow")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, clk := newTestStore(t), newFakeClock()
+			r := New(st, testConfig(t, "a", clk))
+			st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: "resize-cluster", Step: 1, StepName: tt.stepName})
+			start(t, r)
+			st.waitState(t, "t1", model.TaskFailed)
+			if got := st.task("t1").Error; got != tt.want {
+				t.Errorf("error text = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestResumeByStepName resumes tasks recorded by another definition of
+// their kind (an older or newer hoard): at the step of the recorded name
+// wherever it is now, or at the recorded index for a task recorded before
+// step names.
+func TestResumeByStepName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		step     int    // recorded index
+		stepName string // recorded name
+		steps    []string
+		wantRuns []string
+	}{
+		{"step inserted before", 1, "b", []string{"a", "x", "b", "c"}, []string{"b", "c"}},
+		{"step inserted after", 1, "b", []string{"a", "b", "x", "c"}, []string{"b", "x", "c"}},
+		{"step removed before", 2, "c", []string{"b", "c"}, []string{"c"}},
+		{"steps reordered", 1, "b", []string{"c", "b", "a"}, []string{"b", "a"}},
+		{"unchanged", 1, "b", []string{"a", "b", "c"}, []string{"b", "c"}},
+		{"every step done", 3, EndOfSteps, []string{"a", "x", "b", "c"}, nil},
+		{"recorded before step names", 1, "", []string{"a", "b", "c"}, []string{"b", "c"}},
+		{"new task", 0, "", []string{"a", "b", "c"}, []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, clk := newTestStore(t), newFakeClock()
+			var mu sync.Mutex
+			var runs []string
+			def := Definition{Kind: kindCount, OnFailure: func(_ context.Context, _ *model.Task, cause error) error {
+				t.Errorf("OnFailure(%v) called", cause)
+				return nil
+			}}
+			for _, n := range tt.steps {
+				def.Steps = append(def.Steps, Step{Name: n, Run: func(ctx context.Context, e *Exec) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if e.Task.StepName != "" && e.Task.StepName != n {
+						t.Errorf("step %s runs with task at step %q", n, e.Task.StepName)
+					}
+					runs = append(runs, n)
+					return nil
+				}})
+			}
+			r := New(st, testConfig(t, "a", clk))
+			r.Register(def)
+			st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount, Step: tt.step, StepName: tt.stepName})
+			start(t, r)
+			st.waitState(t, "t1", model.TaskDone)
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff(tt.wantRuns, runs); diff != "" {
+				t.Errorf("steps run (-want +got):\n%s", diff)
+			}
+			wantStep := len(tt.steps)
+			if len(tt.wantRuns) == 0 {
+				wantStep = tt.step // nothing more recorded
+			}
+			if got := st.task("t1"); got.Step != wantStep || got.StepName != EndOfSteps || got.Error != "" {
+				t.Errorf("done task at step %d %q error %q, want %d %q no error",
+					got.Step, got.StepName, got.Error, wantStep, EndOfSteps)
+			}
+		})
+	}
+}
+
+// TestResumeAfterStepInserted crashes a runner of definition [a, b, c] once
+// step a is recorded, and resumes the task on a runner of a new definition
+// that inserted step x before b: it runs b and c, not x nor a again.
+func TestResumeAfterStepInserted(t *testing.T) {
+	t.Parallel()
+	st, clk := newTestStore(t), newFakeClock()
+	w := newWorld()
+	cfgA := testConfig(t, "a", clk)
+	cfgA.Hook = func(tk *model.Task, step string, p Phase) error {
+		if step == "a" && p == PhaseRecorded {
+			return ErrCrash
+		}
+		return nil
+	}
+	a := New(st, cfgA)
+	a.Register(w.definition("a", "b", "c"))
+	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
+	stopA := start(t, a)
+	st.waitFor(t, "step a recorded", func() bool { return st.count("advance", "t1") == 1 })
+	stopA()
+	if got := st.task("t1"); got.Step != 1 || got.StepName != "b" {
+		t.Fatalf("task after step a = step %d %q, want 1 b", got.Step, got.StepName)
+	}
+
+	clk.Advance(time.Hour) // a's lease runs out
+	b := New(st, testConfig(t, "b", clk))
+	b.Register(w.definition("a", "x", "b", "c"))
+	start(t, b)
+	st.waitState(t, "t1", model.TaskDone)
+	for step, want := range map[string]int{"a": 1, "x": 0, "b": 1, "c": 1} {
+		if got := w.get(w.runs, "t1/"+step); got != want {
+			t.Errorf("step %s ran %d times, want %d", step, got, want)
+		}
+	}
+	// Runner b records its own indexes: b is its step 2.
+	var advances []string
+	for _, wr := range st.writes(0) {
+		if wr.Op == "advance" {
+			advances = append(advances, fmt.Sprintf("%s:%d:%s", wr.Owner, wr.Step, wr.StepName))
+		}
+	}
+	if diff := cmp.Diff([]string{"a:1:b", "b:3:c", "b:4:(end)"}, advances); diff != "" {
+		t.Errorf("advances (-want +got):\n%s", diff)
+	}
+	if got := w.get(w.effects, "t1/b"); got != 1 {
+		t.Errorf("effect of b applied %d times, want 1", got)
+	}
+}
+
+// TestUnknownStep fails a task whose recorded next step is not in its
+// kind's definition: the runner cannot tell where it is, so it runs no step,
+// and OnFailure records the failure on the instance.
+func TestUnknownStep(t *testing.T) {
+	t.Parallel()
+	st, clk := newTestStore(t), newFakeClock()
+	w := newWorld()
+	var causes []string
+	def := w.definition("a", "b")
+	def.OnFailure = func(_ context.Context, tk *model.Task, cause error) error {
+		causes = append(causes, cause.Error())
+		return nil
+	}
 	r := New(st, testConfig(t, "a", clk))
-	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: "resize-cluster"})
+	r.Register(def)
+	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount, Step: 1, StepName: "grow"})
 	start(t, r)
 	st.waitState(t, "t1", model.TaskFailed)
-	if got := st.task("t1").Error; !strings.Contains(got, `unknown kind "resize-cluster"`) {
-		t.Errorf("error text = %q, want it to name the unknown kind", got)
+
+	want := `task: kind "count" has no step "grow" (the task was recorded by a hoard with other steps)`
+	if got := st.task("t1"); got.Error != want || got.Step != 1 || got.StepName != "grow" {
+		t.Errorf("failed task = step %d %q error %q, want step 1 grow error %q", got.Step, got.StepName, got.Error, want)
+	}
+	if diff := cmp.Diff([]string{want}, causes); diff != "" {
+		t.Errorf("OnFailure causes (-want +got):\n%s", diff)
+	}
+	for _, n := range []string{"a", "b"} {
+		if got := w.get(w.runs, "t1/"+n); got != 0 {
+			t.Errorf("step %s ran %d times, want 0", n, got)
+		}
+	}
+}
+
+func TestRegisterRefuses(t *testing.T) {
+	t.Parallel()
+	run := func(context.Context, *Exec) error { return nil }
+	tests := []struct {
+		name string
+		def  Definition
+	}{
+		{"no kind", Definition{Steps: []Step{{Name: "a", Run: run}}}},
+		{"no step name", Definition{Kind: kindCount, Steps: []Step{{Run: run}}}},
+		{"no Run", Definition{Kind: kindCount, Steps: []Step{{Name: "a"}}}},
+		{"two steps of one name", Definition{Kind: kindCount, Steps: []Step{{Name: "a", Run: run}, {Name: "a", Run: run}}}},
+		{"reserved name", Definition{Kind: kindCount, Steps: []Step{{Name: EndOfSteps, Run: run}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Register(%s) did not panic", tt.name)
+				}
+			}()
+			New(newTestStore(t), Config{}).Register(tt.def)
+		})
 	}
 }
 
@@ -381,7 +567,7 @@ func TestCrashAtEveryStepBoundary(t *testing.T) {
 }
 
 func testCrash(t *testing.T, names []string, idx int, ph Phase, resume string) {
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	w := newWorld()
 	cfgA := testConfig(t, "a", clk)
 	// A short real lease period: renewals tick every 10ms, so a runner
@@ -412,15 +598,7 @@ func testCrash(t *testing.T, names []string, idx int, ph Phase, resume string) {
 	}}}})
 	st.add(model.Task{ID: "probe", InstanceID: "i2", Kind: "probe"})
 	a.Notify()
-	st.waitFor(t, "probe renewals", func() bool {
-		n := 0
-		for _, w := range st.log {
-			if w.Op == "renew" && w.ID == "probe" {
-				n++
-			}
-		}
-		return n >= 2
-	})
+	st.waitFor(t, "probe renewals", func() bool { return st.count("renew", "probe") >= 2 })
 	close(probeDone)
 	st.waitState(t, "probe", model.TaskDone)
 	stopA()
@@ -434,8 +612,16 @@ func testCrash(t *testing.T, names []string, idx int, ph Phase, resume string) {
 	if ph == PhaseRecorded {
 		wantStep = idx + 1
 	}
-	if got := st.task("t1"); got.State != model.TaskRunning || got.Owner != "a" || got.Step != wantStep {
-		t.Fatalf("task after crash: state %s owner %q step %d, want running a %d", got.State, got.Owner, got.Step, wantStep)
+	wantName := EndOfSteps
+	switch {
+	case wantStep == 0:
+		wantName = "" // no step recorded yet
+	case wantStep < len(names):
+		wantName = names[wantStep]
+	}
+	if got := st.task("t1"); got.State != model.TaskRunning || got.Owner != "a" || got.Step != wantStep || got.StepName != wantName {
+		t.Fatalf("task after crash: state %s owner %q step %d %q, want running a %d %q",
+			got.State, got.Owner, got.Step, got.StepName, wantStep, wantName)
 	}
 
 	switch resume {
@@ -491,7 +677,7 @@ func testCrash(t *testing.T, names []string, idx int, ph Phase, resume string) {
 
 func TestLeaseLostMidStep(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	cfg := testConfig(t, "a", clk)
 	cfg.Lease = 30 * time.Millisecond // renew every 10ms (real time)
 	started := make(chan struct{})
@@ -542,7 +728,7 @@ func TestShutdownHandsBack(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st, clk := newMemTasks(), newFakeClock()
+			st, clk := newTestStore(t), newFakeClock()
 			w := newWorld()
 			cfg := testConfig(t, "a", clk)
 			cfg.ShutdownGrace = tt.grace
@@ -609,12 +795,12 @@ func TestShutdownHandsBack(t *testing.T) {
 
 func TestNotifyWakesWorker(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	w := newWorld()
 	r := New(st, testConfig(t, "a", clk)) // polls once an hour
 	r.Register(w.definition("x"))
 	start(t, r)
-	st.waitFor(t, "the worker's first claim", func() bool { return st.claimCalls > 0 })
+	st.waitFor(t, "the worker's first claim", func() bool { return st.claims() > 0 })
 	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
 	r.Notify()
 	st.waitState(t, "t1", model.TaskDone)
@@ -622,7 +808,7 @@ func TestNotifyWakesWorker(t *testing.T) {
 
 func TestLeaseRenewed(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	cfg := testConfig(t, "a", clk)
 	cfg.Lease = 30 * time.Millisecond // renew every 10ms (real time)
 	started, finish := make(chan struct{}), make(chan struct{})
@@ -641,7 +827,13 @@ func TestLeaseRenewed(t *testing.T) {
 	clk.Advance(time.Hour)
 	// Renewals must compute the lease end on the injected clock.
 	st.waitFor(t, "a renewal on the injected clock", func() bool {
-		return st.tasks["t1"].LeaseUntil.Equal(clk.Now().Add(30 * time.Millisecond))
+		ws := st.writes(0)
+		for i := len(ws) - 1; i >= 0; i-- {
+			if ws[i].Op == "renew" {
+				return ws[i].Lease.Equal(clk.Now().Add(30 * time.Millisecond))
+			}
+		}
+		return false
 	})
 	close(finish)
 	st.waitState(t, "t1", model.TaskDone)
@@ -651,7 +843,7 @@ func TestLeaseRenewed(t *testing.T) {
 // exactly once and each step's effect is applied once.
 func TestManyTasksTwoRunners(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	w := newWorld()
 	names := []string{"s1", "s2", "s3"}
 	var runners []*Runner
@@ -668,13 +860,14 @@ func TestManyTasksTwoRunners(t *testing.T) {
 		st.add(model.Task{ID: fmt.Sprintf("t%02d", i), InstanceID: fmt.Sprintf("i%02d", i), Kind: kindCount})
 		runners[i%2].Notify()
 	}
-	st.waitFor(t, "all tasks done", func() bool {
-		for _, tk := range st.tasks {
-			if tk.State != model.TaskDone {
-				return false
+	st.waitFor(t, "all tasks finished", func() bool {
+		finished := 0
+		for _, wr := range st.writes(0) {
+			if wr.Op == "finish" {
+				finished++
 			}
 		}
-		return true
+		return finished >= n
 	})
 	finishes := map[string]int{}
 	owners := map[string]int{}
@@ -689,6 +882,9 @@ func TestManyTasksTwoRunners(t *testing.T) {
 		if finishes[id] != 1 {
 			t.Errorf("task %s finished %d times, want 1", id, finishes[id])
 		}
+		if got := st.task(id); got.State != model.TaskDone {
+			t.Errorf("task %s is %s, want done", id, got.State)
+		}
 		for _, s := range names {
 			if got := w.get(w.runs, id+"/"+s); got != 1 {
 				t.Errorf("step %s/%s ran %d times, want 1", id, s, got)
@@ -700,7 +896,7 @@ func TestManyTasksTwoRunners(t *testing.T) {
 
 func TestLogAttributes(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	var buf syncBuffer
 	cfg := testConfig(t, "a", clk)
 	cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
@@ -801,7 +997,7 @@ func TestPhaseString(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	started := make(chan struct{})
 	cfg := testConfig(t, "a", clk)
 	cfg.ShutdownGrace = time.Millisecond
@@ -821,7 +1017,7 @@ func TestRunTwice(t *testing.T) {
 
 func TestStoreWriteRetried(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	w := newWorld()
 	r := New(st, testConfig(t, "a", clk)) // MaxAttempts 3
 	r.Register(w.definition("x", "y"))
@@ -838,22 +1034,14 @@ func TestStoreWriteRetried(t *testing.T) {
 
 func TestStoreWriteGivesUp(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	w := newWorld()
 	r := New(st, testConfig(t, "a", clk))
 	r.Register(w.definition("x"))
 	st.failNext("advance", -1)
 	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
 	stop := start(t, r)
-	st.waitFor(t, "three failed advances", func() bool {
-		n := 0
-		for _, wr := range st.log {
-			if wr.Op == "failed-advance" {
-				n++
-			}
-		}
-		return n == 3
-	})
+	st.waitFor(t, "three failed advances", func() bool { return st.count("failed-advance", "") == 3 })
 	stop()
 	// The task is abandoned, not failed: its lease runs out and another
 	// runner repeats the (idempotent) step.
@@ -876,7 +1064,7 @@ func TestStoreWriteGivesUp(t *testing.T) {
 // cancels the step and drops the task, since another runner may own it.
 func TestRenewalFailsUntilLeaseEnds(t *testing.T) {
 	t.Parallel()
-	st, clk := newMemTasks(), newFakeClock()
+	st, clk := newTestStore(t), newFakeClock()
 	cfg := testConfig(t, "a", clk)
 	cfg.Lease = 30 * time.Millisecond
 	cfg.ShutdownGrace = time.Millisecond
@@ -899,14 +1087,7 @@ func TestRenewalFailsUntilLeaseEnds(t *testing.T) {
 	st.add(model.Task{ID: "t1", InstanceID: "i1", Kind: kindCount})
 	stop := start(t, r)
 	recv(t, started, "the step")
-	st.waitFor(t, "a failed renewal", func() bool {
-		for _, wr := range st.log {
-			if wr.Op == "failed-renew" {
-				return true
-			}
-		}
-		return false
-	})
+	st.waitFor(t, "a failed renewal", func() bool { return st.count("failed-renew", "") > 0 })
 	clk.Advance(time.Minute)
 	if err := recv(t, cause, "the step's context to be cancelled"); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("step context cause = %v, want ErrLeaseLost", err)

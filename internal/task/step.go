@@ -48,9 +48,16 @@ func (e *Exec) SetPayload(p []byte) {
 	e.dirty = true
 }
 
+// EndOfSteps is the step name a task records once all its steps are done
+// (the runner then finishes it). No step may have this name.
+const EndOfSteps = "(end)"
+
 // Definition is how to run one kind of task.
 type Definition struct {
-	Kind  model.TaskKind
+	Kind model.TaskKind
+	// Steps run in order. A task records the name of its next step, so
+	// names are unique within a definition and a step keeps its name from
+	// one release to the next (see "Crash semantics" in the package doc).
 	Steps []Step
 	// OnFailure, if set, runs once when the task fails permanently (a
 	// permanent error, or a step that failed Config.MaxAttempts times),

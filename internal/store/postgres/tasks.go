@@ -12,14 +12,14 @@ import (
 	"github.com/hoard-db/hoard/internal/store"
 )
 
-const taskCols = `id, instance_id, kind, state, step, owner, lease_until, attempts, payload, error, created, updated`
+const taskCols = `id, instance_id, kind, state, step, step_name, owner, lease_until, attempts, payload, error, created, updated`
 
 func scanTask(row pgx.Row) (*model.Task, error) {
 	var (
 		t                       model.Task
 		lease, created, updated *time.Time
 	)
-	if err := row.Scan(&t.ID, &t.InstanceID, &t.Kind, &t.State, &t.Step, &t.Owner, &lease, &t.Attempts,
+	if err := row.Scan(&t.ID, &t.InstanceID, &t.Kind, &t.State, &t.Step, &t.StepName, &t.Owner, &lease, &t.Attempts,
 		&t.Payload, &t.Error, &created, &updated); err != nil {
 		return nil, err
 	}
@@ -41,8 +41,8 @@ func insertTask(ctx context.Context, tx pgx.Tx, t *model.Task, now time.Time) er
 		t.Updated = t.Created
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO tasks (`+taskCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		t.ID, t.InstanceID, string(t.Kind), string(t.State), t.Step, t.Owner, ts(t.LeaseUntil), t.Attempts,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		t.ID, t.InstanceID, string(t.Kind), string(t.State), t.Step, t.StepName, t.Owner, ts(t.LeaseUntil), t.Attempts,
 		t.Payload, t.Error, ts(t.Created), ts(t.Updated))
 	if isUnique(err) {
 		// A duplicate task id, or a second unfinished task for the instance.
@@ -110,13 +110,14 @@ func (s *Store) RenewLease(ctx context.Context, id, owner string, until time.Tim
 }
 
 // AdvanceTask implements store.Tasks.
-func (s *Store) AdvanceTask(ctx context.Context, id, owner string, step int, payload []byte) error {
+func (s *Store) AdvanceTask(ctx context.Context, id, owner string, step int, stepName string, payload []byte) error {
 	if payload == nil {
-		return s.updateLeased(ctx, "advance", id, owner, `UPDATE tasks SET step = $1, updated = $2`,
-			step, ts(s.now()))
+		return s.updateLeased(ctx, "advance", id, owner, `UPDATE tasks SET step = $1, step_name = $2, updated = $3`,
+			step, stepName, ts(s.now()))
 	}
-	return s.updateLeased(ctx, "advance", id, owner, `UPDATE tasks SET step = $1, payload = $2, updated = $3`,
-		step, payload, ts(s.now()))
+	return s.updateLeased(ctx, "advance", id, owner,
+		`UPDATE tasks SET step = $1, step_name = $2, payload = $3, updated = $4`,
+		step, stepName, payload, ts(s.now()))
 }
 
 // FinishTask implements store.Tasks.

@@ -11,14 +11,14 @@ import (
 	"github.com/hoard-db/hoard/internal/store"
 )
 
-const taskCols = `id, instance_id, kind, state, step, owner, lease_until, attempts, payload, error, created, updated`
+const taskCols = `id, instance_id, kind, state, step, step_name, owner, lease_until, attempts, payload, error, created, updated`
 
 func scanTask(sc scanner) (*model.Task, error) {
 	var (
 		t                       model.Task
 		lease, created, updated int64
 	)
-	if err := sc.Scan(&t.ID, &t.InstanceID, &t.Kind, &t.State, &t.Step, &t.Owner, &lease, &t.Attempts,
+	if err := sc.Scan(&t.ID, &t.InstanceID, &t.Kind, &t.State, &t.Step, &t.StepName, &t.Owner, &lease, &t.Attempts,
 		&t.Payload, &t.Error, &created, &updated); err != nil {
 		return nil, err
 	}
@@ -39,8 +39,8 @@ func insertTask(ctx context.Context, tx *sql.Tx, t *model.Task, now time.Time) e
 	if t.Updated.IsZero() {
 		t.Updated = t.Created
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.InstanceID, string(t.Kind), string(t.State), t.Step, t.Owner, unix(t.LeaseUntil), t.Attempts,
+	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.InstanceID, string(t.Kind), string(t.State), t.Step, t.StepName, t.Owner, unix(t.LeaseUntil), t.Attempts,
 		t.Payload, t.Error, unix(t.Created), unix(t.Updated))
 	if isUnique(err) {
 		// A duplicate task id, or a second unfinished task for the instance.
@@ -113,13 +113,13 @@ func (s *Store) RenewLease(ctx context.Context, id, owner string, until time.Tim
 }
 
 // AdvanceTask implements store.Tasks.
-func (s *Store) AdvanceTask(ctx context.Context, id, owner string, step int, payload []byte) error {
+func (s *Store) AdvanceTask(ctx context.Context, id, owner string, step int, stepName string, payload []byte) error {
 	if payload == nil {
-		return s.updateLeased(ctx, "advance", id, `UPDATE tasks SET step = ?, updated = ?`,
-			step, unix(s.now()), id, owner)
+		return s.updateLeased(ctx, "advance", id, `UPDATE tasks SET step = ?, step_name = ?, updated = ?`,
+			step, stepName, unix(s.now()), id, owner)
 	}
-	return s.updateLeased(ctx, "advance", id, `UPDATE tasks SET step = ?, payload = ?, updated = ?`,
-		step, payload, unix(s.now()), id, owner)
+	return s.updateLeased(ctx, "advance", id, `UPDATE tasks SET step = ?, step_name = ?, payload = ?, updated = ?`,
+		step, stepName, payload, unix(s.now()), id, owner)
 }
 
 // FinishTask implements store.Tasks.

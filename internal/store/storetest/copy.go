@@ -33,7 +33,7 @@ func testTaskCopy(t *testing.T, s store.Store) {
 
 	done := &model.Task{
 		ID: "tc-done", InstanceID: "inst-tc2", Kind: model.TaskCreate, State: model.TaskDone,
-		Step: 7, Attempts: 2, Created: t0, Updated: t0.Add(3 * time.Minute),
+		Step: 7, StepName: "(end)", Attempts: 2, Created: t0, Updated: t0.Add(3 * time.Minute),
 	}
 	failed := &model.Task{
 		ID: "tc-failed", InstanceID: "inst-tc2", Kind: model.TaskRestart, State: model.TaskFailed,
@@ -43,7 +43,7 @@ func testTaskCopy(t *testing.T, s store.Store) {
 	// no other unfinished task.
 	running := &model.Task{
 		ID: "tc-running", InstanceID: "inst-tc2", Kind: model.TaskRestart, State: model.TaskRunning,
-		Step: 2, Owner: "old-node", LeaseUntil: t0.Add(time.Hour).In(zone), Attempts: 3,
+		Step: 2, StepName: "wait_ready", Owner: "old-node", LeaseUntil: t0.Add(time.Hour).In(zone), Attempts: 3,
 		Payload: []byte{0, 1, 2, 0xff}, Created: t0.Add(3 * time.Minute), Updated: t0.Add(5 * time.Minute),
 	}
 	// The delete task of an instance already removed: tasks outlive their
@@ -90,8 +90,9 @@ func testTaskCopy(t *testing.T, s store.Store) {
 	}
 	task, err := s.ClaimTask(ctx, "new-node", t0.Add(2*time.Hour), time.Minute)
 	noErr(t, "ClaimTask(after the lease)", err)
-	if task.ID != "tc-running" || task.Step != 2 || task.Attempts != 4 {
-		t.Errorf("ClaimTask after the lease = %s step %d attempts %d, want tc-running step 2 attempts 4", task.ID, task.Step, task.Attempts)
+	if task.ID != "tc-running" || task.Step != 2 || task.StepName != "wait_ready" || task.Attempts != 4 {
+		t.Errorf("ClaimTask after the lease = %s step %d %q attempts %d, want tc-running step 2 wait_ready attempts 4",
+			task.ID, task.Step, task.StepName, task.Attempts)
 	}
 }
 

@@ -78,12 +78,13 @@ func testTaskLease(t *testing.T, s store.Store) {
 		t.Errorf("ClaimTask(expired) = %s attempts %d, want %s attempts 2", taken.ID, taken.Attempts, task.ID)
 	}
 	wantErr(t, "RenewLease(lost)", s.RenewLease(ctx, task.ID, "a", now.Add(time.Hour)), store.ErrLeaseLost)
-	wantErr(t, "AdvanceTask(lost)", s.AdvanceTask(ctx, task.ID, "a", 3, []byte("x")), store.ErrLeaseLost)
+	wantErr(t, "AdvanceTask(lost)", s.AdvanceTask(ctx, task.ID, "a", 3, "start", []byte("x")), store.ErrLeaseLost)
 	wantErr(t, "FinishTask(lost)", s.FinishTask(ctx, task.ID, "a", model.TaskDone, ""), store.ErrLeaseLost)
 	wantErr(t, "ReleaseTask(lost)", s.ReleaseTask(ctx, task.ID, "a"), store.ErrLeaseLost)
 	got := getTask(t, s, task.ID)
-	if got.Owner != "b" || got.State != model.TaskRunning || got.Step != 0 {
-		t.Errorf("after calls by the old owner: owner %q, state %s, step %d; want b, running, 0", got.Owner, got.State, got.Step)
+	if got.Owner != "b" || got.State != model.TaskRunning || got.Step != 0 || got.StepName != "" {
+		t.Errorf("after calls by the old owner: owner %q, state %s, step %d %q; want b, running, 0 \"\"",
+			got.Owner, got.State, got.Step, got.StepName)
 	}
 	noErr(t, "RenewLease(new owner)", s.RenewLease(ctx, task.ID, "b", now.Add(time.Hour)))
 }
@@ -93,28 +94,43 @@ func testAdvanceTask(t *testing.T, s store.Store) {
 	created := newTask("task-1", "inst-1", model.TaskCreate, t0)
 	mustCreate(t, s, newInstance("tenant-a", "inst-1", model.StatusBuild), created)
 	task := claim(t, s, "a", t0, time.Minute)
-	if !bytes.Equal(task.Payload, created.Payload) {
-		t.Errorf("claimed payload = %q, want %q", task.Payload, created.Payload)
+	if !bytes.Equal(task.Payload, created.Payload) || task.Step != 0 || task.StepName != "" {
+		t.Errorf("claimed: step %d %q payload %q, want 0 \"\" %q", task.Step, task.StepName, task.Payload, created.Payload)
 	}
 
-	noErr(t, "AdvanceTask", s.AdvanceTask(ctx, task.ID, "a", 1, []byte("p1")))
-	got := getTask(t, s, task.ID)
-	if got.Step != 1 || string(got.Payload) != "p1" {
-		t.Errorf("after AdvanceTask(1, p1): step %d payload %q", got.Step, got.Payload)
+	// Each advance records the next step by index and by name.
+	for _, adv := range []struct {
+		step        int
+		name        string
+		payload     []byte
+		wantPayload string
+	}{
+		{1, "provision", []byte("p1"), "p1"},
+		{2, "start", nil, "p1"}, // a nil payload keeps the stored one
+		{3, "", []byte{}, ""},   // an empty name is recorded too
+		{4, "wait_ready", nil, ""},
+	} {
+		what := fmt.Sprintf("AdvanceTask(%d, %q, %q)", adv.step, adv.name, adv.payload)
+		noErr(t, what, s.AdvanceTask(ctx, task.ID, "a", adv.step, adv.name, adv.payload))
+		got := getTask(t, s, task.ID)
+		if got.Step != adv.step || got.StepName != adv.name || string(got.Payload) != adv.wantPayload {
+			t.Errorf("after %s: step %d %q payload %q, want %d %q %q",
+				what, got.Step, got.StepName, got.Payload, adv.step, adv.name, adv.wantPayload)
+		}
 	}
-	noErr(t, "AdvanceTask(nil payload)", s.AdvanceTask(ctx, task.ID, "a", 2, nil))
-	got = getTask(t, s, task.ID)
-	if got.Step != 2 || string(got.Payload) != "p1" {
-		t.Errorf("after AdvanceTask(2, nil): step %d payload %q, want 2 p1", got.Step, got.Payload)
-	}
+	noErr(t, "AdvanceTask", s.AdvanceTask(ctx, task.ID, "a", 2, "start", []byte("p2")))
 
 	// A runner that takes over resumes at the recorded step.
 	noErr(t, "ReleaseTask", s.ReleaseTask(ctx, task.ID, "a"))
 	again := claim(t, s, "b", t0, time.Minute)
-	if again.Step != 2 || string(again.Payload) != "p1" || again.Attempts != 2 {
-		t.Errorf("re-claimed: step %d payload %q attempts %d, want 2 p1 2", again.Step, again.Payload, again.Attempts)
+	if again.Step != 2 || again.StepName != "start" || string(again.Payload) != "p2" || again.Attempts != 2 {
+		t.Errorf("re-claimed: step %d %q payload %q attempts %d, want 2 start p2 2",
+			again.Step, again.StepName, again.Payload, again.Attempts)
 	}
-	wantErr(t, "AdvanceTask(missing)", s.AdvanceTask(ctx, "no-such-task", "b", 1, nil), store.ErrLeaseLost)
+	if a, err := s.ActiveTask(ctx, "inst-1"); err != nil || a.StepName != "start" {
+		t.Errorf("ActiveTask = %+v, %v; want step name start", a, err)
+	}
+	wantErr(t, "AdvanceTask(missing)", s.AdvanceTask(ctx, "no-such-task", "b", 1, "x", nil), store.ErrLeaseLost)
 }
 
 func testFinishTask(t *testing.T, s store.Store) {
