@@ -38,7 +38,7 @@ var (
 		"internal/k8stest", "internal/pgtest",
 	}
 	// leaves are small one-purpose utilities.
-	leaves = []string{"internal/safetext", "internal/clock", "internal/secret", "internal/netpool", "internal/cgroup"}
+	leaves = []string{"internal/safetext", "internal/clock", "internal/secret", "internal/netpool", "internal/cgroup", "internal/datastore/engineproc"}
 	// server is every package of the server side.
 	server = []string{
 		"internal/api", "internal/service/...", "internal/task", "internal/store/...", "internal/driver/...",

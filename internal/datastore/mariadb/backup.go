@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
@@ -133,7 +134,7 @@ func (e *Engine) runTool(ctx context.Context, name string, args []string, stdin 
 	cmd := exec.CommandContext(ctx, e.programOrName(name), args...)
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout
-	var stderr tailBuffer
+	var stderr engineproc.Tail
 	cmd.Stderr = &stderr
 	// Its own group, so that a cancel kills its children too; and killed
 	// with hoard, so that a crash leaves no tool running.
@@ -144,7 +145,7 @@ func (e *Engine) runTool(ctx context.Context, name string, args []string, stdin 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s: %w: %s", name, err, stderr.lastLines(8))
+		return fmt.Errorf("%s: %w: %s", name, err, stderr.LastLines(8))
 	}
 	e.log.Debug("tool done", "tool", name, "args", strings.Join(args[1:], " "))
 	return nil
@@ -228,24 +229,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// tailBuffer keeps the last 8 KiB written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	const limit = 8 << 10
-	t.b = append(t.b, p...)
-	if len(t.b) > limit {
-		t.b = append([]byte(nil), t.b[len(t.b)-limit:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) lastLines(n int) string {
-	lines := strings.Split(strings.TrimRight(string(t.b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

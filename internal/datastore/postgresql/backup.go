@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
@@ -127,7 +128,7 @@ func (e *Engine) runTool(ctx context.Context, name string, args, env []string, s
 	cmd := exec.CommandContext(ctx, e.program(name), args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8"}, env...)
 	cmd.Stdin, cmd.Stdout = stdin, stdout
-	var stderr tailBuffer
+	var stderr engineproc.Tail
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -135,30 +136,10 @@ func (e *Engine) runTool(ctx context.Context, name string, args, env []string, s
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s: %w: %s", name, err, stderr.lastLines(8))
+		return fmt.Errorf("%s: %w: %s", name, err, stderr.LastLines(8))
 	}
 	e.log.Debug("tool done", "tool", name)
 	return nil
-}
-
-// tailBuffer keeps the last 8 KiB written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	const limit = 8 << 10
-	t.b = append(t.b, p...)
-	if len(t.b) > limit {
-		t.b = append([]byte(nil), t.b[len(t.b)-limit:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) lastLines(n int) string {
-	lines := strings.Split(strings.TrimRight(string(t.b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // extractTar unpacks the directories and regular files of a tar stream
