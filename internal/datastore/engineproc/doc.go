@@ -1,6 +1,8 @@
 // Package engineproc holds the process plumbing the engine packages
 // (datastore/mariadb, datastore/postgresql, datastore/redis) share around
-// the server and tool programs they run. Today that is [Tail], the bounded
-// buffer that keeps the end of a program's output for its error message.
+// the server and tool programs they run: [Find], the lookup of a program in
+// a configured directory or PATH and the distribution's fallback
+// directories, [IsExecutable], and [Tail], the bounded buffer that keeps
+// the end of a program's output for its error message.
 // It knows no engine and imports nothing of hoard.
 package engineproc

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 )
 
 // Names of the MariaDB programs hoard runs.
@@ -85,23 +85,7 @@ func (e *Engine) Process() datastore.Process { return process{e: e} }
 // program returns the path of the named MariaDB program, or "" when it
 // cannot be found.
 func (e *Engine) program(name string) string {
-	if e.cfg.BinDir != "" {
-		p := filepath.Join(e.cfg.BinDir, name)
-		if isExecutable(p) {
-			return p
-		}
-		return ""
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range fallbackDirs {
-		p := filepath.Join(dir, name)
-		if isExecutable(p) {
-			return p
-		}
-	}
-	return ""
+	return engineproc.Find(e.cfg.BinDir, name, fallbackDirs)
 }
 
 // programOrName is program, falling back to the bare name so that a missing
@@ -111,11 +95,6 @@ func (e *Engine) programOrName(name string) string {
 		return p
 	}
 	return name
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // Discover implements datastore.Engine. It runs `mariadbd --version`; a

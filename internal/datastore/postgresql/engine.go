@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 )
 
 // adminUser is hoard's own role inside every instance.
@@ -94,7 +95,7 @@ func (e *Engine) binDirs() []string {
 			continue
 		}
 		dir := filepath.Join(e.cfg.BinRoot, ent.Name(), "bin")
-		if isExecutable(filepath.Join(dir, "postgres")) && isExecutable(filepath.Join(dir, "initdb")) {
+		if engineproc.IsExecutable(filepath.Join(dir, "postgres")) && engineproc.IsExecutable(filepath.Join(dir, "initdb")) {
 			ms = append(ms, major{n, dir})
 		}
 	}
@@ -114,11 +115,6 @@ func (e *Engine) program(name string) string {
 		return filepath.Join(dirs[0], name)
 	}
 	return name
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // Discover implements datastore.Engine. It runs `postgres --version` of the

@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 )
 
 // adminUser is hoard's own ACL user inside every instance.
@@ -74,25 +74,7 @@ func (e *Engine) Process() datastore.Process { return process{e: e} }
 
 // program returns the path of a program ("" when not found).
 func (e *Engine) program(name string) string {
-	if e.cfg.BinDir != "" {
-		p := filepath.Join(e.cfg.BinDir, name)
-		if isExecutable(p) {
-			return p
-		}
-		return ""
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		if abs, err := filepath.Abs(p); err == nil {
-			return abs
-		}
-	}
-	for _, dir := range fallbackDirs {
-		p := filepath.Join(dir, name)
-		if isExecutable(p) {
-			return p
-		}
-	}
-	return ""
+	return engineproc.Find(e.cfg.BinDir, name, fallbackDirs)
 }
 
 func (e *Engine) programOrName(name string) string {
@@ -100,11 +82,6 @@ func (e *Engine) programOrName(name string) string {
 		return p
 	}
 	return name
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // Discover implements datastore.Engine. It runs `redis-server --version`;
