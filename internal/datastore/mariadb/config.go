@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
@@ -95,37 +96,23 @@ func (e *Engine) discoverParameters(ctx context.Context) (ps []datastore.Paramet
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	srv, err := engineproc.StartThrowaway(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("mariadb: parameters: start %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}()
+	defer srv.Stop(30 * time.Second)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var s *session
-	for {
+	err = srv.Poll(ctx, 20*time.Millisecond, func() (err error) {
 		s, err = open(ctx, datastore.Conn{Socket: sock}, "root", "", pingTimeouts)
-		if err == nil {
-			break
-		}
-		select {
-		case werr := <-exited:
-			exited <- werr
-			return nil, fmt.Errorf("mariadb: parameters: throwaway server exited: %v; %s", werr,
-				truncate(tailFile(filepath.Join(dir, "error.log")), 400))
-		case <-ctx.Done():
-			return nil, fmt.Errorf("mariadb: parameters: throwaway server did not answer: %w", err)
-		case <-time.After(20 * time.Millisecond):
-		}
+		return err
+	})
+	if engineproc.IsExit(err) {
+		return nil, fmt.Errorf("mariadb: parameters: %v; %s", err, truncate(tailFile(filepath.Join(dir, "error.log")), 400))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mariadb: parameters: throwaway server did not answer: %w", err)
 	}
 	defer s.Close()
 	return queryParameters(ctx, s)

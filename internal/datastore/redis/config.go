@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/engineproc"
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
@@ -163,36 +164,23 @@ func (e *Engine) configGetAll(ctx context.Context) (map[string]string, error) {
 	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	srv, err := engineproc.StartThrowaway(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("redis: parameters: start %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}()
+	defer srv.Stop(30 * time.Second)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var cl *client
-	for {
+	err = srv.Poll(ctx, 10*time.Millisecond, func() (err error) {
 		cl, err = dial(ctx, datastore.Conn{Socket: sock}, pingDial, opTimeout)
-		if err == nil {
-			break
-		}
-		select {
-		case werr := <-exited:
-			exited <- werr
-			return nil, fmt.Errorf("redis: parameters: throwaway server exited: %v", werr)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("redis: parameters: throwaway server did not answer: %w", err)
-		case <-time.After(10 * time.Millisecond):
-		}
+		return err
+	})
+	if engineproc.IsExit(err) {
+		return nil, fmt.Errorf("redis: parameters: %v", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis: parameters: throwaway server did not answer: %w", err)
 	}
 	defer cl.Close()
 	v, err := cl.do(ctx, "CONFIG", "GET", "*")
