@@ -1,14 +1,10 @@
 package mariadb
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -104,20 +100,14 @@ func (e *Engine) Discover(ctx context.Context) ([]datastore.Version, error) {
 	if bin == "" {
 		return nil, datastore.ErrNotInstalled
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "--version")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+	out, err := engineproc.VersionOutput(ctx, bin)
+	if err != nil {
+		if engineproc.NotFound(err) {
 			return nil, datastore.ErrNotInstalled
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("mariadb: discover: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("mariadb: discover: %s --version: %w (%s)", bin, err,
-			strings.TrimSpace(truncate(stderr.String(), 200)))
+		return nil, fmt.Errorf("mariadb: discover: %w", err)
 	}
-	v, err := ParseVersion(stdout.String())
+	v, err := ParseVersion(out)
 	if err != nil {
 		return nil, err
 	}

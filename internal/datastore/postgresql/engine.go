@@ -1,13 +1,11 @@
 package postgresql
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -126,17 +124,11 @@ func (e *Engine) Discover(ctx context.Context) ([]datastore.Version, error) {
 		return nil, datastore.ErrNotInstalled
 	}
 	bin := filepath.Join(dirs[0], "postgres")
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "--version")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("postgresql: discover: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("postgresql: discover: %s --version: %w (%s)", bin, err,
-			strings.TrimSpace(truncate(stderr.String(), 200)))
+	out, err := engineproc.VersionOutput(ctx, bin)
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: discover: %w", err)
 	}
-	v, err := ParseVersion(stdout.String())
+	v, err := ParseVersion(out)
 	if err != nil {
 		return nil, err
 	}
