@@ -21,4 +21,5 @@ bench:
 	go test -run '^$$' -bench 'BenchmarkPostgreSQLCreateRestart|BenchmarkRedisCreateRestart' -benchtime 5x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkMariaDBBackupRestore' -benchtime 3x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkAPI|BenchmarkConcurrentCreate|BenchmarkMemory' -benchtime 1x -timeout 30m ./test/e2e/
+	go test -run '^$$' -bench 'BenchmarkHAFailover' -benchtime 1x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench . -benchtime 5x -timeout 30m ./internal/store/sqlite/

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,27 +11,27 @@ import (
 	"github.com/hoard-db/hoard/internal/service"
 )
 
-// setupBackups turns backups on: artifacts in --backup-storage (default
+// backupConfig turns backups on: artifacts in --backup-storage (default
 // <data-dir>/backups; s3://bucket/prefix for an S3-compatible store, with
 // HOARD_S3_ENDPOINT, HOARD_S3_REGION, HOARD_S3_ACCESS_KEY,
 // HOARD_S3_SECRET_KEY and HOARD_S3_INSECURE=1 for plain http in the
 // environment: secrets never on a command line), scratch space in
 // <data-dir>/backup-work (what ended tasks left there is removed at start),
 // the --max-backups quota.
-func setupBackups(ctx context.Context, svc *service.Service, c *serveConfig, dataDir string) error {
+func backupConfig(c *serveConfig, dataDir string) (service.BackupConfig, error) {
 	st, err := backupStorage(c.BackupStorage, dataDir)
 	if err != nil {
-		return fmt.Errorf("--backup-storage: %w", err)
+		return service.BackupConfig{}, fmt.Errorf("--backup-storage: %w", err)
 	}
 	limit := c.MaxBackups
 	if limit == 0 {
 		limit = -1 // no quota
 	}
-	return svc.SetBackups(ctx, service.BackupConfig{
+	return service.BackupConfig{
 		Storage:    st,
 		MaxBackups: limit,
 		WorkDir:    filepath.Join(dataDir, "backup-work"),
-	})
+	}, nil
 }
 
 func backupStorage(spec, dataDir string) (backup.Storage, error) {

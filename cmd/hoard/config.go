@@ -10,15 +10,35 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/hoard-db/hoard/internal/keystone"
 )
 
 var errUsage = errors.New("usage")
+
+// errHelp is a help request: its text went to stdout, exit code 0.
+var errHelp = errors.New("help")
+
+// helpToStdout sends fs's usage to stdout when args ask for help, as the
+// client commands do; a mistake's usage stays on stderr.
+func helpToStdout(fs *flag.FlagSet, args []string) {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return
+		case "-h", "-help", "--help":
+			fs.SetOutput(os.Stdout)
+			return
+		}
+	}
+}
 
 // serveConfig is the configuration of `hoard serve`. Every flag is also an
 // environment variable (HOARD_ + the flag name in upper case, '-' → '_');
 // a flag on the command line wins over the environment.
 type serveConfig struct {
 	Listen        string
+	MetricsListen string
 	PublicURL     string
 	DataDir       string
 	Store         string
@@ -26,6 +46,7 @@ type serveConfig struct {
 	AdminPassword string
 	AdminProject  string
 	AddressPool   string
+	HAAddressPool string
 	Region        string
 	LogLevel      string
 	LogFormat     string
@@ -34,6 +55,8 @@ type serveConfig struct {
 	MaxVolumeSize int
 	MaxInstances  int
 	MaxBackups    int
+	MaxVolumes    int
+	MaxReplicas   int
 	BackupStorage string
 	InstanceUser  string
 	// AllowSharedRoot lets tenants enable root where instances share one
@@ -51,6 +74,23 @@ type serveConfig struct {
 	Workers            int
 	ShutdownGrace      time.Duration
 	TokenTTL           time.Duration
+	FailoverAfter      time.Duration
+	HAFailoverAfter    time.Duration
+	// An existing Keystone instead of the built-in identity (keystone.go).
+	KeystoneURL              string
+	KeystoneCloud            string
+	KeystoneServiceUser      string
+	KeystoneServicePassword  string
+	KeystoneServiceProject   string
+	KeystoneServiceDomain    string
+	KeystoneCacheTTL         time.Duration
+	KeystoneRegisterEndpoint bool
+	// TLS of the API and the instances (tls.go).
+	tlsConfig
+	caPath string // the CA certificate's file, set by serve
+	// keystone is the resolved Keystone configuration (nil: built-in
+	// identity), set by validate.
+	keystone *keystone.Config
 }
 
 func envName(flagName string) string {
@@ -70,6 +110,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", help, envName(name)))
 	}
 	str(&c.Listen, "listen", "127.0.0.1:8779", "address the API and identity service listen on")
+	str(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address of its own instead of on --listen (e.g. 127.0.0.1:9779)")
 	str(&c.PublicURL, "public-url", "", "base URL clients reach this service at (default http://<listen>)")
 	str(&c.DataDir, "data-dir", "./hoard-data", "directory for metadata, keys and instances")
 	str(&c.Store, "store", "", "metadata store: sqlite:///path/hoard.db or postgres://... (default: SQLite in the data dir)")
@@ -77,14 +118,17 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.AdminPassword, "admin-password", "", "password of the bootstrap admin user (default: generated into <data-dir>/admin-password)")
 	str(&c.AdminProject, "admin-project", "admin", "name of the bootstrap admin project")
 	str(&c.AddressPool, "address-pool", "127.0.1.0/24", "CIDR of the loopback addresses given to instances")
+	str(&c.HAAddressPool, "ha-address-pool", "127.0.2.0/24", "CIDR of the loopback addresses given to HA groups (their write and read ports); empty turns HA groups off")
 	str(&c.Region, "region", "RegionOne", "region name in the service catalog")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "text", "text or json")
 	num(&c.RateLimit, "rate-limit", 1200, "API requests per minute per project; 0 disables rate limiting")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, fmt.Sprintf("largest accepted request body (env %s)", envName("max-body-bytes")))
 	num(&c.MaxVolumeSize, "max-volume-size", 10, "largest volume (GB) one instance may have")
-	num(&c.MaxInstances, "max-instances", 10, "instances per project; 0 means no limit")
-	num(&c.MaxBackups, "max-backups", 50, "backups per project; 0 means no limit")
+	num(&c.MaxInstances, "max-instances", 10, "default quota of instances per project, read replicas included; 0 means no limit")
+	num(&c.MaxVolumes, "max-volumes", 40, "default quota of volume GB per project; 0 means no limit")
+	num(&c.MaxBackups, "max-backups", 50, "default quota of backups per project; 0 means no limit")
+	num(&c.MaxReplicas, "max-replicas", 0, "default quota of read replicas per project (they count as instances too); 0 means no limit")
 	str(&c.BackupStorage, "backup-storage", "", "backup artifacts: a directory (default <data-dir>/backups) or s3://bucket/prefix (HOARD_S3_* env)")
 	str(&c.Volumes, "volumes", "", "local driver volumes: loop (a size-enforced ext4 image per instance; the default as root) or dir (a plain directory, size not enforced)")
 	str(&c.InstanceUser, "instance-user", "", "one OS user that runs every database engine (default: as root, a user of its own per instance, which isolates tenants; else the current user)")
@@ -99,6 +143,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
 	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
+	dur(&c.FailoverAfter, "failover-after", 0, "automatic failover: eject a source with replicas whose engine has been down this long (0: off)")
+	keystoneFlags(fs, c, str, dur) // keystone.go
+	tlsFlags(fs, c, str)           // tls.go
+	dur(&c.HAFailoverAfter, "ha-failover-after", 3*time.Second, "HA groups: fail over when the source's engine has been down this long (always on)")
 
 	// Environment first, so that flags given on the command line win.
 	var envErr error
@@ -112,9 +160,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	if envErr != nil {
 		return nil, envErr
 	}
+	helpToStdout(fs, args)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, errUsage
+			return nil, errHelp
 		}
 		return nil, errUsage
 	}
@@ -131,14 +180,23 @@ func (c *serveConfig) validate() error {
 	if c.Listen == "" {
 		errs = append(errs, errors.New("--listen must not be empty"))
 	}
+	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
+		errs = append(errs, errors.New("--metrics-listen must differ from --listen (leave it empty to serve /metrics on --listen)"))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
 	if c.AdminUser == "" || c.AdminProject == "" {
 		errs = append(errs, errors.New("--admin-user and --admin-project must not be empty"))
 	}
-	if c.RateLimit < 0 || c.MaxInstances < 0 || c.MaxBackups < 0 {
-		errs = append(errs, errors.New("--rate-limit, --max-instances and --max-backups must not be negative"))
+	if c.HAFailoverAfter <= 0 {
+		errs = append(errs, errors.New("--ha-failover-after must be positive"))
+	}
+	if c.FailoverAfter < 0 {
+		errs = append(errs, errors.New("--failover-after must not be negative"))
+	}
+	if c.RateLimit < 0 || c.MaxInstances < 0 || c.MaxBackups < 0 || c.MaxVolumes < 0 || c.MaxReplicas < 0 {
+		errs = append(errs, errors.New("--rate-limit, --max-instances, --max-volumes, --max-backups and --max-replicas must not be negative"))
 	}
 	if c.MaxVolumeSize < 1 {
 		errs = append(errs, errors.New("--max-volume-size must be at least 1"))
@@ -149,7 +207,9 @@ func (c *serveConfig) validate() error {
 	if _, err := parseStore(c.Store, c.DataDir); c.DataDir != "" && err != nil {
 		errs = append(errs, fmt.Errorf("--store: %w", err))
 	}
-	errs = append(errs, c.validateDriver()...) // k8s.go
+	errs = append(errs, c.validateDriver()...)   // k8s.go
+	errs = append(errs, c.validateKeystone()...) // keystone.go
+	errs = append(errs, c.validateTLS()...)      // tls.go
 	if c.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))
 	}
@@ -174,6 +234,9 @@ func (c *serveConfig) validate() error {
 		}
 	} else {
 		c.PublicURL = "http://" + c.Listen
+		if c.apiTLS() {
+			c.PublicURL = "https://" + c.Listen
+		}
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return errors.Join(errs...)

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hoard-db/hoard/internal/datastore"
@@ -22,11 +22,17 @@ const (
 	driverKubernetes = "kubernetes"
 )
 
-// k8sEngines are the engine names --k8s-images accepts.
-var k8sEngines = []string{"mariadb", "postgresql", "redis"}
+// engineNames returns the names of engines, sorted. --k8s-images and
+// --k8s-readiness accept the engines hoard runs (newEngines), whether or
+// not they know their own container (datastore.Containerized): one that
+// does not needs an image from --k8s-images to run.
+func engineNames(engines map[string]datastore.Engine) []string {
+	return slices.Sorted(maps.Keys(engines))
+}
 
-// parseImages parses --k8s-images: comma-separated engine=image pairs.
-func parseImages(s string) (map[string]string, error) {
+// parseImages parses --k8s-images: comma-separated engine=image pairs,
+// each engine one of names.
+func parseImages(s string, names []string) (map[string]string, error) {
 	out := map[string]string{}
 	if strings.TrimSpace(s) == "" {
 		return out, nil
@@ -38,12 +44,8 @@ func parseImages(s string) (map[string]string, error) {
 		if !ok || eng == "" || img == "" {
 			return nil, fmt.Errorf("want engine=image, got %q", part)
 		}
-		known := false
-		for _, e := range k8sEngines {
-			known = known || e == eng
-		}
-		if !known {
-			return nil, fmt.Errorf("unknown engine %q (want one of %s)", eng, strings.Join(k8sEngines, ", "))
+		if !slices.Contains(names, eng) {
+			return nil, fmt.Errorf("unknown engine %q (want one of %s)", eng, strings.Join(names, ", "))
 		}
 		if strings.ContainsAny(img, " \t\n\"'") {
 			return nil, fmt.Errorf("image of %s has white space or quotes", eng)
@@ -60,8 +62,9 @@ func parseImages(s string) (map[string]string, error) {
 // ';'. A command is split on white space and runs without a shell, as the
 // probe's exec does; one whose arguments hold spaces (a shell script, "sh
 // -c ...") is given as a JSON array of strings instead. Quotes outside
-// such an array are refused: no shell would remove them.
-func parseReadiness(s string) (map[string][]string, error) {
+// such an array are refused: no shell would remove them. Each engine is
+// one of names.
+func parseReadiness(s string, names []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	for _, part := range strings.Split(s, ";") {
 		if strings.TrimSpace(part) == "" {
@@ -72,8 +75,8 @@ func parseReadiness(s string) (map[string][]string, error) {
 		if !ok || eng == "" || cmd == "" {
 			return nil, fmt.Errorf("want engine=command, got %q", strings.TrimSpace(part))
 		}
-		if !slices.Contains(k8sEngines, eng) {
-			return nil, fmt.Errorf("unknown engine %q (want one of %s)", eng, strings.Join(k8sEngines, ", "))
+		if !slices.Contains(names, eng) {
+			return nil, fmt.Errorf("unknown engine %q (want one of %s)", eng, strings.Join(names, ", "))
 		}
 		if _, dup := out[eng]; dup {
 			return nil, fmt.Errorf("engine %q given twice", eng)
@@ -105,10 +108,11 @@ func (c *serveConfig) validateDriver() []error {
 	default:
 		errs = append(errs, fmt.Errorf("--driver %q: want %s or %s", c.Driver, driverLocal, driverKubernetes))
 	}
-	if _, err := parseImages(c.K8sImages); err != nil {
+	names := engineNames(newEngines(nil))
+	if _, err := parseImages(c.K8sImages, names); err != nil {
 		errs = append(errs, fmt.Errorf("--k8s-images: %w", err))
 	}
-	if _, err := parseReadiness(c.K8sReadiness); err != nil {
+	if _, err := parseReadiness(c.K8sReadiness, names); err != nil {
 		errs = append(errs, fmt.Errorf("--k8s-readiness: %w", err))
 	}
 	if p := c.K8sNamespacePrefix; p == "" || len(p) > 30 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || p[0] < 'a' || p[0] > 'z' {
@@ -124,19 +128,15 @@ func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, ob
 	if err != nil {
 		return nil, err
 	}
-	images, err := parseImages(c.K8sImages)
+	names := engineNames(engines)
+	images, err := parseImages(c.K8sImages, names)
 	if err != nil {
 		return nil, fmt.Errorf("--k8s-images: %w", err)
 	}
-	readiness, err := parseReadiness(c.K8sReadiness)
+	readiness, err := parseReadiness(c.K8sReadiness, names)
 	if err != nil {
 		return nil, fmt.Errorf("--k8s-readiness: %w", err)
 	}
-	names := make([]string, 0, len(engines))
-	for n := range engines {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	log.Info("kubernetes driver", "namespace_prefix", c.K8sNamespacePrefix, "storage_class", c.K8sStorageClass,
 		"keep_volumes", c.K8sKeepVolumes, "engines", names)
 	return kubernetes.New(kubernetes.Config{

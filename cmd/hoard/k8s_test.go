@@ -10,7 +10,6 @@ import (
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/mariadb"
-	"github.com/hoard-db/hoard/internal/driver/kubernetes"
 )
 
 func TestParseImages(t *testing.T) {
@@ -30,7 +29,7 @@ func TestParseImages(t *testing.T) {
 		{"mariadb=a,mariadb=b", nil, true},
 		{"mariadb=a b", nil, true},
 	} {
-		got, err := parseImages(tc.in)
+		got, err := parseImages(tc.in, engineNames(newEngines(nil)))
 		if (err != nil) != tc.wantErr {
 			t.Errorf("parseImages(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
 			continue
@@ -69,7 +68,7 @@ func TestParseReadiness(t *testing.T) {
 		{"oracle=check", nil, true},
 		{"redis=a;redis=b", nil, true},
 	} {
-		got, err := parseReadiness(tc.in)
+		got, err := parseReadiness(tc.in, engineNames(newEngines(nil)))
 		if (err != nil) != tc.wantErr {
 			t.Errorf("parseReadiness(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
 			continue
@@ -77,6 +76,20 @@ func TestParseReadiness(t *testing.T) {
 		if err == nil && !maps.EqualFunc(got, tc.want, slices.Equal) {
 			t.Errorf("parseReadiness(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestEngineNames: the flags accept the engines hoard runs, and only them.
+func TestEngineNames(t *testing.T) {
+	names := engineNames(newEngines(nil))
+	if want := []string{"mariadb", "postgresql", "redis"}; !slices.Equal(names, want) {
+		t.Errorf("engineNames(newEngines(nil)) = %q, want %q", names, want)
+	}
+	if _, err := parseImages("mariadb=r/m:1", []string{"redis"}); err == nil {
+		t.Error("parseImages accepted an engine hoard does not run")
+	}
+	if _, err := parseReadiness("mariadb=check", []string{"redis"}); err == nil {
+		t.Error("parseReadiness accepted an engine hoard does not run")
 	}
 }
 
@@ -111,8 +124,9 @@ func FuzzParseImages(f *testing.F) {
 	for _, s := range []string{"", "mariadb=a", "mariadb=a,redis=b", "x=y", "=,=", "mariadb=a=b"} {
 		f.Add(s)
 	}
+	names := engineNames(newEngines(nil))
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := parseImages(s)
+		m, err := parseImages(s, names)
 		if err != nil {
 			return
 		}
@@ -161,15 +175,19 @@ func TestImageVersion(t *testing.T) {
 // TestImageVersions: under the kubernetes driver, each engine offers its
 // image's version (the default image when none is configured).
 func TestImageVersions(t *testing.T) {
-	images, err := parseImages("mariadb=registry.example/mariadb:10.11.6,redis=registry.example/redis")
+	images, err := parseImages("mariadb=registry.example/mariadb:10.11.6,redis=registry.example/redis", engineNames(newEngines(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	maria := mariadb.New(mariadb.Config{})
 	image := func(engine string) string { // as kubernetes.Driver.Image
 		if img := images[engine]; img != "" {
 			return img
 		}
-		return kubernetes.DefaultImages[engine]
+		if engine == maria.Name() {
+			return maria.Container(datastore.Spec{}).Image
+		}
+		return ""
 	}
 	versions := imageVersions(image)
 	ctx := context.Background()

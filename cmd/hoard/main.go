@@ -16,53 +16,56 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func usage() {
-	fmt.Fprintf(os.Stderr, `hoard %s: a Cloud Databases (Trove v1.0 API) service
-
-Usage:
-  hoard serve [flags]     run the service (see hoard serve --help)
-  hoard migrate [flags]   apply metadata schema migrations, or copy SQLite to PostgreSQL (see hoard migrate --help)
-  hoard version           print the version
-
-Client commands (log in with OS_* variables or --os-cloud, as the OpenStack CLI):
-  hoard login | instance | db | user | root | flavor | datastore | backup | config
-  (hoard instance --help lists the instance commands, and so on)
-`, version)
+// servers are the commands of this binary that are not client commands;
+// they parse their own flags.
+func servers() []cli.External {
+	code := func(err error) int {
+		switch {
+		case err == nil, errors.Is(err, errHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		}
+		fmt.Fprintln(os.Stderr, "hoard:", err)
+		return 1
+	}
+	return []cli.External{
+		{Name: "serve", Help: "run the service (hoard serve --help lists its flags)", Run: func(ctx context.Context, args []string) int {
+			return code(serve(ctx, args))
+		}},
+		{Name: "migrate", Help: "apply metadata schema migrations, or copy SQLite to PostgreSQL (hoard migrate --help)", Run: func(ctx context.Context, args []string) int {
+			return code(migrateCmd(ctx, args, os.Stdout))
+		}},
+		{Name: "stop-all", Help: "stop every database engine of a data directory, which serve leaves running (hoard stop-all --help)", Run: func(ctx context.Context, args []string) int {
+			return code(stopAllCmd(ctx, args, os.Stdout))
+		}},
+		{Name: "store-backup", Help: "copy hoard's own SQLite store and secret.key while it runs (hoard store-backup --help)", Run: func(ctx context.Context, args []string) int {
+			return code(storeBackupCmd(ctx, args, os.Stdout))
+		}},
+		{Name: "version", Help: "print the version", Run: func(context.Context, []string) int {
+			fmt.Println(version)
+			return 0
+		}},
+	}
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-		os.Exit(2)
-	}
 	ctx := context.Background()
-	var err error
-	switch os.Args[1] {
-	case "serve":
-		err = serve(ctx, os.Args[2:])
-	case "migrate":
-		err = migrateCmd(ctx, os.Args[2:], os.Stdout)
-	case "version", "--version":
-		fmt.Println(version)
-	case "help", "-h", "--help":
-		usage()
-		cli.Usage(os.Stderr)
-	default:
-		if cli.IsCommand(os.Args[1]) {
-			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-			code := cli.Main(ctx, os.Args[1:], cli.Env{})
-			stop()
-			os.Exit(code)
+	if len(os.Args) > 1 {
+		// The servers run as they always did, without the client's
+		// signal handling: serve handles its own signals.
+		for _, x := range servers() {
+			if os.Args[1] == x.Name {
+				os.Exit(x.Run(ctx, os.Args[2:]))
+			}
 		}
-		fmt.Fprintf(os.Stderr, "hoard: unknown command %q\n", os.Args[1])
-		usage()
-		os.Exit(2)
-	}
-	if err != nil {
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
+		if os.Args[1] == "--version" {
+			fmt.Println(version)
+			return
 		}
-		fmt.Fprintln(os.Stderr, "hoard:", err)
-		os.Exit(1)
 	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], cli.Env{}, servers()...)
+	stop()
+	os.Exit(code)
 }

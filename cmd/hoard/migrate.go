@@ -110,7 +110,11 @@ func migrateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 `)
 		fs.PrintDefaults()
 	}
+	helpToStdout(fs, args)
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
 		return errUsage
 	}
 	if (*from == "") != (*to == "") {
@@ -177,14 +181,14 @@ func openSpec(ctx context.Context, v string) (metaStore, error) {
 // copyCounts says how much copyStore copied.
 type copyCounts struct {
 	Flavors, Datastores, Parameters, Projects, Users, Roles, Configurations,
-	Instances, RootRecords, Tasks, Unfinished, Backups, Schedules, Settings int
+	Instances, HAGroups, RootRecords, Tasks, Unfinished, Backups, Schedules, Settings, Quotas int
 }
 
 func (c copyCounts) String() string {
 	return fmt.Sprintf("%d flavors, %d datastores, %d parameter catalogues, %d projects, %d users, %d role assignments, "+
-		"%d configuration groups, %d instances, %d root records, %d tasks (%d unfinished), %d backups, %d backup schedules, %d settings",
+		"%d configuration groups, %d instances, %d HA groups, %d root records, %d tasks (%d unfinished), %d backups, %d backup schedules, %d settings, %d project quotas",
 		c.Flavors, c.Datastores, c.Parameters, c.Projects, c.Users, c.Roles, c.Configurations,
-		c.Instances, c.RootRecords, c.Tasks, c.Unfinished, c.Backups, c.Schedules, c.Settings)
+		c.Instances, c.HAGroups, c.RootRecords, c.Tasks, c.Unfinished, c.Backups, c.Schedules, c.Settings, c.Quotas)
 }
 
 // copyStore copies src's whole data set into dst, record by record, as it
@@ -194,11 +198,11 @@ func (c copyCounts) String() string {
 // datastores and their versions (same IDs and defaults) with their
 // parameter catalogues, projects, users with their password hashes, role
 // assignments, configuration groups (instances keep their attachment),
-// instances, root history (time and user), every task (finished ones are
+// instances, HA groups, root history (time and user), every task (finished ones are
 // the history; unfinished ones, those of removed instances included,
 // resume where they stopped), backups (the records: their files stay where
-// they are and the copies name the same locations), backup schedules and
-// settings. Tokens are not copied: they are short-lived sessions, users log
+// they are and the copies name the same locations), backup schedules,
+// settings and projects' quotas. Tokens are not copied: they are short-lived sessions, users log
 // in again.
 //
 // The source must be quiet: a task running under a lease that has not
@@ -318,10 +322,20 @@ func copyStore(ctx context.Context, dst, src store.Store, now time.Time) (copyCo
 	for _, inst := range insts {
 		// Tasks follow on their own: an instance's unfinished task may
 		// not be its only one.
-		if err := dst.CreateInstance(ctx, inst, nil); err != nil {
+		if err := dst.CreateInstance(ctx, inst, nil, nil); err != nil {
 			return n, err
 		}
 		n.Instances++
+	}
+	groups, err := src.ListHAGroups(ctx, "")
+	if err != nil {
+		return n, err
+	}
+	for _, g := range groups {
+		if err := dst.InsertHAGroup(ctx, g); err != nil {
+			return n, err
+		}
+		n.HAGroups++
 	}
 	roots, err := src.ListRootHistory(ctx)
 	if err != nil {
@@ -382,6 +396,16 @@ func copyStore(ctx context.Context, dst, src store.Store, now time.Time) (copyCo
 		}
 		n.Settings++
 	}
+	quotas, err := src.AllProjectQuotas(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, p := range slices.Sorted(maps.Keys(quotas)) {
+		if err := dst.SetProjectQuotas(ctx, p, quotas[p]); err != nil {
+			return n, err
+		}
+		n.Quotas++
+	}
 	return n, nil
 }
 
@@ -415,10 +439,12 @@ func checkEmpty(ctx context.Context, dst store.Store) error {
 			l, err := dst.ListConfigurations(ctx, "", store.Page{})
 			return len(l), err
 		}},
+		{"HA groups", func() (int, error) { l, err := dst.ListHAGroups(ctx, ""); return len(l), err }},
 		{"tasks", func() (int, error) { l, err := dst.AllTasks(ctx); return len(l), err }},
 		{"backups", func() (int, error) { l, err := dst.ListBackups(ctx, store.BackupFilter{}, 0, 0); return len(l), err }},
 		{"backup schedules", func() (int, error) { l, err := dst.ListSchedules(ctx, ""); return len(l), err }},
 		{"settings", func() (int, error) { m, err := dst.AllSettings(ctx); return len(m), err }},
+		{"project quotas", func() (int, error) { m, err := dst.AllProjectQuotas(ctx); return len(m), err }},
 	}
 	var held []string
 	for _, c := range counts {

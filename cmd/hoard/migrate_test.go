@@ -155,14 +155,14 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 	}
 	// inst-0: created (a finished task), backed up twice, restarted (a
 	// failed task), root enabled, a schedule.
-	must(s.CreateInstance(ctx, inst(0, model.StatusBuild), task("create-0", model.TaskCreate, 0)))
+	must(s.CreateInstance(ctx, inst(0, model.StatusBuild), task("create-0", model.TaskCreate, 0), nil))
 	claim("create-0", time.Minute)
 	must(s.FinishTask(ctx, "create-0", "old-hoard", model.TaskDone, ""))
 	_, err = s.UpdateInstance(ctx, "inst-0", func(i *model.Instance) error { i.Status = model.StatusActive; return nil })
 	must(err)
 	// inst-1: its create task was running in the stopped hoard, whose lease
 	// has long ended (it crashed).
-	must(s.CreateInstance(ctx, inst(1, model.StatusBuild), task("create-1", model.TaskCreate, 1)))
+	must(s.CreateInstance(ctx, inst(1, model.StatusBuild), task("create-1", model.TaskCreate, 1), nil))
 	claim("create-1", time.Hour)
 	must(s.AdvanceTask(ctx, "create-1", "old-hoard", 3, "wait_ready", []byte(`{"sealed":"step3"}`)))
 
@@ -177,7 +177,7 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 			b.ParentID = "bk-full"
 		}
 		tid := "backup-" + id
-		must(s.StartBackup(ctx, b, active, model.StatusBackup, task(tid, model.TaskBackup, 10+i)))
+		must(s.StartBackup(ctx, b, active, model.StatusBackup, task(tid, model.TaskBackup, 10+i), nil))
 		claim(tid, time.Minute)
 		final, state := model.BackupCompleted, model.TaskDone
 		if i == 1 {
@@ -213,20 +213,27 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 	i2 := inst(2, model.StatusError)
 	i2.Fault = &model.Fault{Message: "engine did not start", Details: "exit 1", Created: t0}
 	i2.ConfigurationID = "cfg-1"
-	must(s.CreateInstance(ctx, i2, nil))
+	must(s.CreateInstance(ctx, i2, nil, nil))
 	// inst-4: a restart waits to run.
-	must(s.CreateInstance(ctx, inst(4, model.StatusActive), nil))
+	must(s.CreateInstance(ctx, inst(4, model.StatusActive), nil, nil))
+	// ha-1: an HA group whose source is inst-5 (its replica yet to make).
+	i5 := inst(5, model.StatusActive)
+	must(s.CreateHAGroup(ctx, &model.HAGroup{ID: "ha-1", TenantID: "p2", Name: "group", Built: true,
+		Datastore: "mysql", DatastoreVersion: "10.11", FlavorID: 1, VolumeSize: 1, WritePort: 3306, ReadPort: 3307,
+		SourceID: i5.ID, ReplicaCount: 1, ACLs: []string{"10.0.0.0/8"}, Pending: []model.HAReplicaSpec{{Name: "r", FlavorID: 1, VolumeSize: 1}},
+		Created: t0, Updated: t0}, []string{"127.0.2.1"}, i5, task("create-5", model.TaskCreate, 45), nil))
 	_, err = s.StartAction(ctx, "p2", "inst-4", active, model.StatusReboot, task("restart-4", model.TaskRestart, 40), t0)
 	must(err)
 	// inst-3: deleted between the delete task's last two steps: the task
 	// outlives the instance.
-	must(s.CreateInstance(ctx, inst(3, model.StatusActive), nil))
+	must(s.CreateInstance(ctx, inst(3, model.StatusActive), nil, nil))
 	_, err = s.StartAction(ctx, "p2", "inst-3", active, model.StatusShutdown, task("delete-3", model.TaskDelete, 50), t0)
 	must(err)
 	must(s.DeleteInstance(ctx, "inst-3"))
 
 	_, err = s.InitSetting(ctx, "node", "host-a")
 	must(err)
+	must(s.SetProjectQuotas(ctx, "p2", model.QuotaLimits{model.QuotaInstances: 3, model.QuotaBackups: -1}))
 }
 
 // dataSet is every record of a store, read through the store API. Each
@@ -242,11 +249,13 @@ type dataSet struct {
 	Configurations []*model.Configuration
 	Attachments    map[string][]string // configuration → instances
 	Instances      []*model.Instance
+	HAGroups       []*model.HAGroup
 	RootHistory    []store.RootRecord
 	Tasks          []*model.Task
 	Backups        []*model.Backup
 	Schedules      []*model.Schedule
 	Settings       map[string]string
+	Quotas         map[string]model.QuotaLimits
 }
 
 // readAll reads the whole data set of s.
@@ -299,6 +308,8 @@ func readAll(t *testing.T, s store.Store) *dataSet {
 	}
 	d.Instances, err = s.ListInstances(ctx, "", store.Page{})
 	must(err)
+	d.HAGroups, err = s.ListHAGroups(ctx, "")
+	must(err)
 	d.RootHistory, err = s.ListRootHistory(ctx)
 	must(err)
 	d.Tasks, err = s.AllTasks(ctx)
@@ -308,6 +319,8 @@ func readAll(t *testing.T, s store.Store) *dataSet {
 	d.Schedules, err = s.ListSchedules(ctx, "")
 	must(err)
 	d.Settings, err = s.AllSettings(ctx)
+	must(err)
+	d.Quotas, err = s.AllProjectQuotas(ctx)
 	must(err)
 	return &d
 }
@@ -326,13 +339,16 @@ var copiedTables = map[string]string{
 	"role_assignments":     "Roles",
 	"configurations":       "Configurations",
 	"instances":            "Instances",
+	"ha_groups":            "HAGroups",
 	"root_history":         "RootHistory",
 	"tasks":                "Tasks",
 	"backups":              "Backups",
 	"schedules":            "Schedules",
 	"settings":             "Settings",
+	"quotas":               "Quotas",
 	"tokens":               "", // sessions: users log in again
 	"inline_leases":        "", // held only while a hoard runs an inline operation
+	"instance_generations": "", // SQLite's list cache counters, kept by triggers in the target
 	"schema_migrations":    "", // each backend's own
 }
 
@@ -396,7 +412,7 @@ func TestMigrateCopySQLiteToPostgres(t *testing.T) {
 		t.Fatalf("migrate --from --to: %v", err)
 	}
 	want := "copied 2 flavors, 2 datastores, 1 parameter catalogues, 2 projects, 2 users, 4 role assignments, " +
-		"2 configuration groups, 4 instances, 1 root records, 7 tasks (3 unfinished), 2 backups, 1 backup schedules, 1 settings; schema version"
+		"2 configuration groups, 5 instances, 1 HA groups, 1 root records, 8 tasks (4 unfinished), 2 backups, 1 backup schedules, 1 settings, 1 project quotas; schema version"
 	if !strings.HasPrefix(out.String(), want) {
 		t.Errorf("migrate output = %q, want it to start with %q", out.String(), want)
 	}
@@ -479,7 +495,7 @@ func TestMigrateRefusesBusySource(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = src.CreateInstance(ctx, &model.Instance{ID: "inst-1", TenantID: "p", Name: "db", Status: model.StatusBuild},
-		&model.Task{ID: "create-1", Kind: model.TaskCreate})
+		&model.Task{ID: "create-1", Kind: model.TaskCreate}, nil)
 	if err == nil {
 		_, err = src.ClaimTask(ctx, "live-hoard", time.Now(), time.Hour)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,16 +20,19 @@ import (
 
 	"github.com/hoard-db/hoard/internal/api"
 	"github.com/hoard-db/hoard/internal/clock"
+	"github.com/hoard-db/hoard/internal/dashboard"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/mariadb"
 	"github.com/hoard-db/hoard/internal/datastore/postgresql"
 	"github.com/hoard-db/hoard/internal/datastore/redis"
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/driver/local"
+	"github.com/hoard-db/hoard/internal/groupproxy"
 	"github.com/hoard-db/hoard/internal/identity"
 	"github.com/hoard-db/hoard/internal/metrics"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/netpool"
+	"github.com/hoard-db/hoard/internal/pki"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/service"
 	"github.com/hoard-db/hoard/internal/store"
@@ -161,6 +165,21 @@ func serve(ctx context.Context, args []string) error {
 	log := newLogger(c)
 	slog.SetDefault(log)
 
+	// The listeners come first: a busy port is reported before anything is
+	// created (a data directory, the admin user, keys).
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if c.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		defer metricsLn.Close()
+	}
+
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -214,18 +233,33 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The CA of instance and --tls-auto certificates (tls.go).
+	ca, caPath, err := loadCA(c, dataDir, sealer)
+	if err != nil {
+		return err
+	}
+	c.caPath = caPath
+	var instanceCA *pki.CA
+	if c.InstanceTLS && c.Driver != driverKubernetes {
+		instanceCA = ca
+	}
 	addrs, err := netpool.Candidates(c.AddressPool)
 	if err != nil {
 		return fmt.Errorf("--address-pool: %w", err)
 	}
 
-	engines := map[string]datastore.Engine{}
-	maria := mariadb.New(mariadb.Config{Logger: log.With("engine", "mariadb")})
-	engines[maria.Name()] = maria
-	pg := postgresql.New(postgresql.Config{Logger: log.With("engine", "postgresql")})
-	engines[pg.Name()] = pg
-	rd := redis.New(redis.Config{Logger: log.With("engine", "redis")})
-	engines[rd.Name()] = rd
+	var haAddrs []string
+	if c.HAAddressPool != "" {
+		if haAddrs, err = netpool.Candidates(c.HAAddressPool); err != nil {
+			return fmt.Errorf("--ha-address-pool: %w", err)
+		}
+	}
+	// HA groups' stable addresses: a proxy inside hoard (package
+	// groupproxy), routed by the service as topologies change.
+	router := groupproxy.New(log.With("component", "ha"), 15*time.Second)
+	defer router.Close()
+
+	engines := newEngines(log)
 
 	// Leases are written by one replica and judged by another: with a shared
 	// store, time is the store's (the local clock corrected by its offset).
@@ -240,7 +274,24 @@ func serve(ctx context.Context, args []string) error {
 		log.Info("clock follows the metadata store's", "offset", clk.Offset().String())
 	}
 
-	mets := metrics.New(st)
+	var (
+		svc *service.Service
+		drv driver.Driver
+	)
+	var datastores []string
+	for _, e := range engines {
+		datastores = append(datastores, e.Datastores()...)
+	}
+	tasks, _ := st.(store.TaskCounter)
+	// Scrapes begin once the listener serves, when svc and drv are set.
+	mets := metrics.New(metrics.Config{
+		Instances:  st,
+		Tasks:      tasks,
+		Datastores: datastores,
+		UsedBytes:  func(ctx context.Context, id string) (int64, error) { return drv.UsedBytes(ctx, id) },
+		ReplicaLag: func(ctx context.Context, in *model.Instance) (float64, bool) { return svc.ReplicaLag(ctx, in) },
+		Now:        now,
+	})
 	runner := task.New(st, task.Config{
 		Now:           now,
 		Workers:       c.Workers,
@@ -249,8 +300,8 @@ func serve(ctx context.Context, args []string) error {
 		Hook:          crashHook(), // nil unless built with -tags hoardtest (crash.go)
 		OnFinish:      mets.ObserveTask,
 	})
-	var svc *service.Service
 	observe := func(ev driver.Event) {
+		mets.ObserveEngine(ev)
 		if svc != nil {
 			svc.Observe(ev)
 		}
@@ -261,10 +312,7 @@ func serve(ctx context.Context, args []string) error {
 		}
 		return svc.Credentials(id)
 	}
-	var (
-		drv      driver.Driver
-		versions func(context.Context, datastore.Engine) ([]datastore.Version, error) // nil: installed engines
-	)
+	var versions func(context.Context, datastore.Engine) ([]datastore.Version, error) // nil: installed engines
 	switch c.Driver {
 	case driverKubernetes: // k8s.go
 		kd, err := newKubernetesDriver(c, engines, observe, creds, log.With("component", "driver"))
@@ -282,26 +330,47 @@ func serve(ctx context.Context, args []string) error {
 			Engines:     engines,
 			Observer:    observe,
 			Credentials: creds,
+			TLS:         instanceCA,
 			Logger:      log.With("component", "driver"),
 		})
 		if err != nil {
 			return fmt.Errorf("local driver: %w", err)
 		}
 	}
+	backups, err := backupConfig(c, dataDir) // backups.go
+	if err != nil {
+		return err
+	}
+	var caCert []byte
+	if instanceCA != nil {
+		caCert = instanceCA.CertPEM()
+	}
 	svc = service.New(service.Config{
-		Now:          now,
-		Store:        st,
-		Driver:       drv,
-		Engines:      engines,
-		Sealer:       sealer,
-		Notify:       runner.Notify,
-		Addresses:    addrs,
-		Versions:     versions,
-		MaxVolumeGB:  c.MaxVolumeSize,
-		MaxInstances: c.MaxInstances,
+		CACert:    caCert,
+		Now:       now,
+		Store:     st,
+		Driver:    drv,
+		Engines:   engines,
+		Sealer:    sealer,
+		Notify:    runner.Notify,
+		Addresses: addrs,
+		Versions:  versions,
+		// MariaDB's primary datastore, "mysql", as Rackspace's default.
+		DefaultDatastore: defaultDatastore,
+		MaxVolumeGB:      c.MaxVolumeSize,
+		MaxInstances:     c.MaxInstances,
+		// Quota defaults of projects without their own (mgmt/quotas).
+		MaxProjectVolumeGB: c.MaxVolumes,
+		MaxProjectReplicas: c.MaxReplicas,
 		// Root is refused where instances share one OS user unless the
 		// operator allows it (the local driver warns at start).
 		AllowSharedRoot: c.AllowSharedRoot,
+		Backups:         backups,
+		OnBackup:        mets.ObserveBackup,
+		FailoverAfter:   c.FailoverAfter,
+		HAAddresses:     haAddrs,
+		HAFailoverAfter: c.HAFailoverAfter,
+		Router:          router,
 		Logger:          log.With("component", "service"),
 	})
 	if err := svc.SeedCatalog(ctx); err != nil {
@@ -310,19 +379,35 @@ func serve(ctx context.Context, args []string) error {
 	for _, d := range svc.Definitions() {
 		runner.Register(d)
 	}
-	if err := setupBackups(ctx, svc, c, dataDir); err != nil { // backups.go
-		return err
-	}
 
-	ids := identity.New(st, identity.Config{
-		PublicURL: c.PublicURL,
-		Region:    c.Region,
-		TokenTTL:  c.TokenTTL,
-		Now:       now,
-		Logger:    log.With("component", "identity"),
-	})
-	if err := bootstrapAdmin(ctx, ids, c, dataDir, log); err != nil {
-		return err
+	// The API's tokens: hoard's own identity, or an existing Keystone's
+	// (then /identity/ is not served).
+	var auth api.Authenticator
+	var identityHandler http.Handler
+	if c.keystone != nil {
+		ks, err := keystoneAuth(ctx, c, now, log) // keystone.go
+		if err != nil {
+			return err
+		}
+		auth = ks
+	} else {
+		ids := identity.New(st, identity.Config{
+			PublicURL: c.PublicURL,
+			Region:    c.Region,
+			TokenTTL:  c.TokenTTL,
+			Now:       now,
+			Logger:    log.With("component", "identity"),
+			// A project that still owns instances, backups or configuration
+			// groups is not deleted.
+			Resources: svc,
+			// troveclient downloads published guest logs from the catalog's
+			// object-store (api.SwiftPath); backups are always on.
+			ObjectStorePath: api.SwiftPath,
+		})
+		if err := bootstrapAdmin(ctx, ids, c, dataDir, log); err != nil {
+			return err
+		}
+		auth, identityHandler = ids, ids.Handler()
 	}
 	setup.Close() // the data directory's files are in place
 
@@ -330,33 +415,81 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	// /metrics is on the API listener unless it has one of its own.
+	apiMetrics := mets.Handler()
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", apiMetrics)
+		metricsSrv = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		apiMetrics = nil
+	}
 	srv := api.New(api.Config{
 		PublicURL:    c.PublicURL, // links never follow the Host header
 		MaxBodyBytes: c.MaxBodyBytes,
 		RateLimit:    c.RateLimit,
-		Identity:     ids.Handler(),
-		Metrics:      mets.Handler(),
+		Identity:     identityHandler,
+		Metrics:      apiMetrics,
 		Observe:      mets.ObserveRequest,
 		Logger:       log.With("component", "api"),
-	}, svc, ids)
+	}, svc, auth)
 
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return err
+	// The web dashboard shares the listener; every page is a client of the
+	// API handler above, under the logged-in user's token. It logs users in
+	// through the built-in identity: behind an existing Keystone it is off.
+	root := http.NewServeMux()
+	dashURL := ""
+	if identityHandler != nil {
+		dash := dashboard.New(dashboard.Config{
+			API:       srv.Handler(),
+			Auth:      auth,
+			PublicURL: c.PublicURL,
+			Logger:    log.With("component", "dashboard"),
+		})
+		root.Handle(dashboard.Prefix, dash.Handler())
+		root.Handle("GET /dashboard", http.RedirectHandler(dashboard.Prefix, http.StatusMovedPermanently))
+		dashURL = c.PublicURL + dashboard.Prefix
+	} else {
+		log.Info("the web dashboard is off: it logs users in through hoard's built-in identity, not an existing Keystone")
 	}
+	root.Handle("/", srv.Handler())
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	if c.apiTLS() {
+		tc, err := apiTLSConfig(c, ca, log.With("component", "api"))
+		if err != nil {
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
 	runCtx, stopRunner := context.WithCancel(context.Background())
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- runner.Run(runCtx) }()
 	go svc.RunScheduler(runCtx, 30*time.Second)
+	// Failover is checked twice a second: HA groups fail over after
+	// --ha-failover-after (3 s by default), other sets after --failover-after.
+	go svc.RunFailover(runCtx, 500*time.Millisecond)
+	go svc.RunHA(runCtx, 250*time.Millisecond) // returns at once without HA addresses
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- httpSrv.Serve(ln) }()
-	log.Info("hoard serving", "listen", ln.Addr().String(), "public_url", c.PublicURL, "data_dir", dataDir, "store", spec.String(), "version", version)
+	if metricsSrv != nil {
+		go func() {
+			if err := metricsSrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "err", err)
+			}
+		}()
+		defer metricsSrv.Close()
+		log.Info("metrics served", "metrics_listen", metricsLn.Addr().String())
+	}
+	log.Info("hoard serving", "listen", ln.Addr().String(), "dashboard", dashURL, "public_url", c.PublicURL, "data_dir", dataDir, "store", spec.String(), "version", version)
 	if c.PublicURL == "http://"+c.Listen && unspecifiedListen(c.Listen) {
 		log.Warn("--public-url is not set and --listen names no host: links and the service catalog point at " + c.PublicURL +
 			"; set --public-url to the URL clients use")
@@ -388,7 +521,12 @@ func serve(ctx context.Context, args []string) error {
 	if err := drv.Close(); err != nil {
 		log.Warn("driver close", "err", err)
 	}
-	log.Info("stopped")
+	if c.Driver == driverKubernetes {
+		log.Info("stopped; instances keep running as Kubernetes workloads")
+	} else {
+		log.Info("stopped; database engines keep running, and the next hoard serve takes them over; to stop them too, run: hoard stop-all --data-dir "+dataDir,
+			"data_dir", dataDir)
+	}
 	return nil
 }
 
@@ -427,8 +565,37 @@ export OS_PROJECT_DOMAIN_NAME=%s
 export OS_REGION_NAME=%s
 `, c.PublicURL, c.AdminUser, strings.ReplaceAll(pw, "'", `'\''`), c.AdminProject,
 		model.DefaultDomainName, model.DefaultDomainName, c.Region)
+	if c.TLSAuto {
+		rc += "export OS_CACERT=" + c.caPath + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(dataDir, "admin-openrc"), []byte(rc), 0o600); err != nil {
 		return fmt.Errorf("write admin-openrc: %w", err)
 	}
 	return nil
 }
+
+// defaultDatastore is the datastore of a create that names none:
+// MariaDB's primary one, as Rackspace's default.
+const defaultDatastore = "mysql"
+
+// newEngines returns the engines hoard runs, by name; log may be nil. It
+// only builds them: nothing is looked up or started.
+func newEngines(log *slog.Logger) map[string]datastore.Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	engines := map[string]datastore.Engine{}
+	maria := mariadb.New(mariadb.Config{Logger: log.With("engine", "mariadb")})
+	engines[maria.Name()] = maria
+	pg := postgresql.New(postgresql.Config{Logger: log.With("engine", "postgresql")})
+	engines[pg.Name()] = pg
+	rd := redis.New(redis.Config{Logger: log.With("engine", "redis")})
+	engines[rd.Name()] = rd
+	return engines
+}
+
+// The service serves the guest log routes (api.LogBackend is optional).
+var (
+	_ api.LogBackend       = (*service.Service)(nil)
+	_ api.LogObjectBackend = (*service.Service)(nil)
+)

@@ -30,8 +30,21 @@ type Backend interface {
 	// which is cheaper: the summary list uses it.
 	ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error)
 	RenameInstance(ctx context.Context, tenantID, id, name string) error
+	// InstanceCA returns the PEM certificate of the CA that the tenant's
+	// instance id's TLS certificate chains to (NotImplemented when
+	// instances serve no TLS).
+	InstanceCA(ctx context.Context, tenantID, id string) ([]byte, error)
 	DeleteInstance(ctx context.Context, tenantID, id string) error
 	RestartInstance(ctx context.Context, tenantID, id string) error
+	// ListReplicas returns the replicas of the tenant's instance id.
+	ListReplicas(ctx context.Context, tenantID, id string) ([]*model.Instance, error)
+	// DetachReplica makes the tenant's replica id a standalone instance.
+	DetachReplica(ctx context.Context, tenantID, id string) error
+	// PromoteReplica makes the tenant's replica id the source of its set
+	// (promote_to_replica_source); EjectReplicaSource replaces the tenant's
+	// source id, whose engine is gone, by its most advanced replica.
+	PromoteReplica(ctx context.Context, tenantID, id string) error
+	EjectReplicaSource(ctx context.Context, tenantID, id string) error
 
 	// Databases, users and root (reference §10–§12) act on the engine of
 	// the tenant's instance id at once; the instance must be ACTIVE or

@@ -83,7 +83,9 @@ type backupView struct {
 	FailReason  string               `json:"fail_reason,omitempty"`
 }
 
-// newBackupView is b's view. Its locationRef is the artifact's full
+// newBackupView is b's view. Its type is the label of b's artifact format
+// (model.Backup.Type: the backend labels incremental backups, and old ones
+// by their engine). Its locationRef is the artifact's full
 // location for an admin, and for anyone else the location without the
 // host's directories or the object store's endpoint
 // ([backup.TenantLocation]: "local:<key>", "s3://bucket/key").
@@ -91,14 +93,13 @@ func newBackupView(b *model.Backup, admin bool) backupView {
 	v := backupView{
 		ID: b.ID, Name: b.Name, InstanceID: b.InstanceID, Status: string(b.Status),
 		Created: formatTime(b.Created), Updated: formatTime(b.Updated), ProjectID: b.TenantID,
-		VolumeSize: b.VolumeSize, Type: "InnoBackupEx", FailReason: b.Fault,
+		VolumeSize: b.VolumeSize, Type: b.Type, FailReason: b.Fault,
 	}
 	if b.Description != "" {
 		v.Description = &b.Description
 	}
 	if b.ParentID != "" {
 		v.ParentID = &b.ParentID
-		v.Type = "InnoBackupExIncremental"
 	}
 	if b.Automated {
 		v.IsAutomated = 1

@@ -49,7 +49,10 @@ func (f *backupFake) CreateBackup(_ context.Context, tenantID string, req servic
 	b := &model.Backup{ID: id, TenantID: tenantID, Name: req.Name, Description: req.Description,
 		InstanceID: in.ID, ParentID: req.ParentID, Status: model.BackupCompleted, Size: 3 << 28,
 		Location: "file:///srv/hoard-data/backups/" + id + ".xbstream.gz", Datastore: "mysql", DatastoreVersion: "10.11", DatastoreVersionID: "v-1011",
-		VolumeSize: 1, Created: now, Updated: now}
+		VolumeSize: 1, Type: "InnoBackupEx", Created: now, Updated: now}
+	if req.ParentID != "" {
+		b.Type = "InnoBackupExIncremental"
+	}
 	f.backups = append([]*model.Backup{b}, f.backups...)
 	nb := *b
 	nb.Status, nb.Size, nb.Location = model.BackupNew, 0, ""
@@ -397,5 +400,58 @@ func TestBackupLocationRef(t *testing.T) {
 				t.Errorf("GET %s shows the host's layout to a tenant: %s", tt.path, r.body)
 			}
 		})
+	}
+}
+
+// TestBackupType: a backup's type is the label its backend recorded for
+// its artifact's format, not InnoBackupEx for every engine.
+func TestBackupType(t *testing.T) {
+	tests := []struct {
+		name string
+		b    model.Backup
+		want string
+	}{
+		{"mariadb full", model.Backup{Type: "InnoBackupEx"}, "InnoBackupEx"},
+		{"mariadb incremental", model.Backup{ParentID: "p", Type: "InnoBackupExIncremental"}, "InnoBackupExIncremental"},
+		{"postgresql", model.Backup{Datastore: "postgresql", Type: "PgBaseBackup"}, "PgBaseBackup"},
+		{"redis", model.Backup{Datastore: "redis", Type: "RedisBackup"}, "RedisBackup"},
+		{"unlabelled", model.Backup{Datastore: "other"}, ""},
+	}
+	for _, tt := range tests {
+		v := newBackupView(&tt.b, false)
+		if v.Type != tt.want {
+			t.Errorf("%s: type %q, want %q", tt.name, v.Type, tt.want)
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`"type":%q`, tt.want); !strings.Contains(string(j), want) {
+			t.Errorf("%s: %s lacks %s", tt.name, j, want)
+		}
+	}
+
+	h, _ := newBackupHarness(t, 5)
+	in := h.fb.add(tenant, "db", model.StatusActive)
+	create := func(body string) string {
+		t.Helper()
+		r := h.do("POST", "/v1.0/TENANT/backups", body)
+		var created struct{ Backup map[string]any }
+		if err := json.Unmarshal([]byte(r.body), &created); err != nil || r.status != 202 {
+			t.Fatalf("create = %d %s", r.status, r.body)
+		}
+		return created.Backup["id"].(string)
+	}
+	full := create(fmt.Sprintf(`{"backup":{"name":"full","instance":%q}}`, in.ID))
+	inc := create(fmt.Sprintf(`{"backup":{"name":"inc","instance":%q,"parent_id":%q}}`, in.ID, full))
+	for id, want := range map[string]string{full: "InnoBackupEx", inc: "InnoBackupExIncremental"} {
+		r := h.do("GET", "/v1.0/TENANT/backups/"+id, "")
+		var shown struct{ Backup map[string]any }
+		if err := json.Unmarshal([]byte(r.body), &shown); err != nil || r.status != 200 {
+			t.Fatalf("show = %d %s", r.status, r.body)
+		}
+		if shown.Backup["type"] != want {
+			t.Errorf("GET backup %s: type %v, want %s", shown.Backup["name"], shown.Backup["type"], want)
+		}
 	}
 }

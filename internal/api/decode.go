@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -166,14 +167,6 @@ func lastSegment(s string) string {
 	return s
 }
 
-// notImplementedCreateKeys are create fields of features hoard does not
-// offer yet.
-var notImplementedCreateKeys = []struct{ key, what string }{
-	{"replica_of", "Replication"},
-	{"slave_of", "Replication"},
-	{"replica_count", "Replication"},
-}
-
 // decodeCreate decodes and shape-checks an instance create body. Errors are
 // of kind fault.Invalid (all problems in one message) or NotImplemented.
 // Unknown keys are ignored: clients send extras.
@@ -201,14 +194,44 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 		req.Name = name
 	}
 
+	// A replica (Trove's form) may leave out its flavor and volume: they
+	// are its source's. "slave_of" is Trove's older name of "replica_of".
+	for _, k := range []string{"replica_of", "slave_of"} {
+		if raw, ok := inst[k]; ok && !isNull(raw) {
+			if id, ok := stringField(&p, "instance '"+k+"'", raw); ok {
+				if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return !isASCIIAlnum(r) && r != '-' }) {
+					p.add("instance '%s' must be an instance id", k)
+				} else if req.ReplicaOf != "" && req.ReplicaOf != id {
+					p.add("instance 'replica_of' and 'slave_of' name different instances")
+				} else {
+					req.ReplicaOf = id
+				}
+			}
+		}
+	}
+	if raw, ok := inst["replica_count"]; ok && !isNull(raw) {
+		if n, ok := intOrDigits(raw); !ok || n < 1 {
+			p.add("instance 'replica_count' must be an integer of at least 1")
+		} else if req.ReplicaOf == "" {
+			p.add("instance 'replica_count' is only allowed with 'replica_of'")
+		} else {
+			req.ReplicaCount = n
+		}
+	}
+	replica := req.ReplicaOf != ""
+
 	if raw, ok := inst["flavorRef"]; !ok || isNull(raw) {
-		p.add("instance 'flavorRef' is a required property")
+		if !replica {
+			p.add("instance 'flavorRef' is a required property")
+		}
 	} else {
 		req.FlavorRef = decodeFlavorRef(&p, raw)
 	}
 
 	if raw, ok := inst["volume"]; !ok || isNull(raw) {
-		p.add("instance 'volume' is a required property (Volume size was not specified.)")
+		if !replica {
+			p.add("instance 'volume' is a required property (Volume size was not specified.)")
+		}
 	} else if vol, ok := objectField(&p, "instance 'volume'", raw); ok {
 		if raw, ok := vol["size"]; !ok || isNull(raw) {
 			p.add("instance 'volume' 'size' is a required property")
@@ -253,10 +276,10 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 	if raw, ok := inst["restorePoint"]; ok && !isNull(raw) {
 		req.RestoreBackupID = decodeRestorePoint(&p, raw) // decode_backups.go
 	}
-	// nics are accepted and ignored: there is one network. access and
-	// modules are refused below unless empty: nothing a client asks for
-	// there is silently dropped (an instance believed closed to a network
-	// would be open to it).
+	// nics, access and modules are refused below unless empty: nothing a
+	// client asks for there is silently dropped (an instance believed
+	// closed to a network would be open to it; one believed on a network
+	// would not be).
 	if raw, ok := inst["configuration"]; ok {
 		req.Configuration = configurationRef(&p, raw)
 	}
@@ -274,15 +297,38 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 			return service.CreateInstanceRequest{}, err
 		}
 	}
-	for _, ni := range notImplementedCreateKeys {
-		raw, ok := inst[ni.key]
-		if !ok || isNull(raw) || string(bytes.TrimSpace(raw)) == `""` {
-			continue
+	if raw, ok := inst["nics"]; ok && !isNull(raw) {
+		if err := refuseNICs(op, raw); err != nil {
+			return service.CreateInstanceRequest{}, err
 		}
-		return service.CreateInstanceRequest{}, fault.Errorf(fault.NotImplemented, op,
-			"%s is not implemented (instance '%s' given).", ni.what, ni.key)
 	}
 	return req, nil
+}
+
+// refuseNICs refuses a non-empty 'nics' list: hoard gives every instance
+// one address of its own pool and has no networks, ports or fixed
+// addresses to choose, so no network interface asked for can be met (400,
+// as Trove answers for a network it cannot find). An empty list, which
+// asks for nothing, is accepted.
+func refuseNICs(op string, raw json.RawMessage) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return fault.New(fault.Invalid, op, "instance 'nics' must be a list of objects")
+	}
+	for _, item := range list {
+		var nic map[string]json.RawMessage
+		if err := json.Unmarshal(item, &nic); err != nil || nic == nil {
+			return fault.New(fault.Invalid, op, "instance 'nics' must be a list of objects")
+		}
+		for _, k := range slices.Sorted(maps.Keys(nic)) {
+			if !isNull(nic[k]) {
+				return fault.Errorf(fault.Invalid, op,
+					"Network interfaces cannot be chosen (instance 'nics' '%s' given): hoard gives every instance one address of its own pool; leave 'nics' out.",
+					truncate(safetext.Escape(k), 64))
+			}
+		}
+	}
+	return nil
 }
 
 // refuseAccess refuses what an instance's 'access' asks that hoard does
@@ -309,10 +355,12 @@ func refuseAccess(op string, raw json.RawMessage) error {
 }
 
 // refuseModules refuses a non-empty 'modules' list: hoard has no modules,
-// so every id is unknown (404, as Trove answers for an unknown module).
+// so every id is unknown. That is 400, as Trove answers (its
+// ModuleNotFound is missing from its exact-class fault map, reference
+// §2.3), not 404: the URL was found, the body names what cannot be.
 func refuseModules(op string, raw json.RawMessage) error {
 	var mods []struct {
-		ID string `json:"id"`
+		ID *string `json:"id"`
 	}
 	if err := json.Unmarshal(raw, &mods); err != nil {
 		return fault.New(fault.Invalid, op, "instance 'modules' must be a list of objects with an 'id'")
@@ -320,7 +368,10 @@ func refuseModules(op string, raw json.RawMessage) error {
 	if len(mods) == 0 {
 		return nil
 	}
-	return fault.Errorf(fault.NotFound, op, "Module with ID %s could not be found.", truncate(safetext.Escape(mods[0].ID), 64))
+	if mods[0].ID == nil || *mods[0].ID == "" {
+		return fault.New(fault.Invalid, op, "instance 'modules' must be a list of objects with an 'id'")
+	}
+	return fault.Errorf(fault.Invalid, op, "Module with ID %s could not be found: hoard has no modules.", truncate(safetext.Escape(*mods[0].ID), 64))
 }
 
 // decodeFlavorRef accepts an integer, a digit string or an href.
@@ -438,10 +489,12 @@ func optionalString(p *problems, path, key string, m map[string]json.RawMessage)
 const (
 	actionRestart = "restart"
 	actionResize  = "resize"
+	actionPromote = "promote_to_replica_source"
+	actionEject   = "eject_replica_source"
 )
 
 // notImplementedActions are Trove actions hoard does not offer yet.
-var notImplementedActions = []string{"resize", "promote_to_replica_source", "eject_replica_source", "reset_status"}
+var notImplementedActions = []string{"resize", "reset_status"}
 
 // decodeAction decodes an instance action body, which must hold exactly one
 // known action. It returns the action name; for restart the body is fully
@@ -467,13 +520,13 @@ func decodeAction(body []byte) (string, error) {
 	}
 	for name, raw := range m {
 		switch {
-		case name == actionRestart:
+		case name == actionRestart || name == actionPromote || name == actionEject:
 			var args map[string]json.RawMessage
 			if err := json.Unmarshal(raw, &args); err != nil || args == nil {
-				return "", fault.New(fault.Invalid, op, "Validation error: 'restart' must be an object.")
+				return "", fault.Errorf(fault.Invalid, op, "Validation error: '%s' must be an object.", name)
 			}
 			if len(args) != 0 {
-				return "", fault.New(fault.Invalid, op, "Validation error: 'restart' takes no arguments.")
+				return "", fault.Errorf(fault.Invalid, op, "Validation error: '%s' takes no arguments.", name)
 			}
 			return name, nil
 		case slices.Contains(notImplementedActions, name):
@@ -503,11 +556,14 @@ type instanceUpdate struct {
 	// Detach removes the group: "configuration" null or "", or an empty
 	// {"instance": {}} (gophercloud's DetachConfigurationGroup).
 	Detach bool
+	// DetachReplica makes a replica standalone: "replica_of" (or Trove's
+	// older "slave_of") null, Trove's detach-replica.
+	DetachReplica bool
 }
 
 // notImplementedUpdateKeys are update attributes of features hoard does not
 // offer yet.
-var notImplementedUpdateKeys = []string{"replica_of", "slave_of", "datastore_version", "access"}
+var notImplementedUpdateKeys = []string{"datastore_version", "access"}
 
 // decodeUpdate decodes a PUT or PATCH instance body. {"instance": {}} is a
 // valid no-op (gophercloud's DetachConfigurationGroup).
@@ -538,6 +594,18 @@ func decodeUpdate(body []byte) (instanceUpdate, error) {
 		case k == "configuration":
 			u.Configuration = configurationRef(&p, raw)
 			u.Detach = u.Configuration == ""
+		case k == "replica_of" || k == "slave_of":
+			if !isNull(raw) {
+				p.add("instance '%s' can only be null (detach the replica from its source)", k)
+			}
+			u.DetachReplica = true
+		case k == "rm_master_replica_config":
+			// Some troveclient releases send it with a detach: hoard always
+			// removes a detached replica's configuration of its source.
+			var b bool
+			if err := json.Unmarshal(raw, &b); err != nil {
+				p.add("instance 'rm_master_replica_config' must be a boolean")
+			}
 		case slices.Contains(notImplementedUpdateKeys, k):
 			notImpl = append(notImpl, k)
 		default:

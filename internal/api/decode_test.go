@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
@@ -34,8 +35,20 @@ func TestDecodeCreate(t *testing.T) {
 		{name: "allowed cidrs refused", in: base(`,"access":{"allowed_cidrs":["10.0.0.0/8"]}`), kind: fault.NotImplemented, msg: "Network access restrictions are not implemented"},
 		{name: "public refused", in: base(`,"access":{"is_public":true}`), kind: fault.NotImplemented, msg: "Public instances are not implemented"},
 		{name: "access not object", in: base(`,"access":"open"`), kind: fault.Invalid, msg: "instance 'access' must be an object"},
-		{name: "unknown module", in: base(`,"modules":[{"id":"m-1"}]`), kind: fault.NotFound, msg: "Module with ID m-1 could not be found."},
+		{name: "unknown module", in: base(`,"modules":[{"id":"m-1"}]`), kind: fault.Invalid, msg: "Module with ID m-1 could not be found: hoard has no modules."},
+		{name: "module without id", in: base(`,"modules":[{}]`), kind: fault.Invalid, msg: "instance 'modules' must be a list of objects with an 'id'"},
 		{name: "modules not list", in: base(`,"modules":{"id":"m"}`), kind: fault.Invalid, msg: "instance 'modules' must be a list"},
+		{name: "null modules", in: base(`,"modules":null`), want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1}},
+		{name: "nic network", in: base(`,"nics":[{"net-id":"a9832168-7541-4536-b8d9-a8a9b79cf1b4"}]`), kind: fault.Invalid,
+			msg: "Network interfaces cannot be chosen (instance 'nics' 'net-id' given)"},
+		{name: "nic fixed address", in: base(`,"nics":[{"v4-fixed-ip":"127.0.1.9"}]`), kind: fault.Invalid, msg: "'nics' 'v4-fixed-ip' given"},
+		{name: "nic Trove HEAD keys", in: base(`,"nics":[{"network_id":null,"subnet_id":"s","ip_address":"10.0.0.2"}]`), kind: fault.Invalid, msg: "'nics' 'ip_address' given"},
+		{name: "nic port", in: base(`,"nics":[{},{"port-id":"p"}]`), kind: fault.Invalid, msg: "'nics' 'port-id' given"},
+		{name: "nic unknown key escaped", in: base(`,"nics":[{"x\u001b[2J":1}]`), kind: fault.Invalid, msg: `'nics' 'x\x1b[2J' given`},
+		{name: "empty nics", in: base(`,"nics":[{},{"net-id":null}]`), want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1}},
+		{name: "nics not list", in: base(`,"nics":{"net-id":"n"}`), kind: fault.Invalid, msg: "instance 'nics' must be a list of objects"},
+		{name: "nic not object", in: base(`,"nics":["n"]`), kind: fault.Invalid, msg: "instance 'nics' must be a list of objects"},
+		{name: "nic null", in: base(`,"nics":[null]`), kind: fault.Invalid, msg: "instance 'nics' must be a list of objects"},
 		{name: "users and databases", in: base(`,"databases":[{"name":"a","collate":"c"}],"users":[{"name":"u","password":"p","host":"10.%","databases":[{"name":"a"}]},{"name":"v","password":"q"}],"datastore":{"type":"mysql"}`),
 			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, DatastoreType: "mysql",
 				Databases: []datastore.Database{{Name: "a", Collate: "c"}},
@@ -64,7 +77,17 @@ func TestDecodeCreate(t *testing.T) {
 		{name: "datastore not object", in: base(`,"datastore":"mysql"`), kind: fault.Invalid, msg: "'datastore' must be an object"},
 		{name: "restore bad ref", in: base(`,"restorePoint":{"backupRef":"b"}`), kind: fault.Invalid, msg: "not a valid UUID"},
 		{name: "restore no ref", in: base(`,"restorePoint":{}`), kind: fault.Invalid, msg: "'backupRef' is a required property"},
-		{name: "replica count", in: base(`,"replica_count":2`), kind: fault.NotImplemented, msg: "Replication"},
+		{name: "replica count without source", in: base(`,"replica_count":2`), kind: fault.Invalid, msg: "'replica_count' is only allowed with 'replica_of'"},
+		{name: "replica, Trove form", in: `{"instance":{"name":"r","replica_of":"a-1","replica_count":"2"}}`,
+			want: service.CreateInstanceRequest{Name: "r", ReplicaOf: "a-1", ReplicaCount: 2}},
+		{name: "replica, Rackspace form", in: base(`,"replica_of":"a-1"`),
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, ReplicaOf: "a-1"}},
+		{name: "replica, slave_of", in: `{"instance":{"name":"r","slave_of":"a-1"}}`, want: service.CreateInstanceRequest{Name: "r", ReplicaOf: "a-1"}},
+		{name: "replica_of and slave_of differ", in: `{"instance":{"name":"r","slave_of":"a-1","replica_of":"b"}}`, kind: fault.Invalid, msg: "name different instances"},
+		{name: "replica_of not an id", in: `{"instance":{"name":"r","replica_of":"a/../b"}}`, kind: fault.Invalid, msg: "'replica_of' must be an instance id"},
+		{name: "replica_of number", in: `{"instance":{"name":"r","replica_of":5}}`, kind: fault.Invalid, msg: "'replica_of' must be a string"},
+		{name: "replica count zero", in: `{"instance":{"name":"r","replica_of":"a","replica_count":0}}`, kind: fault.Invalid, msg: "'replica_count' must be an integer of at least 1"},
+		{name: "no flavor without replica_of", in: `{"instance":{"name":"r","volume":{"size":1}}}`, kind: fault.Invalid, msg: "'flavorRef' is a required property"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +96,8 @@ func TestDecodeCreate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("decodeCreate(%s) error %v", tt.in, err)
 				}
-				if diff := cmp.Diff(tt.want, got); diff != "" {
+				// The unexported fields are the service's own (never decoded).
+				if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(service.CreateInstanceRequest{})); diff != "" {
 					t.Errorf("decodeCreate(%s) (-want +got):\n%s", tt.in, diff)
 				}
 				return
@@ -142,7 +166,14 @@ func TestDecodeUpdate(t *testing.T) {
 		{`{"instance":{"configuration":null}}`, instanceUpdate{Detach: true}, fault.Internal},
 		{`{"instance":{"configuration":""}}`, instanceUpdate{Detach: true}, fault.Internal},
 		{`{"instance":{"configuration":7}}`, instanceUpdate{}, fault.Invalid},
-		{`{"instance":{"name":"n","replica_of":""}}`, instanceUpdate{}, fault.NotImplemented},
+		{`{"instance":{"name":"n","replica_of":""}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"replica_of":null}}`, instanceUpdate{DetachReplica: true}, fault.Internal},
+		{`{"instance":{"slave_of":null}}`, instanceUpdate{DetachReplica: true}, fault.Internal},
+		{`{"instance":{"configuration":null,"replica_of":null}}`, instanceUpdate{Detach: true, DetachReplica: true}, fault.Internal},
+		{`{"instance":{"slave_of":null,"replica_of":null,"rm_master_replica_config":true}}`, instanceUpdate{DetachReplica: true}, fault.Internal},
+		{`{"instance":{"replica_of":null,"rm_master_replica_config":"yes"}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"name":"n","replica_of":null}}`, instanceUpdate{Name: "n", Rename: true, DetachReplica: true}, fault.Internal},
+		{`{"instance":{"datastore_version":"x"}}`, instanceUpdate{}, fault.NotImplemented},
 	}
 	for _, tt := range tests {
 		got, err := decodeUpdate([]byte(tt.in))
@@ -165,6 +196,8 @@ func FuzzDecodeCreate(f *testing.F) {
 		`{"instance":{"name":"db","flavorRef":"https://h/flavors/2","volume":{"size":"2","type":null},"datastore":{"type":"mysql","version":"10.11"}}}`,
 		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"databases":[{"name":"a"}],"users":[{"name":"u","password":"p","databases":[{"name":"a"}]}]}}`,
 		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"locality":"x","replica_of":"r"}}`,
+		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"nics":[{"net-id":"n","v4-fixed-ip":"1.2.3.4"}],"modules":[{"id":"m"}]}}`,
+		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"nics":[{},null],"modules":[{}],"access":{"is_public":false}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -202,7 +235,7 @@ func FuzzDecodeAction(f *testing.F) {
 			}
 			return
 		}
-		if action != actionRestart && !slices.Contains(notImplementedActions, action) {
+		if action != actionRestart && action != actionPromote && action != actionEject && !slices.Contains(notImplementedActions, action) {
 			t.Fatalf("decodeAction(%q) = unknown action %q", body, action)
 		}
 	})

@@ -17,6 +17,8 @@
 //   - views.go: response shapes (instance, flavor, datastore, links,
 //     timestamps without a zone suffix).
 //   - versions.go, flavors.go, datastores.go, instances.go: the handlers.
+//   - quotas.go, decode_quotas.go: GET /limits and the admin
+//     mgmt/quotas routes (an optional [QuotaBackend]).
 //
 // Handlers return an error; classified errors (package fault) become the
 // matching Trove fault, anything else a 500 instanceFault that carries only

@@ -3,9 +3,12 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/hoard-db/hoard/internal/model"
 )
 
 // Instance lists are the largest answers hoard gives (a page of 100
@@ -117,6 +120,10 @@ func appendInstanceView(b []byte, v *instanceView) []byte {
 		}
 		b = append(b, ']')
 	}
+	if v.Port != 0 {
+		b = append(b, `,"port":`...)
+		b = strconv.AppendInt(b, int64(v.Port), 10)
+	}
 	if v.Created != "" {
 		b = append(b, `,"created":`...)
 		b = appendJSONString(b, v.Created)
@@ -147,6 +154,52 @@ func appendInstanceView(b []byte, v *instanceView) []byte {
 		b = appendLinks(b, c.Links)
 		b = append(b, '}')
 	}
+	if rp := v.ReplicaOf; rp != nil {
+		b = append(b, `,"replica_of":`...)
+		b = appendReplicaRef(b, rp)
+	}
+	if len(v.Replicas) > 0 {
+		b = append(b, `,"replicas":[`...)
+		for i := range v.Replicas {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendReplicaRef(b, &v.Replicas[i])
+		}
+		b = append(b, ']')
+	}
+	if rs := v.Replication; rs != nil {
+		b = append(b, `,"replication":{"state":`...)
+		b = appendJSONString(b, rs.State)
+		b = append(b, `,"lag_seconds":`...)
+		if rs.LagSeconds == nil {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONFloat(b, *rs.LagSeconds)
+		}
+		if rs.Error != "" {
+			b = append(b, `,"error":`...)
+			b = appendJSONString(b, rs.Error)
+		}
+		b = append(b, '}')
+	}
+	if v.HAID != "" {
+		b = append(b, `,"ha_id":`...)
+		b = appendJSONString(b, v.HAID)
+	}
+	return append(b, '}')
+}
+
+// appendReplicaRef appends the JSON of r.
+func appendReplicaRef(b []byte, r *replicaRefView) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, r.ID)
+	if r.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, r.Name)
+	}
+	b = append(b, `,"links":`...)
+	b = appendLinks(b, r.Links)
 	return append(b, '}')
 }
 
@@ -244,4 +297,102 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// summaryEncoder appends the summary views of instances (what
+// appendInstanceView writes for linker.instanceView) without building the
+// views: the parts every instance of a page shares (the link prefixes, a
+// flavor's object) are escaped once per page rather than once per instance.
+type summaryEncoder struct {
+	self, bookmark string // JSON-escaped link prefixes, no quotes
+	flavorID       int    // flavor of flavorJSON
+	flavorJSON     []byte
+	lk             *linker
+}
+
+// newSummaryEncoder returns an encoder for lk's links, or nil if the links'
+// prefix is not valid UTF-8 (escaping it apart from the ids could then
+// differ from escaping whole links).
+func newSummaryEncoder(lk *linker) *summaryEncoder {
+	if !utf8.ValidString(lk.tenant) {
+		return nil
+	}
+	esc := func(s string) string {
+		b := appendJSONString(nil, s)
+		return string(b[1 : len(b)-1])
+	}
+	return &summaryEncoder{self: esc(lk.tenant + "/instances/"), bookmark: esc(lk.base + "/instances/"), flavorID: -1, lk: lk}
+}
+
+// appendSummary appends the JSON of lk.instanceView(in).
+func (e *summaryEncoder) appendSummary(b []byte, in *model.Instance) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, in.ID)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, in.Name)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, string(in.Status))
+	id := url.PathEscape(in.ID) // ASCII: needs no JSON escape but for '"' and '\\', which it escapes
+	b = append(b, `,"links":[{"href":"`...)
+	b = append(b, e.self...)
+	b = append(b, id...)
+	b = append(b, `","rel":"self"},{"href":"`...)
+	b = append(b, e.bookmark...)
+	b = append(b, id...)
+	b = append(b, `","rel":"bookmark"}],"flavor":`...)
+	if e.flavorID != in.FlavorID || e.flavorJSON == nil {
+		fid := strconv.Itoa(in.FlavorID)
+		f := append([]byte(`{"id":`), appendJSONString(nil, fid)...)
+		f = append(f, `,"links":`...)
+		f = appendLinks(f, e.lk.flavor(fid))
+		e.flavorID, e.flavorJSON = in.FlavorID, append(f, '}')
+	}
+	b = append(b, e.flavorJSON...)
+	b = append(b, `,"datastore":{"type":`...)
+	b = appendJSONString(b, in.Datastore)
+	b = append(b, `,"version":`...)
+	b = appendJSONString(b, in.DatastoreVersion)
+	b = append(b, `},"volume":{"size":`...)
+	b = strconv.AppendInt(b, int64(in.VolumeSize), 10)
+	b = append(b, '}')
+	if addr := in.Address; addr != "" {
+		b = append(b, `,"hostname":`...)
+		b = appendJSONString(b, addr)
+		if isIP(addr) { // see setAddress
+			b = append(b, `,"ip":[`...)
+			b = appendJSONString(b, addr)
+			b = append(b, `],"addresses":[{"address":`...)
+			b = appendJSONString(b, addr)
+			b = append(b, `,"type":"private"}]`...)
+		}
+	}
+	return append(b, '}')
+}
+
+// writeSummaryList writes the list of the summary views of items with next
+// as its links, as writeInstanceList would.
+func (e *summaryEncoder) writeSummaryList(w http.ResponseWriter, items []*model.Instance, next []link) {
+	bp := listBufs.Get().(*[]byte)
+	b := append((*bp)[:0], `{"instances":[`...)
+	for i, in := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = e.appendSummary(b, in)
+	}
+	b = append(b, ']')
+	if len(next) > 0 {
+		b = append(b, `,"links":`...)
+		b = appendLinks(b, next)
+		b = append(b, `,"instances_links":`...)
+		b = appendLinks(b, next)
+	}
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		listBufs.Put(bp)
+	}
 }

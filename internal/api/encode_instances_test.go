@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
@@ -37,9 +38,14 @@ func fullInstanceView(s string, used float64) instanceView {
 		Volume:    volumeView{Size: -7, Used: &used},
 		Hostname:  s, IP: []string{s, s + "2"},
 		Addresses: []addressView{{Address: s, Type: "private"}, {Address: s, Type: s}},
+		Port:      3306,
 		Created:   s, Updated: s,
 		Fault:         &instanceFaultView{Message: s, Created: s, Details: &d},
 		Configuration: &configurationRefView{ID: s, Name: s, Links: []link{{Href: s, Rel: "self"}}},
+		ReplicaOf:     &replicaRefView{ID: s, Links: []link{{Href: s, Rel: "self"}}},
+		Replicas:      []replicaRefView{{ID: s, Name: s, Links: []link{{Href: s, Rel: "self"}}}, {ID: s}},
+		Replication:   &replicationView{State: s, LagSeconds: &used, Error: s},
+		HAID:          s,
 	}
 }
 
@@ -49,7 +55,7 @@ func TestAppendInstanceList(t *testing.T) {
 	lk := newLinker(req, "T x")
 	fromModel := []*model.Instance{
 		{ID: "i-1", Name: "db", Status: model.StatusActive, FlavorID: 2, VolumeSize: 5, Datastore: "mysql",
-			DatastoreVersion: "10.11", Address: "127.0.1.2"},
+			DatastoreVersion: "10.11", Address: "127.0.1.2", Port: 3306},
 		{ID: "i/2 ?", Name: odd, Status: model.StatusBuild, Address: "db-1.ns.svc"},
 		{ID: "i-3", Name: "x", Status: model.StatusError, FlavorID: 2, Address: "::1",
 			Fault: &model.Fault{Message: odd, Details: "d"}},
@@ -73,6 +79,7 @@ func TestAppendInstanceList(t *testing.T) {
 		{"every field", instanceList{Instances: []instanceView{fullInstanceView(odd, 0.01), fullInstanceView("", 1e21),
 			fullInstanceView("x", 123456.5), fullInstanceView("y", 1e-7)}}},
 		{"zero view", instanceList{Instances: []instanceView{{}}}},
+		{"replication unknown lag", instanceList{Instances: []instanceView{{Replication: &replicationView{State: "connecting"}}}}},
 		{"empty slices", instanceList{Instances: []instanceView{{Links: []link{}, IP: []string{}, Addresses: []addressView{},
 			Flavor: instanceFlavorView{Links: []link{}}, Fault: &instanceFaultView{}}}}},
 	}
@@ -95,8 +102,10 @@ func TestInstanceViewFields(t *testing.T) {
 		want string
 	}{
 		{instanceList{}, "instances links,omitempty instances_links,omitempty"},
-		{instanceView{}, "id name status links flavor datastore volume hostname,omitempty ip,omitempty addresses,omitempty " +
-			"created,omitempty updated,omitempty fault,omitempty configuration,omitempty"},
+		{instanceView{}, "id name status links flavor datastore volume hostname,omitempty ip,omitempty addresses,omitempty port,omitempty " +
+			"created,omitempty updated,omitempty fault,omitempty configuration,omitempty replica_of,omitempty replicas,omitempty replication,omitempty ha_id,omitempty"},
+		{replicaRefView{}, "id name,omitempty links"},
+		{replicationView{}, "state lag_seconds error,omitempty"},
 		{instanceFlavorView{}, "id links"},
 		{instanceDatastoreView{}, "type version"},
 		{volumeView{}, "size used,omitempty"},
@@ -200,4 +209,101 @@ func TestListInstanceSummaries(t *testing.T) {
 			t.Errorf("GET %s used summaries: %v, want %v", path, used, wantUsed)
 		}
 	}
+}
+
+// summaryListBoth returns what the summary encoder writes for items and
+// what writeInstanceList writes for their views; enc is nil when the
+// encoder refuses the request's links.
+func summaryListBoth(t testing.TB, lk *linker, items []*model.Instance, next []link) (got, want string, ok bool) {
+	t.Helper()
+	enc := newSummaryEncoder(lk)
+	out := instanceList{Instances: make([]instanceView, 0, len(items)), Links: next, InstancesLinks: next}
+	for _, in := range items {
+		out.Instances = append(out.Instances, lk.instanceView(in))
+	}
+	rec := httptest.NewRecorder()
+	writeInstanceList(rec, &out)
+	if enc == nil {
+		return "", rec.Body.String(), false
+	}
+	rec2 := httptest.NewRecorder()
+	enc.writeSummaryList(rec2, items, next)
+	if h1, h2 := rec.Header().Get("Content-Type"), rec2.Header().Get("Content-Type"); h1 != h2 || rec.Code != rec2.Code {
+		t.Errorf("summary encoder: %d %s, want %d %s", rec2.Code, h2, rec.Code, h1)
+	}
+	return rec2.Body.String(), rec.Body.String(), true
+}
+
+// TestSummaryEncoder checks that the summary encoder writes the bytes of
+// the views it stands for.
+func TestSummaryEncoder(t *testing.T) {
+	const odd = "a<b>&c \"q\" \\ \b\f\n\r\t\x00\x1f\x7f é \u2028 \u2029 \xff\xfe 🙂 end"
+	items := []*model.Instance{
+		{ID: "i-1", Name: "db", Status: model.StatusActive, FlavorID: 2, VolumeSize: 5, Datastore: "mysql",
+			DatastoreVersion: "10.11", Address: "127.0.1.2", Port: 3306},
+		{ID: "i-2", Name: "db2", Status: model.StatusActive, FlavorID: 2, VolumeSize: 5, Datastore: "mysql",
+			DatastoreVersion: "10.11", Address: "127.0.1.3"},
+		{ID: "i/2 ?\"\\<" + odd, Name: odd, Status: model.InstanceStatus(odd), FlavorID: -3, Datastore: odd,
+			DatastoreVersion: odd, Address: "db-1.ns.svc"},
+		{ID: "i-3", Name: "x", Status: model.StatusError, FlavorID: 1, Address: "::1",
+			Fault: &model.Fault{Message: odd, Details: "d"}},
+		{ID: "i-4", FlavorID: 2},
+	}
+	for _, tc := range []struct {
+		name, url, tenant, publicURL, proto string
+		items                               []*model.Instance
+		next                                bool
+	}{
+		{name: "plain", url: "http://db.example.com/v1.0/t/instances", tenant: "t", items: items},
+		{name: "with next", url: "http://db.example.com/v1.0/t/instances?limit=2&marker=a&b=<>", tenant: "t", items: items, next: true},
+		{name: "odd tenant", url: "http://db.example.com/v1.0/T%20x/instances", tenant: "T x\"é\\", items: items},
+		{name: "forwarded https", url: "http://h:8779/v1.0/t/instances", tenant: "t", proto: "https", items: items},
+		{name: "public URL", url: "http://h/v1.0/t/instances", tenant: "t", publicURL: "https://db.example.com/<\"é\u2028>", items: items},
+		{name: "public URL not UTF-8", url: "http://h/v1.0/t/instances", tenant: "t", publicURL: "https://x/\xff", items: items},
+		{name: "empty", url: "http://h/v1.0/t/instances", tenant: "t", items: []*model.Instance{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.url, nil)
+			if tc.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tc.proto)
+			}
+			if tc.publicURL != "" {
+				req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, &reqInfo{base: tc.publicURL}))
+			}
+			var next []link
+			if tc.next {
+				next = nextLinks(req, "i-4", 2)
+			}
+			got, want, ok := summaryListBoth(t, newLinker(req, tc.tenant), tc.items, next)
+			if !ok {
+				if utf8.ValidString(tc.publicURL) {
+					t.Fatal("the summary encoder refused a valid link prefix")
+				}
+				return
+			}
+			if got != want {
+				t.Errorf("summary encoder wrote\n%s\nwant (the views)\n%s", got, want)
+			}
+		})
+	}
+}
+
+func FuzzSummaryEncoder(f *testing.F) {
+	f.Add("i-1", "db", "ACTIVE", 1, 5, "127.0.0.1", "t", "")
+	f.Add("", "", "", 0, 0, "", "", "")
+	f.Add("a/b?c\"", "\u2028<\xff>", "x", -1, 1<<40, "db.svc", "T x", "https://x/\"é")
+	f.Fuzz(func(t *testing.T, id, name, status string, flavor, size int, addr, tenant, publicURL string) {
+		req := httptest.NewRequest("GET", "http://db.example.com/v1.0/t/instances", nil)
+		if publicURL != "" {
+			req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, &reqInfo{base: publicURL}))
+		}
+		in := &model.Instance{ID: id, Name: name, Status: model.InstanceStatus(status), FlavorID: flavor,
+			VolumeSize: size, Datastore: name, DatastoreVersion: status, Address: addr}
+		other := *in
+		other.FlavorID++
+		got, want, ok := summaryListBoth(t, newLinker(req, tenant), []*model.Instance{in, &other, in}, nil)
+		if ok && got != want {
+			t.Errorf("summary encoder wrote\n%s\nwant (the views)\n%s", got, want)
+		}
+	})
 }

@@ -29,6 +29,7 @@ import (
 type fakeBackend struct {
 	mu         sync.Mutex
 	now        func() time.Time
+	caOff      bool // InstanceCA: instances serve no TLS (tls_test.go)
 	flavors    []model.Flavor
 	datastores []model.Datastore
 	instances  map[string]*model.Instance
@@ -395,4 +396,74 @@ func (h *harness) do(method, path, body string, hdr ...string) response {
 	rec := httptest.NewRecorder()
 	h.srv.Handler().ServeHTTP(rec, req)
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+}
+
+// ListReplicas implements Backend: the instances whose ReplicaOf is id.
+func (f *fakeBackend) ListReplicas(ctx context.Context, tenantID, id string) ([]*model.Instance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.lookup(tenantID, id); err != nil {
+		return nil, err
+	}
+	var out []*model.Instance
+	for _, in := range f.instances {
+		if in.ReplicaOf == id {
+			c := *in
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *model.Instance) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DetachReplica implements Backend: the replica is standalone at once.
+func (f *fakeBackend) DetachReplica(ctx context.Context, tenantID, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, err := f.lookup(tenantID, id)
+	if err != nil {
+		return err
+	}
+	if in.ReplicaOf == "" {
+		return fault.Errorf(fault.Invalid, "fake", "Instance %s is not a replica.", id)
+	}
+	in.ReplicaOf = ""
+	return nil
+}
+
+// PromoteReplica implements Backend: roles swap at once.
+func (f *fakeBackend) PromoteReplica(ctx context.Context, tenantID, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, err := f.lookup(tenantID, id)
+	if err != nil {
+		return err
+	}
+	if in.ReplicaOf == "" {
+		return fault.Errorf(fault.Invalid, "fake", "Instance %s is not a replica.", id)
+	}
+	src := in.ReplicaOf
+	for _, o := range f.instances {
+		if o.ReplicaOf == src || o.ID == src {
+			o.ReplicaOf = id
+		}
+	}
+	in.ReplicaOf = ""
+	return nil
+}
+
+// EjectReplicaSource implements Backend: refused unless the source has
+// replicas (the fake's engines always answer).
+func (f *fakeBackend) EjectReplicaSource(ctx context.Context, tenantID, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.lookup(tenantID, id); err != nil {
+		return err
+	}
+	for _, o := range f.instances {
+		if o.ReplicaOf == id {
+			return fault.Errorf(fault.Invalid, "fake", "Replica Source %s cannot be ejected as it has a current heartbeat.", id)
+		}
+	}
+	return fault.Errorf(fault.Invalid, "fake", "Instance %s is not a replica source.", id)
 }

@@ -87,6 +87,9 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, err error) {
 	if body.Message == "" {
 		body.Message = fi.msg
 	}
+	if fi.status < 500 {
+		ri.fault = body.Message
+	}
 	if werr := writeJSON(w, fi.status, map[string]faultBody{fi.name: body}); werr != nil {
 		log.LogAttrs(r.Context(), slog.LevelError, "write fault", slog.String("err", werr.Error()))
 	}

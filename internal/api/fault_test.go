@@ -163,9 +163,17 @@ func TestFaults(t *testing.T) {
 			status: 501, fault: "notImplemented", msg: "'reset_status'"},
 		{name: "resize unknown instance", method: "POST", path: inst + "nope/action", body: `{"resize":{"flavorRef":"2"}}`,
 			status: 404, fault: "itemNotFound"},
-		{name: "create replica", method: "POST", path: "/v1.0/TENANT/instances",
-			body:   `{"instance":{"name":"a","flavorRef":"1","volume":{"size":1},"replica_of":"x"}}`,
-			status: 501, fault: "notImplemented", msg: "Replication"},
+		{name: "detach a non-replica", method: "PATCH", path: inst + "{id}", body: `{"instance":{"replica_of":null}}`, setup: active,
+			status: 400, fault: "badRequest", msg: "is not a replica"},
+		{name: "promote a non-replica", method: "POST", path: inst + "{id}/action", body: `{"promote_to_replica_source":{}}`, setup: active,
+			status: 400, fault: "badRequest", msg: "is not a replica"},
+		{name: "eject a non-source", method: "POST", path: inst + "{id}/action", body: `{"eject_replica_source":{}}`, setup: active,
+			status: 400, fault: "badRequest", msg: "is not a replica source"},
+		{name: "promote with arguments", method: "POST", path: inst + "{id}/action", body: `{"promote_to_replica_source":{"x":1}}`, setup: active,
+			status: 400, fault: "badRequest", msg: "takes no arguments"},
+		{name: "include_replicas not a boolean", method: "GET", path: "/v1.0/TENANT/instances?include_replicas=maybe",
+			status: 400, fault: "badRequest", msg: "include_replicas"},
+		{name: "replicas of unknown instance", method: "GET", path: inst + "nope/replicas", status: 404, fault: "itemNotFound"},
 		{name: "attach configuration", method: "PUT", path: inst + "{id}", body: `{"instance":{"configuration":"c1"}}`, setup: active,
 			status: 501, fault: "notImplemented", msg: "'configuration'"},
 		// 503
@@ -326,7 +334,7 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("no access log entry in:\n%s", logs)
 	}
 	id := r.header.Get("X-Openstack-Request-Id")
-	for k, want := range map[string]any{"method": "GET", "path": "/v1.0/TENANT/instances", "status": float64(200), "request_id": id, "level": "INFO"} {
+	for k, want := range map[string]any{"method": "GET", "path": "/v1.0/TENANT/instances", "status": float64(200), "request_id": id, "level": "DEBUG"} {
 		if entry[k] != want {
 			t.Errorf("access log %s = %v, want %v", k, entry[k], want)
 		}

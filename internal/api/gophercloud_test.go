@@ -34,10 +34,15 @@ func TestGophercloud(t *testing.T) {
 		Users: users.BatchCreateOpts{{Name: "demouser", Password: "demopassword",
 			Databases: databases.BatchCreateOpts{{Name: "sampledb"}}}},
 		Datastore: &instances.DatastoreOpts{Type: "mysql", Version: "10.11"},
-		Networks:  []instances.NetworkOpts{{UUID: "net"}},
 	}).Extract()
 	if err != nil {
 		t.Fatalf("instances.Create: %v", err)
+	}
+	// A network cannot be chosen: refused, never dropped.
+	_, err = instances.Create(ctx, sc, instances.CreateOpts{Name: "gc-net", FlavorRef: "1", Size: 1,
+		Networks: []instances.NetworkOpts{{UUID: "net"}}}).Extract()
+	if !gophercloud.ResponseCodeIs(err, http.StatusBadRequest) {
+		t.Errorf("instances.Create with a network = %v, want 400", err)
 	}
 	if created.Status != "BUILD" || created.Flavor.ID != "1" || created.Volume.Size != 2 ||
 		created.Created.IsZero() || created.Datastore.Type != "mysql" {
@@ -83,6 +88,14 @@ func TestGophercloud(t *testing.T) {
 	}
 	if n := len(h.fb.listedPages); n != 3 {
 		t.Errorf("client fetched %d pages, want 3", n)
+	}
+	// Rackspace's include_replicas=false reaches the backend.
+	h.fb.listedPages = nil
+	if _, err := sc.Get(ctx, sc.ServiceURL("instances")+"?include_replicas=false", nil, nil); err != nil {
+		t.Fatalf("GET instances?include_replicas=false: %v", err)
+	}
+	if len(h.fb.listedPages) != 1 || !h.fb.listedPages[0].SkipReplicas {
+		t.Errorf("include_replicas=false listed %+v, want SkipReplicas", h.fb.listedPages)
 	}
 
 	if err := instances.Restart(ctx, sc, created.ID).ExtractErr(); err != nil {

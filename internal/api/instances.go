@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/store"
@@ -46,6 +47,16 @@ func (s *Server) listInstancesView(w http.ResponseWriter, r *http.Request, detai
 	if err != nil {
 		return err
 	}
+	// Rackspace's include_replicas (default true).
+	if q := r.URL.Query(); q.Has("include_replicas") {
+		switch v := strings.ToLower(q.Get("include_replicas")); v {
+		case "true", "1":
+		case "false", "0":
+			page.SkipReplicas = true
+		default:
+			return fault.Errorf(fault.Invalid, "api.instance.list", "Invalid include_replicas '%s': it must be true or false.", truncate(v, 16))
+		}
+	}
 	tenant := r.PathValue("tenant")
 	list := s.b.ListInstanceSummaries
 	if detail {
@@ -57,6 +68,14 @@ func (s *Server) listInstancesView(w http.ResponseWriter, r *http.Request, detai
 	}
 	admin := reqInfoFrom(r.Context()).isAdmin()
 	lk := newLinker(r, tenant)
+	if enc := newSummaryEncoder(lk); enc != nil && !detail {
+		var next []link
+		if more && len(items) > 0 {
+			next = nextLinks(r, items[len(items)-1].ID, page.Limit)
+		}
+		enc.writeSummaryList(w, items, next)
+		return nil
+	}
 	out := instanceList{Instances: make([]instanceView, 0, len(items))}
 	for _, in := range items {
 		if detail {
@@ -127,10 +146,15 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request) error {
 	if u.Rename {
 		err = s.b.RenameInstance(r.Context(), tenant, id, u.Name)
 	}
+	// The configuration change is inline; a replica's detach starts a task
+	// (DETACH), after which the instance takes no other change: it goes last.
 	if err == nil && (u.Detach || u.Configuration != "") {
 		err = s.updateInstanceConfiguration(r, u)
-	} else if !u.Rename {
+	} else if err == nil && !u.Rename && !u.DetachReplica {
 		_, err = s.b.GetInstance(r.Context(), tenant, id) // a no-op still needs the instance
+	}
+	if err == nil && u.DetachReplica {
+		err = s.b.DetachReplica(r.Context(), tenant, id)
 	}
 	if err != nil {
 		return err
@@ -165,6 +189,10 @@ func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) error {
 		err = s.b.RestartInstance(r.Context(), tenant, id)
 	case actionResize:
 		err = s.resizeInstance(r, body) // configurations.go
+	case actionPromote:
+		err = s.b.PromoteReplica(r.Context(), tenant, id)
+	case actionEject:
+		err = s.b.EjectReplicaSource(r.Context(), tenant, id)
 	default:
 		// Trove loads the instance first: an unknown one is 404 whatever
 		// the action.
@@ -177,5 +205,23 @@ func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
+	return nil
+}
+
+// listReplicas serves GET /v1.0/{tenant}/instances/{id}/replicas
+// (Rackspace): the replicas of a source, in the detail list view.
+func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
+	tenant := r.PathValue("tenant")
+	items, err := s.b.ListReplicas(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	admin := reqInfoFrom(r.Context()).isAdmin()
+	lk := newLinker(r, tenant)
+	out := instanceList{Instances: make([]instanceView, 0, len(items))}
+	for _, in := range items {
+		out.Instances = append(out.Instances, lk.instanceDetailView(in, nil, admin))
+	}
+	writeInstanceList(w, &out)
 	return nil
 }

@@ -31,7 +31,7 @@ func TestCreateInstance(t *testing.T) {
 	body := `{"instance":{"name":"json_rack_instance","flavorRef":"https://x/v1.0/1234/flavors/2","volume":{"size":"2","type":null},
 		"databases":[{"name":"sampledb","character_set":"utf8","collate":"utf8_general_ci"},{"name":"nextround"}],
 		"users":[{"name":"demouser","password":"demopassword","databases":[{"name":"sampledb"}]}],
-		"datastore":{"type":"MySQL","version":"10.11"},"nics":[{"net-id":"x"}],"availability_zone":"az1","extra":{"a":1}}}`
+		"datastore":{"type":"MySQL","version":"10.11"},"nics":[],"availability_zone":"az1","extra":{"a":1}}}`
 	r := h.do("POST", "/v1.0/TENANT/instances", body)
 	if r.status != http.StatusOK {
 		t.Fatalf("create = %d %s, want 200", r.status, r.body)
@@ -78,6 +78,7 @@ func TestShowInstanceShape(t *testing.T) {
 	h := newHarness(t, Config{})
 	in := h.fb.add(tenant, "db1", model.StatusError)
 	in.Address = "127.0.1.5"
+	in.Port = 3306
 	in.Fault = &model.Fault{Message: "engine did not start", Details: "stack", Created: time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))}
 	h.fb.used[in.ID] = 0.16
 
@@ -91,7 +92,7 @@ func TestShowInstanceShape(t *testing.T) {
 		`"flavor":{"id":"1","links":[{"href":"https://db.example.com/v1.0/TENANT/flavors/1","rel":"self"},` +
 		`{"href":"https://db.example.com/flavors/1","rel":"bookmark"}]},` +
 		`"datastore":{"type":"mysql","version":"10.11"},"volume":{"size":2,"used":0.16},` +
-		`"hostname":"127.0.1.5","ip":["127.0.1.5"],"addresses":[{"address":"127.0.1.5","type":"private"}],` +
+		`"hostname":"127.0.1.5","ip":["127.0.1.5"],"addresses":[{"address":"127.0.1.5","type":"private"}],"port":3306,` +
 		`"created":"2024-05-06T07:08:09","updated":"2024-05-06T07:08:09",` +
 		`"fault":{"message":"engine did not start","created":"2024-01-02T02:04:05","details":null}}}`
 	if diff := cmp.Diff(mustJSON(t, want), mustJSON(t, r.body)); diff != "" {

@@ -28,7 +28,8 @@ type reqInfo struct {
 	log       *slog.Logger
 	principal *identity.Principal // nil until authenticated
 	base      string              // Config.PublicURL: the base of links ("" = from the request)
-	route     string              // the route pattern that served it, for metrics
+	route     string              // the route that served it, for metrics (routeLabel)
+	fault     string              // the public message of a 4xx fault written, for the access log
 }
 
 func (ri *reqInfo) logger(fallback *slog.Logger) *slog.Logger {
@@ -120,6 +121,16 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 	})
 }
 
+// accessLevel is the level of a request's access log line: reads that
+// succeed (the polls of clients waiting for a status, every half second)
+// at DEBUG, everything else at INFO.
+func accessLevel(method string, status int) slog.Level {
+	if (method == http.MethodGet || method == http.MethodHead) && status < 400 {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
 func (s *Server) withAccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
@@ -131,11 +142,16 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			} else if panicked {
 				status = http.StatusInternalServerError // written by withRecover
 			}
-			// The path only: never headers (the token) or bodies.
+			// The path only: never headers (the token) or bodies. A refusal
+			// carries its fault's message (public text, as the client got).
 			d := s.now().Sub(start)
-			reqInfoFrom(r.Context()).logger(s.log).LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", status), slog.Duration("duration", d))
+			ri := reqInfoFrom(r.Context())
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", status), slog.Duration("duration", d)}
+			if ri.fault != "" && status >= 400 && status < 500 {
+				attrs = append(attrs, slog.String("fault", ri.fault))
+			}
+			ri.logger(s.log).LogAttrs(context.WithoutCancel(r.Context()), accessLevel(r.Method, status), "request", attrs...)
 			if s.cfg.Observe != nil {
 				route := ""
 				if ri := reqInfoFrom(r.Context()); ri != nil {
@@ -258,9 +274,36 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 				"User with tenant id %s cannot access this resource.", p.ProjectID))
 			return
 		}
+		if err := authorize(p, r.Method); err != nil {
+			s.writeFault(w, r, err)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// authorize is the one check of what a principal's roles allow on the
+// resources of a tenant it may access: GET and HEAD read, every other
+// method changes something. Which roles read and which write is
+// identity's policy (Principal.CanRead, CanWrite): reader and observer
+// read; member, creator and admin also write. Every /v1.0/{tenant} route
+// passes here; authz_test.go walks the router's route list.
+func authorize(p *identity.Principal, method string) error {
+	read := method == http.MethodGet || method == http.MethodHead
+	switch {
+	case read && p.CanRead(), !read && p.CanWrite():
+		return nil
+	case p.CanRead():
+		return fault.New(fault.Forbidden, "api.authorize", errReadOnlyRole)
+	}
+	return fault.New(fault.Forbidden, "api.authorize", errNoRole)
+}
+
+// The messages of authorize's refusals.
+const (
+	errReadOnlyRole = "Your roles on this project only allow reading: creating, changing or deleting needs the member role."
+	errNoRole       = "You have no role on this project that allows access to its databases."
+)
 
 func (s *Server) withRateLimit(next http.Handler) http.Handler {
 	if s.limiter == nil {

@@ -62,3 +62,20 @@ func (l *rateLimiter) prune(now time.Time, rate float64) {
 		}
 	}
 }
+
+// peek reports, without taking a token, how many whole requests key may
+// make now and when the next one may be made (now if any may).
+func (l *rateLimiter) peek(key string) (remaining int, next time.Time) {
+	now := l.now()
+	rate := l.perMinute / float64(time.Minute)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tokens := l.perMinute
+	if b, ok := l.buckets[key]; ok {
+		tokens = math.Min(l.perMinute, b.tokens+float64(max(now.Sub(b.last), 0))*rate)
+	}
+	if tokens >= 1 {
+		return int(tokens), now
+	}
+	return 0, now.Add(time.Duration(math.Ceil((1 - tokens) / rate)))
+}

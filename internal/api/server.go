@@ -67,6 +67,9 @@ type Server struct {
 	limiter  *rateLimiter
 	draining atomic.Bool
 	handler  http.Handler
+	// patterns lists every route registered on mux, in order (the
+	// authorization test walks it).
+	patterns []string
 }
 
 // New returns a server that serves b, authenticating tokens with auth. It
@@ -115,6 +118,7 @@ func (s *Server) SetDraining(on bool) { s.draining.Store(on) }
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeFault(w, r, err)
@@ -128,9 +132,11 @@ func (s *Server) routes() {
 	s.handle("GET /v1.0/{$}", s.version)
 	s.handle("GET /healthcheck", s.healthcheck)
 	if s.cfg.Metrics != nil {
+		s.patterns = append(s.patterns, "GET /metrics")
 		s.mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
 	if s.cfg.Identity != nil {
+		s.patterns = append(s.patterns, "/identity/")
 		s.mux.Handle("/identity/", s.cfg.Identity)
 	}
 
@@ -172,6 +178,10 @@ func (s *Server) routes() {
 	s.handle("PATCH "+t+"instances/{id}", s.updateInstance)
 	s.handle("DELETE "+t+"instances/{id}", s.deleteInstance)
 	s.handle("POST "+t+"instances/{id}/action", s.instanceAction)
+	s.handle("GET "+t+"instances/{id}/replicas", s.listReplicas)
+	s.handle("GET "+t+"instances/{id}/log", s.listLogs)
+	s.handle("POST "+t+"instances/{id}/log", s.logAction)
+	s.handle("GET "+t+"instances/{id}/ca", s.instanceCA)
 
 	s.handle("POST "+t+"instances/{id}/root", s.enableRoot)
 	s.handle("GET "+t+"instances/{id}/root", s.rootStatus)
@@ -193,6 +203,9 @@ func (s *Server) routes() {
 	s.handle("DELETE "+t+"instances/{id}/users/{name}/databases/{db}", s.revokeAccess)
 
 	s.backupRoutes(t) // backups.go
+	s.quotaRoutes(t)  // quotas.go
+	s.haRoutes(t)     // ha.go
+	s.swiftRoutes(t)  // swift.go
 }
 
 // dispatch routes r. ServeMux answers unknown paths and wrong methods in
@@ -202,7 +215,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
 		if ri := reqInfoFrom(r.Context()); ri != nil {
-			ri.route = pattern
+			ri.route = s.routeLabel(pattern, r)
 		}
 		s.mux.ServeHTTP(w, r)
 		return

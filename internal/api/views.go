@@ -195,11 +195,40 @@ type instanceView struct {
 	Hostname  string                `json:"hostname,omitempty"`
 	IP        []string              `json:"ip,omitempty"`
 	Addresses []addressView         `json:"addresses,omitempty"`
-	Created   string                `json:"created,omitempty"`
-	Updated   string                `json:"updated,omitempty"`
-	Fault     *instanceFaultView    `json:"fault,omitempty"`
+	// Port is the engine's port at Hostname (detail view; an extra that
+	// clients ignore).
+	Port    int                `json:"port,omitempty"`
+	Created string             `json:"created,omitempty"`
+	Updated string             `json:"updated,omitempty"`
+	Fault   *instanceFaultView `json:"fault,omitempty"`
 	// Configuration is the attached configuration group (detail view).
 	Configuration *configurationRefView `json:"configuration,omitempty"`
+	// ReplicaOf is the source of a replica (detail view).
+	ReplicaOf *replicaRefView `json:"replica_of,omitempty"`
+	// Replicas are the replicas of a source (show).
+	Replicas []replicaRefView `json:"replicas,omitempty"`
+	// Replication is how a replica follows its source (show; an extra
+	// that clients ignore).
+	Replication *replicationView `json:"replication,omitempty"`
+	// HAID is the HA group of a member (Rackspace's ha_id; detail view).
+	HAID string `json:"ha_id,omitempty"`
+}
+
+// replicaRefView names an instance of a replication topology: Trove's
+// {id, links}, with Rackspace's name where hoard knows it.
+type replicaRefView struct {
+	ID    string `json:"id"`
+	Name  string `json:"name,omitempty"`
+	Links []link `json:"links"`
+}
+
+// replicationView is a replica's replication health: its state (running,
+// connecting, broken), its lag behind the source in seconds (null when
+// unknown) and the engine's last replication error.
+type replicationView struct {
+	State      string   `json:"state"`
+	LagSeconds *float64 `json:"lag_seconds"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // instanceView returns the summary view of in.
@@ -248,6 +277,9 @@ func (lk *linker) instanceDetailView(in *model.Instance, used *float64, admin bo
 	v := lk.instanceView(in)
 	v.Created, v.Updated = formatTime(in.Created), formatTime(in.Updated)
 	v.Volume.Used = used
+	if v.Hostname != "" {
+		v.Port = in.Port
+	}
 	if f := in.Fault; f != nil {
 		fv := &instanceFaultView{Message: f.Message, Created: formatTime(f.Created)}
 		if admin && f.Details != "" {
@@ -256,6 +288,10 @@ func (lk *linker) instanceDetailView(in *model.Instance, used *float64, admin bo
 		}
 		v.Fault = fv
 	}
+	if in.ReplicaOf != "" {
+		v.ReplicaOf = &replicaRefView{ID: in.ReplicaOf, Links: lk.links("instances", in.ReplicaOf)}
+	}
+	v.HAID = in.HAID
 	return v
 }
 
@@ -263,6 +299,17 @@ func detailOf(r *http.Request, tenant string, d *service.InstanceDetail) instanc
 	v := newInstanceDetailView(r, tenant, d.Instance, d.VolumeUsedGB, reqInfoFrom(r.Context()).isAdmin())
 	if id := d.ConfigurationID; id != "" {
 		v.Configuration = &configurationRefView{ID: id, Name: d.ConfigurationName, Links: links(r, tenant, "configurations", id)}
+	}
+	for _, rp := range d.Replicas {
+		v.Replicas = append(v.Replicas, replicaRefView{ID: rp.ID, Name: rp.Name, Links: links(r, tenant, "instances", rp.ID)})
+	}
+	if rs := d.Replication; rs != nil {
+		rv := &replicationView{State: string(rs.State), Error: rs.Error}
+		if rs.LagSeconds >= 0 {
+			lag := rs.LagSeconds
+			rv.LagSeconds = &lag
+		}
+		v.Replication = rv
 	}
 	return v
 }

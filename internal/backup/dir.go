@@ -172,3 +172,18 @@ func (d *Dir) Delete(_ context.Context, key string) error {
 func (d *Dir) Location(key string) string {
 	return "file://" + filepath.ToSlash(filepath.Join(d.root, filepath.FromSlash(key)))
 }
+
+// KeyOf implements Storage: the path of a file URL below the root, read
+// as Location writes it (not unescaped). The root is the one it is now: a
+// location recorded before the directory was moved is foreign.
+func (d *Dir) KeyOf(location string) (string, error) {
+	prefix := "file://" + strings.TrimSuffix(filepath.ToSlash(d.root), "/") + "/"
+	key, ok := strings.CutPrefix(location, prefix)
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrForeignLocation, location)
+	}
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	return key, nil
+}

@@ -138,3 +138,22 @@ func (s *S3) Location(key string) string {
 	obj, _ := s.object(key)
 	return s.base + "/" + obj
 }
+
+// KeyOf implements Storage: the object name of an http(s) URL in the
+// bucket, below the prefix. The endpoint (scheme and host) is not
+// compared: it is how hoard reaches the service, which an operator may
+// change (HOARD_S3_ENDPOINT) without moving any object.
+func (s *S3) KeyOf(location string) (string, error) {
+	u, err := url.Parse(location)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%w: %q", ErrForeignLocation, location)
+	}
+	key, ok := strings.CutPrefix(u.Path, path.Join("/", s.bucket, s.prefix)+"/")
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrForeignLocation, location)
+	}
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	return key, nil
+}

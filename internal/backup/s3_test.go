@@ -221,6 +221,9 @@ func TestS3Storage(t *testing.T) {
 	if loc := st.Location("b1.xbstream.gz"); loc != srv.URL+"/bkt/hoard/b1.xbstream.gz" {
 		t.Errorf("Location = %q", loc)
 	}
+	if k, err := Find(ctx, st, Keys(st, "b1", st.Location("b1.xbstream.gz"), ".tar.gz")); k != "b1.xbstream.gz" || err != nil {
+		t.Errorf("Find(Keys(its location)) = %q, %v; want b1.xbstream.gz", k, err)
+	}
 	if err := st.Delete(ctx, "b1.xbstream.gz"); err != nil {
 		t.Fatal(err)
 	}

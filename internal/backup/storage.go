@@ -19,6 +19,10 @@ var (
 	ErrCorrupt = errors.New("backup: artifact checksum mismatch")
 	// ErrBadKey means a key is empty or not a plain relative name.
 	ErrBadKey = errors.New("backup: bad artifact key")
+	// ErrForeignLocation means a location is not one of the storage's
+	// own ([Storage.KeyOf]): another kind of storage, another directory or
+	// bucket, or not a location at all.
+	ErrForeignLocation = errors.New("backup: location not in this storage")
 )
 
 // Storage keeps backup artifacts by key. Implementations are safe for
@@ -40,6 +44,13 @@ type Storage interface {
 	// the locationRef admins are shown. Tenants are shown its
 	// [TenantLocation], which must understand every Location format.
 	Location(key string) string
+	// KeyOf is the inverse of Location: the key of the artifact at
+	// location, for KeyOf(Location(k)) == k. It parses what Location
+	// writes, also for locations stored by earlier versions, and returns
+	// an error wrapping ErrForeignLocation for a location that is not in
+	// this storage (or ErrBadKey for one whose key hoard never writes).
+	// It is pure: it does not check that the artifact exists.
+	KeyOf(location string) (string, error)
 }
 
 // checkKey accepts keys made of path segments of [A-Za-z0-9._-], none of

@@ -120,6 +120,9 @@ func TestOOMKill(t *testing.T) {
 	const id = "oom"
 	g := prepare(t, m, id, Limits{MemoryBytes: 32 << 20})
 	h := startHelper(t, g, "alloc", strconv.Itoa(256<<20))
+	if _, err := h.stdin.Write([]byte{1}); err != nil { // Start has returned: only the helper is in the group
+		t.Fatal(err)
+	}
 	err := h.wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {

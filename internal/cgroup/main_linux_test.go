@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 //
 //   - wait: waits until stdin closes.
 //   - fork: starts a wait helper, prints its pid, then waits.
-//   - alloc N: touches N bytes of fresh memory, then exits 0.
+//   - alloc N: once a byte arrives on stdin, touches N bytes of fresh
+//     memory, then exits 0.
 func helperMain(mode string, args []string) int {
 	switch mode {
 	case "wait":
@@ -51,6 +52,12 @@ func helperMain(mode string, args []string) int {
 	case "alloc":
 		n, err := strconv.Atoi(args[0])
 		if err != nil {
+			return 2
+		}
+		// Wait for the go-ahead: on cgroup v1 the parent's forking thread
+		// sits in the group until Start returns, and an OOM kill then could
+		// pick the test binary itself.
+		if _, err := os.Stdin.Read(make([]byte, 1)); err != nil {
 			return 2
 		}
 		b := make([]byte, n)

@@ -10,6 +10,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	tokens2 "github.com/gophercloud/gophercloud/v2/openstack/identity/v2/tokens"
 	tokens3 "github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/spf13/cobra"
 )
 
 // call is one running command: its options, arguments and, once logged
@@ -19,6 +20,7 @@ type call struct {
 	o    *opts
 	args []string
 	name string
+	cmd  *cobra.Command
 
 	pc *gophercloud.ProviderClient
 	sc *gophercloud.ServiceClient
@@ -110,11 +112,30 @@ func (c *call) login(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if ao.Password == "" && ao.TokenID == "" && (ao.Username != "" || ao.UserID != "") {
+		// As the OpenStack CLI: ask on the terminal for what the
+		// environment leaves out.
+		who := ao.Username
+		if who == "" {
+			who = ao.UserID
+		}
+		pw, ok, err := c.env.ReadSecret("Password for " + who + " at " + ao.IdentityEndpoint + ": ")
+		if err != nil {
+			return err
+		}
+		if ok {
+			ao.Password = pw
+		}
+	}
 	pc, err := openstack.NewClient(ao.IdentityEndpoint)
 	if err != nil {
 		return fmt.Errorf("cli: auth URL: %w", err)
 	}
-	pc.HTTPClient = *c.env.HTTPClient
+	tc, err := tlsConfig(c.o, c.env) // tls.go
+	if err != nil {
+		return err
+	}
+	pc.HTTPClient = httpClient(c.env, tc)
 	pc.UserAgent.Prepend("hoard-cli")
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
 		return fmt.Errorf("cli: login at %s: %w", ao.IdentityEndpoint, err)
@@ -152,7 +173,7 @@ func init() {
 			}
 			id, name := c.project()
 			v := loginView{ProjectID: id, Project: name, Endpoint: c.sc.Endpoint}
-			return c.print(v, []string{"PROJECT", "PROJECT ID", "DATABASE ENDPOINT"},
+			return c.print(v, cols("PROJECT=project", "PROJECT ID=project_id", "DATABASE ENDPOINT=endpoint"),
 				[][]string{{v.Project, v.ProjectID, v.Endpoint}})
 		},
 	})

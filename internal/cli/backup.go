@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/spf13/pflag"
 )
 
 // backupView is a backup as the API shows it (reference §13.2);
@@ -28,22 +30,42 @@ type backupView struct {
 	} `json:"datastore,omitempty"`
 }
 
-func (b backupView) row() []string {
-	size := ""
-	if b.Size != nil {
-		size = strconv.FormatFloat(*b.Size, 'f', -1, 64)
+func (b backupView) size() string {
+	if b.Size == nil {
+		return ""
 	}
-	return []string{b.ID, b.Name, b.InstanceID, b.Status, size, b.Created}
+	return strconv.FormatFloat(*b.Size, 'f', -1, 64)
 }
 
-var backupHeader = []string{"ID", "NAME", "INSTANCE", "STATUS", "SIZE (GB)", "CREATED"}
+func (b backupView) row() []string {
+	return []string{b.ID, b.Name, b.InstanceID, b.Status, b.size(), b.Created}
+}
+
+var backupColumns = cols("ID=id", "NAME=name", "INSTANCE=instance_id", "STATUS=status", "SIZE (GB)=size", "CREATED=created")
+
+// fields are the FIELD/VALUE rows of a backup.
+func (b backupView) fields() [][2]string {
+	f := [][2]string{{"id", b.ID}, {"name", b.Name}}
+	if b.Description != "" {
+		f = append(f, [2]string{"description", b.Description})
+	}
+	f = append(f, [2]string{"instance_id", b.InstanceID}, [2]string{"status", b.Status}, [2]string{"size", b.size()})
+	if b.Datastore != nil {
+		f = append(f, [2]string{"datastore", b.Datastore.Type}, [2]string{"datastore_version", b.Datastore.Version})
+	}
+	if b.ParentID != nil {
+		f = append(f, [2]string{"parent_id", *b.ParentID})
+	}
+	return append(f, [2]string{"created", b.Created}, [2]string{"updated", b.Updated})
+}
 
 func init() {
 	register("backup create", &command{
-		usage: "INSTANCE NAME [--description D] [--wait]",
-		help:  "back up an instance (POST /backups); --wait follows it until COMPLETED",
-		nargs: 2,
-		flags: func(fs *flag.FlagSet, o *opts) {
+		usage:    "INSTANCE NAME [--description D] [--wait]",
+		help:     "back up an instance (POST /backups); --wait follows it until COMPLETED",
+		nargs:    2,
+		complete: "instance",
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.description, "description", "", "description")
 			waitFlag(fs, o)
 		},
@@ -73,13 +95,13 @@ func init() {
 					return err
 				}
 			}
-			return c.print(b, backupHeader, [][]string{b.row()})
+			return c.printFields(b, b.fields())
 		},
 	})
 	register("backup list", &command{
 		usage: "[--instance INSTANCE]",
 		help:  "list backups (of one instance with --instance)",
-		flags: func(fs *flag.FlagSet, o *opts) {
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.instance, "instance", "", "only the backups of this instance")
 		},
 		run: func(ctx context.Context, c *call) error {
@@ -94,22 +116,9 @@ func init() {
 				}
 				url = c.sc.ServiceURL("instances", in.ID, "backups")
 			}
-			var all []backupView
-			for url != "" {
-				var page struct {
-					Backups []backupView       `json:"backups"`
-					Links   []gophercloud.Link `json:"links"`
-				}
-				if _, err := c.sc.Get(ctx, url, &page, nil); err != nil {
-					return fmt.Errorf("cli: list backups: %w", err)
-				}
-				all = append(all, page.Backups...)
-				url = ""
-				for _, l := range page.Links {
-					if l.Rel == "next" && len(page.Backups) > 0 {
-						url = l.Href
-					}
-				}
+			all, err := c.listBackups(ctx, url)
+			if err != nil {
+				return fmt.Errorf("cli: list backups: %w", err)
 			}
 			rows := make([][]string, 0, len(all))
 			for _, b := range all {
@@ -118,39 +127,100 @@ func init() {
 			if all == nil {
 				all = []backupView{}
 			}
-			return c.print(all, backupHeader, rows)
+			return c.print(all, backupColumns, rows)
 		},
 	})
 	register("backup show", &command{
-		usage: "ID",
-		help:  "show a backup",
-		nargs: 1,
+		usage:    "ID|NAME",
+		help:     "show a backup",
+		nargs:    1,
+		complete: "backup",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
 			}
-			b, err := c.getBackup(ctx, c.args[0])
+			b, err := c.findBackup(ctx, c.args[0])
 			if err != nil {
-				return err
+				return fmt.Errorf("cli: show backup: %w", err)
 			}
-			return c.print(b, backupHeader, [][]string{b.row()})
+			return c.printFields(b, b.fields())
 		},
 	})
 	register("backup delete", &command{
-		usage: "ID",
-		help:  "delete a backup",
-		nargs: 1,
+		usage:    "ID|NAME",
+		help:     "delete a backup (and the incremental backups built on it)",
+		nargs:    1,
+		complete: "backup",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
 			}
-			if _, err := c.sc.Delete(ctx, c.sc.ServiceURL("backups", c.args[0]), nil); err != nil {
+			b, err := c.findBackup(ctx, c.args[0])
+			if err != nil {
 				return fmt.Errorf("cli: delete backup: %w", err)
 			}
-			c.say("backup %s deleted", c.args[0])
+			if _, err := c.sc.Delete(ctx, c.sc.ServiceURL("backups", b.ID), nil); err != nil {
+				return fmt.Errorf("cli: delete backup: %w", err)
+			}
+			c.say("backup %s deleted", label(b.Name, b.ID))
 			return nil
 		},
 	})
+}
+
+// listBackups GETs every page of a backup list.
+func (c *call) listBackups(ctx context.Context, url string) ([]backupView, error) {
+	var all []backupView
+	for url != "" {
+		var page struct {
+			Backups []backupView       `json:"backups"`
+			Links   []gophercloud.Link `json:"links"`
+		}
+		if _, err := c.sc.Get(ctx, url, &page, nil); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Backups...)
+		url = ""
+		for _, l := range page.Links {
+			if l.Rel == "next" && len(page.Backups) > 0 {
+				url = l.Href
+			}
+		}
+	}
+	return all, nil
+}
+
+// findBackup resolves an id or a unique name to a backup, as findInstance
+// does for instances.
+func (c *call) findBackup(ctx context.Context, ref string) (backupView, error) {
+	var resp struct {
+		Backup backupView `json:"backup"`
+	}
+	_, err := c.sc.Get(ctx, c.sc.ServiceURL("backups", ref), &resp, nil)
+	if err == nil || !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return resp.Backup, err
+	}
+	all, lerr := c.listBackups(ctx, c.sc.ServiceURL("backups"))
+	if lerr != nil {
+		return backupView{}, err
+	}
+	var found []backupView
+	for _, b := range all {
+		if b.Name == ref {
+			found = append(found, b)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return backupView{}, err
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, b := range found {
+		ids[i] = b.ID
+	}
+	return backupView{}, fmt.Errorf("cli: %d backups are named %q (%s); use an id", len(found), ref, strings.Join(ids, ", "))
 }
 
 func (c *call) getBackup(ctx context.Context, id string) (backupView, error) {
@@ -161,35 +231,4 @@ func (c *call) getBackup(ctx context.Context, id string) (backupView, error) {
 		return backupView{}, fmt.Errorf("cli: show backup: %w", err)
 	}
 	return resp.Backup, nil
-}
-
-// BackupError is returned by backup create --wait when the backup fails.
-type BackupError struct{ ID, Status string }
-
-func (e *BackupError) Error() string { return fmt.Sprintf("backup %s went to %s", e.ID, e.Status) }
-
-// waitBackup polls a backup until it leaves NEW/BUILDING/SAVING.
-func (c *call) waitBackup(ctx context.Context, b backupView) (backupView, error) {
-	start := c.env.Now()
-	last := ""
-	for {
-		if b.Status != last {
-			c.progress(b.ID, b.Status, c.env.Now().Sub(start))
-			last = b.Status
-		}
-		switch b.Status {
-		case "COMPLETED", "RESTORED":
-			return b, nil
-		case "NEW", "BUILDING", "SAVING":
-		default:
-			return b, &BackupError{ID: b.ID, Status: b.Status}
-		}
-		if err := c.pause(ctx); err != nil {
-			return b, fmt.Errorf("cli: wait for backup %s: %w", b.ID, err)
-		}
-		var err error
-		if b, err = c.getBackup(ctx, b.ID); err != nil {
-			return b, err
-		}
-	}
 }

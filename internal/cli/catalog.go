@@ -48,7 +48,7 @@ func init() {
 				views = append(views, flavorView{ID: id, Name: f.Name, RAM: f.RAM})
 				rows = append(rows, []string{id, f.Name, strconv.Itoa(f.RAM)})
 			}
-			return c.print(views, []string{"ID", "NAME", "RAM (MB)"}, rows)
+			return c.print(views, cols("ID=id", "NAME=name", "RAM (MB)=ram"), rows)
 		},
 	})
 	register("datastore list", &command{
@@ -78,7 +78,7 @@ func init() {
 				views = append(views, v)
 				rows = append(rows, []string{v.Name, v.DefaultVersion, strings.Join(v.Versions, ","), v.ID})
 			}
-			return c.print(views, []string{"NAME", "DEFAULT", "VERSIONS", "ID"}, rows)
+			return c.print(views, cols("NAME=name", "DEFAULT=default_version", "VERSIONS=versions", "ID=id"), rows)
 		},
 	})
 }

@@ -6,49 +6,160 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/spf13/cobra"
 )
 
-func TestParseFlags(t *testing.T) {
-	cmd := commands["instance create"]
+// parseLine parses a command line as Main does, without running the
+// command: it returns the options, the command's path and its arguments.
+func parseLine(args ...string) (*opts, string, []string, error) {
+	env := Env{Stdout: io.Discard, Stderr: io.Discard}
+	env.fill()
+	o := &opts{}
+	code := 0
+	root := newRoot(&env, o, &code, nil)
+	var path string
+	var pos []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if len(c.Commands()) == 0 && c.RunE != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				path, pos = cmd.CommandPath(), args
+				return nil
+			}
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	root.SetArgs(longFlags(root, args))
+	_, err := root.ExecuteC()
+	return o, path, pos, err
+}
+
+func TestParseLine(t *testing.T) {
 	tests := []struct {
-		name    string
-		args    []string
-		wantPos []string
+		line    string
+		path    string
+		pos     []string
 		check   func(o *opts) bool
-		wantErr bool
+		wantErr string // a part of the usage error
 	}{
-		{"flags after name", []string{"db1", "--flavor", "2", "--size", "3", "--wait"}, []string{"db1"},
-			func(o *opts) bool { return o.flavor == "2" && o.size == 3 && o.wait && o.output == "table" }, false},
-		{"flags before name", []string{"-o", "json", "--flavor=1", "db1", "--size=1"}, []string{"db1"},
-			func(o *opts) bool { return o.output == "json" && o.flavor == "1" && o.size == 1 }, false},
-		{"long output", []string{"--output", "json", "x"}, []string{"x"}, func(o *opts) bool { return o.output == "json" }, false},
-		{"users and databases", []string{"x", "--databases", "a,b", "--users", "u:p;v:q:a"}, []string{"x"},
-			func(o *opts) bool { return o.databases == "a,b" && o.users == "u:p;v:q:a" }, false},
-		{"unknown flag", []string{"x", "--bogus"}, nil, nil, true},
-		{"bad int", []string{"x", "--size", "big"}, nil, nil, true},
-		{"help", []string{"-h"}, nil, nil, true},
+		{"instance create db1 --flavor 2 --size 3 --wait", "hoard instance create", []string{"db1"},
+			func(o *opts) bool {
+				return o.flavor == "2" && o.size == 3 && o.wait && o.output == "table" && o.timeout == 30*time.Minute
+			}, ""},
+		{"instance create -o json --flavor=1 db1 --size=1", "hoard instance create", []string{"db1"},
+			func(o *opts) bool { return o.output == "json" && o.flavor == "1" && o.size == 1 }, ""},
+		{"-o json instance list", "hoard instance list", []string{}, func(o *opts) bool { return o.output == "json" }, ""},
+		{"--os-cloud c1 --output yaml instance show x", "hoard instance show", []string{"x"},
+			func(o *opts) bool { return o.cloud == "c1" && o.output == "yaml" }, ""},
+		{"instance list -o value -c id -c name", "hoard instance list", []string{},
+			func(o *opts) bool { return o.output == "value" && slices.Equal(o.columns, []string{"id", "name"}) }, ""},
+		{"instance list --column=status", "hoard instance list", []string{}, func(o *opts) bool { return slices.Equal(o.columns, []string{"status"}) }, ""},
+		{"instance restart db1 --wait --timeout 5m", "hoard instance restart", []string{"db1"},
+			func(o *opts) bool { return o.wait && o.timeout == 5*time.Minute }, ""},
+		{"--timeout 0 instance delete db1 --wait", "hoard instance delete", []string{"db1"}, func(o *opts) bool { return o.timeout == 0 }, ""},
+		{"instance create r --backup nightly --flavor 1 --size 2", "hoard instance create", []string{"r"},
+			func(o *opts) bool { return o.backup == "nightly" }, ""},
+		{"instance create ro --replica-of db1", "hoard instance create", []string{"ro"}, func(o *opts) bool { return o.replicaOf == "db1" }, ""},
+		{"instance connect db1", "hoard instance connect", []string{"db1"},
+			func(o *opts) bool { return o.user == "root" && o.database == "" && !o.print }, ""},
+		{"instance connect db1 --user app --database shop --print", "hoard instance connect", []string{"db1"},
+			func(o *opts) bool { return o.user == "app" && o.database == "shop" && o.print }, ""},
+		{"instance create x --databases a,b --users u:p;v:q:a", "hoard instance create", []string{"x"},
+			func(o *opts) bool { return o.databases == "a,b" && o.users == "u:p;v:q:a" }, ""},
+		{"backup show nightly", "hoard backup show", []string{"nightly"}, nil, ""},
+		// One dash, as the flag package took them.
+		{"instance create db1 -flavor 2 -size=3 -wait -output json", "hoard instance create", []string{"db1"},
+			func(o *opts) bool { return o.flavor == "2" && o.size == 3 && o.wait && o.output == "json" }, ""},
+		{"instance show -- -wait", "hoard instance show", []string{"-wait"}, nil, ""},
+		{"instance create x --bogus", "", nil, nil, "unknown flag: --bogus"},
+		{"instance create x --size big", "", nil, nil, "invalid argument"},
+		{"instance create x --wiat", "", nil, nil, `did you mean "--wait"`},
+		{"instance list --otput json", "", nil, nil, `did you mean "--output"`},
+		{"instance lsit", "", nil, nil, `did you mean "list"`},
+		{"instanse list", "", nil, nil, `did you mean "instance"`},
+		{"instance show", "", nil, nil, "wants 1 argument(s), got 0"},
+		{"instance show a b", "", nil, nil, "wants 1 argument(s), got 2"},
+		{"instance list --timeout soon", "", nil, nil, "invalid argument"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, pos, err := parseFlags("instance create", cmd, tt.args, io.Discard)
-			if tt.wantErr {
-				if !errors.Is(err, errUsage) {
-					t.Fatalf("parseFlags(%q) err = %v, want a usage error", tt.args, err)
+		t.Run(tt.line, func(t *testing.T) {
+			o, path, pos, err := parseLine(strings.Fields(tt.line)...)
+			if tt.wantErr != "" {
+				var ue *usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("hoard %s: err = %v, want a usage error with %q", tt.line, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseFlags(%q): %v", tt.args, err)
+				t.Fatalf("hoard %s: %v", tt.line, err)
 			}
-			if !cmp.Equal(pos, tt.wantPos) || !tt.check(o) {
-				t.Errorf("parseFlags(%q) = %+v, %q", tt.args, o, pos)
+			if path != tt.path || !slices.Equal(pos, tt.pos) || (tt.check != nil && !tt.check(o)) {
+				t.Errorf("hoard %s = %s %q %+v", tt.line, path, pos, o)
 			}
 		})
+	}
+}
+
+// TestHelp: help, asked for in any of its spellings, goes to stdout and
+// exits 0.
+func TestHelp(t *testing.T) {
+	for _, line := range []string{"--help", "-h", "-help", "help", "help instance", "help instance create", "instance --help",
+		"instance create --help", "instance create -h", "db list --help", "instance connect --help"} {
+		t.Run(line, func(t *testing.T) {
+			r := runCLI(t, nil, "", strings.Fields(line)...)
+			if r.code != 0 || !strings.Contains(r.stdout, "Usage:") || r.stderr != "" {
+				t.Errorf("hoard %s = exit %d, stdout %q, stderr %q; want exit 0 with the help on stdout", line, r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+	r := runCLI(t, nil, "", "--help")
+	for _, want := range []string{"instance", "backup", "completion", "login"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("hoard --help does not list %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// TestSuggestions: a typo gets a suggestion on stderr and exit 2.
+func TestSuggestions(t *testing.T) {
+	tests := []struct {
+		line, want string
+	}{
+		{"instance lsit", `unknown command "lsit" for "hoard instance"; did you mean "list"?`},
+		{"instanse", `did you mean "instance"?`},
+		{"backup shwo x", `did you mean "show"?`},
+		{"instance create x --wiat", `unknown flag: --wiat; did you mean "--wait"?`},
+		{"instance restart x --wiat", `did you mean "--wait"?`},
+		{"instance list --colum id", `did you mean "--column"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			r := runCLI(t, nil, "", strings.Fields(tt.line)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, "--help' for usage") {
+				t.Errorf("hoard %s = exit %d, stderr %q; want exit 2 with %q", tt.line, r.code, r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestCompletionScripts: hoard completion SHELL writes a script.
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := runCLI(t, nil, "", "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, "hoard") || len(r.stdout) < 500 {
+			t.Errorf("hoard completion %s = exit %d, %d bytes, stderr %q", shell, r.code, len(r.stdout), r.stderr)
+		}
 	}
 }
 
@@ -62,13 +173,18 @@ func TestUsageErrors(t *testing.T) {
 		{"instance", "create", "x"},
 		{"instance", "resize", "x"},
 		{"instance", "resize", "x", "--flavor", "1", "--size", "2"},
-		{"instance", "list", "-o", "yaml"},
+		{"instance", "list", "-o", "xml"},
+		{"instance", "list", "-c", "nosuchcolumn", "-o", "json"},
+		{"instance", "create", "x", "--flavor", "1", "--size", "1", "--users", ":pw"},
+		// No password and no terminal to ask on.
 		{"instance", "create", "x", "--flavor", "1", "--size", "1", "--users", "nopassword"},
+		{"instance", "create", "x", "--replica-of", "y", "--backup", "b"},
 		{"config", "create", "x", "--values", "novalue"},
 	}
+	s := newTestServer(t)
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			r := runCLI(t, nil, "", args...)
+			r := runCLI(t, s.env(), "", args...)
 			if r.code != 2 || r.stderr == "" {
 				t.Errorf("hoard %q = exit %d, stderr %q; want exit 2 with usage", args, r.code, r.stderr)
 			}
@@ -86,8 +202,9 @@ func TestParseUsers(t *testing.T) {
 		{"", nil, "", false},
 		{"app:pw", []string{"shop"}, "app@:pw:shop", false},
 		{"app:pw:a,b; ro@10.0.0.1:x", []string{"shop"}, "app@:pw:a,b ro@10.0.0.1:x:shop", false},
-		{"app:p:w", nil, "app@:p:w", false}, // the third field is the database list
-		{"app", nil, "", true},
+		{"app:p:w", nil, "app@:p:w", false},            // the third field is the database list
+		{"app", []string{"shop"}, "app@::shop", false}, // no password: asked for
+		{"app@h::a", nil, "app@h::a", false},           // no password, own databases
 		{":pw", nil, "", true},
 	}
 	for _, tt := range tests {

@@ -49,8 +49,8 @@ func TestCommands(t *testing.T) {
 		in.Flavor != "1" || len(in.Addresses) != 1 || in.Created != "2024-05-06T07:08:09" {
 		t.Errorf("instance create --wait = %s (%v)", r.stdout, err)
 	}
-	if !strings.Contains(r.stderr, "BUILD") || !strings.Contains(r.stderr, "ACTIVE") || !strings.Contains(r.stderr, "s  "+in.ID) {
-		t.Errorf("create progress = %q, want BUILD then ACTIVE with elapsed time", r.stderr)
+	if !strings.Contains(r.stderr, "s  db1  BUILD\n") || !strings.Contains(r.stderr, "s  db1  ACTIVE\n") {
+		t.Errorf("create progress = %q, want BUILD then ACTIVE with elapsed time and the name", r.stderr)
 	}
 	if strings.Contains(r.stderr+r.stdout, "app-pw-123") {
 		t.Errorf("a password was echoed: %q %q", r.stdout, r.stderr)
@@ -87,11 +87,11 @@ func TestCommands(t *testing.T) {
 		t.Errorf("restart --wait = %+v", r)
 	}
 	r = mustRun("instance", "restart", "db1")
-	if !strings.Contains(r.stdout, "restart of instance "+in.ID+" accepted") {
+	if !strings.Contains(r.stdout, "restart of instance db1 ("+in.ID+") accepted") {
 		t.Errorf("restart = %q", r.stdout)
 	}
 	r = mustRun("instance", "delete", "db1", "--wait")
-	if !strings.Contains(r.stderr, "DELETED") {
+	if !strings.Contains(r.stderr, "db1  DELETED") || !strings.Contains(r.stdout, "instance db1 ("+in.ID+") deleted") {
 		t.Errorf("delete --wait = %+v", r)
 	}
 
@@ -105,5 +105,39 @@ func TestCommands(t *testing.T) {
 	r = run("backup", "list")
 	if r.code != 1 || !strings.Contains(r.stderr, "notImplemented (HTTP 501)") {
 		t.Errorf("backup list = %+v", r)
+	}
+}
+
+// TestReplicaCommands checks instance create --replica-of (the source by
+// name, replica_of its id) and its usage errors.
+func TestReplicaCommands(t *testing.T) {
+	s := newTestServer(t)
+	vars := s.env()
+	src := s.fb.add(s.project, "db1", model.StatusActive)
+	if r := runCLI(t, vars, "", "instance", "create", "ro1", "--replica-of", "db1", "--flavor", "2"); r.code != 0 {
+		t.Fatalf("instance create --replica-of = exit %d: %s", r.code, r.stderr)
+	}
+	if req := s.fb.lastReq; req.ReplicaOf != src.ID || req.FlavorRef != "2" || req.VolumeSize != 0 || req.Name != "ro1" {
+		t.Errorf("instance create --replica-of sent %+v, want replica_of %s, flavor 2, no volume", req, src.ID)
+	}
+	if r := runCLI(t, vars, "", "instance", "create", "ro2", "--replica-of", "db1", "--databases", "x"); r.code != 2 {
+		t.Errorf("instance create --replica-of --databases = exit %d, want 2 (usage)", r.code)
+	}
+
+	// show names a replica's source; promote sends the action.
+	ro := s.fb.add(s.project, "ro9", model.StatusActive)
+	s.fb.mu.Lock()
+	s.fb.instances[ro.ID].ReplicaOf = src.ID
+	s.fb.mu.Unlock()
+	r := runCLI(t, vars, "", "instance", "show", "ro9", "-o", "json")
+	var v instanceView
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v.ReplicaOf != src.ID {
+		t.Errorf("instance show of a replica = %s (%v), want replica_of %s", r.stdout, err, src.ID)
+	}
+	if r := runCLI(t, vars, "", "instance", "promote", "ro9"); r.code != 0 {
+		t.Fatalf("instance promote = exit %d: %s", r.code, r.stderr)
+	}
+	if s.fb.promoted == nil || s.fb.promoted[0] != ro.ID {
+		t.Errorf("promoted %v, want [%s]", s.fb.promoted, ro.ID)
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/configurations"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
+	"github.com/spf13/pflag"
 )
 
 type configView struct {
@@ -67,7 +67,7 @@ func formatValues(m map[string]any) string {
 	return strings.Join(parts, ",")
 }
 
-var configHeader = []string{"ID", "NAME", "DATASTORE", "VERSION", "VALUES"}
+var configColumns = cols("ID=id", "NAME=name", "DATASTORE=datastore_name", "VERSION=datastore_version_name", "VALUES=values")
 
 func (v configView) row() []string {
 	return []string{v.ID, v.Name, v.Datastore, v.DatastoreVersion, formatValues(v.Values)}
@@ -78,7 +78,7 @@ func init() {
 		usage: "NAME --values k=v,k2=v2 [--datastore TYPE --datastore-version V] [--description D]",
 		help:  "create a configuration group",
 		nargs: 1,
-		flags: func(fs *flag.FlagSet, o *opts) {
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.values, "values", "", "parameter values, key=value separated by ','")
 			fs.StringVar(&o.datastore, "datastore", "", "datastore type")
 			fs.StringVar(&o.dsVersion, "datastore-version", "", "datastore version")
@@ -87,8 +87,7 @@ func init() {
 		run: func(ctx context.Context, c *call) error {
 			vals, err := parseValues(c.o.values)
 			if err != nil {
-				fmt.Fprintln(c.env.Stderr, "hoard config create:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-				return errUsage
+				return c.usagef("%s", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 			}
 			co := configurations.CreateOpts{Name: c.args[0], Description: c.o.description, Values: vals}
 			if c.o.datastore != "" || c.o.dsVersion != "" {
@@ -102,7 +101,7 @@ func init() {
 				return fmt.Errorf("cli: create configuration: %w", err)
 			}
 			v := viewConfig(cfg)
-			return c.print(v, configHeader, [][]string{v.row()})
+			return c.print(v, configColumns, [][]string{v.row()})
 		},
 	})
 	register("config list", &command{
@@ -126,7 +125,7 @@ func init() {
 				views = append(views, v)
 				rows = append(rows, v.row())
 			}
-			return c.print(views, configHeader, rows)
+			return c.print(views, configColumns, rows)
 		},
 	})
 	register("config show", &command{
@@ -142,7 +141,7 @@ func init() {
 				return fmt.Errorf("cli: show configuration: %w", err)
 			}
 			v := viewConfig(cfg)
-			return c.print(v, configHeader, [][]string{v.row()})
+			return c.print(v, configColumns, [][]string{v.row()})
 		},
 	})
 	register("config delete", &command{
@@ -161,9 +160,10 @@ func init() {
 		},
 	})
 	register("config attach", &command{
-		usage: "INSTANCE CONFIG",
-		help:  "attach a configuration group to an instance",
-		nargs: 2,
+		usage:    "INSTANCE CONFIG",
+		help:     "attach a configuration group to an instance",
+		nargs:    2,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -180,9 +180,10 @@ func init() {
 		},
 	})
 	register("config detach", &command{
-		usage: "INSTANCE",
-		help:  "detach the configuration group of an instance",
-		nargs: 1,
+		usage:    "INSTANCE",
+		help:     "detach the configuration group of an instance",
+		nargs:    1,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err

@@ -35,6 +35,7 @@ type fakeBackend struct {
 	faultMsg  string                            // fault of an ERROR reached by script
 	seq       int
 	lastReq   service.CreateInstanceRequest
+	promoted  []string // PromoteReplica calls
 }
 
 func newFakeBackend() *fakeBackend {
@@ -64,7 +65,7 @@ func (f *fakeBackend) add(tenant, name string, status model.InstanceStatus, then
 	in := &model.Instance{ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", f.seq), TenantID: tenant, Name: name,
 		Status: status, FlavorID: 1, VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11", Created: now, Updated: now}
 	if status == model.StatusActive {
-		in.Address = "127.0.1.9"
+		in.Address, in.Port = "127.0.1.9", 3306
 	}
 	f.instances[in.ID] = in
 	f.script[in.ID] = then
@@ -79,8 +80,11 @@ func (f *fakeBackend) CreateInstance(_ context.Context, tenant string, req servi
 	f.lastReq = req
 	f.mu.Unlock()
 	next := []model.InstanceStatus{model.StatusBuild, model.StatusActive}
-	if req.Name == "doomed" {
+	switch req.Name {
+	case "doomed":
 		next = []model.InstanceStatus{model.StatusBuild, model.StatusError}
+	case "stuck":
+		next = nil // BUILD for ever
 	}
 	in := f.add(tenant, req.Name, model.StatusBuild, next...)
 	c := *in
@@ -108,7 +112,7 @@ func (f *fakeBackend) GetInstance(_ context.Context, tenant, id string) (*servic
 			in.Fault = &model.Fault{Message: f.faultMsg, Created: in.Created}
 		}
 		if in.Status == model.StatusActive {
-			in.Address = "127.0.1.9"
+			in.Address, in.Port = "127.0.1.9", 3306
 		}
 		if in.Status == "GONE" {
 			delete(f.instances, id)
@@ -191,6 +195,13 @@ const (
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
+	return newTestServerWith(t, newFakeBackend())
+}
+
+// newTestServerWith is newTestServer with fb as the backend (or one that
+// embeds it).
+func newTestServerWith(t *testing.T, fb backend) *testServer {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hoard.db"))
 	if err != nil {
@@ -201,7 +212,6 @@ func newTestServer(t *testing.T) *testServer {
 	if err := ids.Bootstrap(ctx, testUser, testPassword, testProject); err != nil {
 		t.Fatal(err)
 	}
-	fb := newFakeBackend()
 	srv := api.New(api.Config{Identity: ids.Handler(), PageSize: 2}, fb, ids)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -209,7 +219,7 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{url: ts.URL, project: p.ID, fb: fb}
+	return &testServer{url: ts.URL, project: p.ID, fb: fb.fake()}
 }
 
 // env returns OS_* variables for the server, the way admin-openrc sets them.
@@ -236,4 +246,93 @@ func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) 
 		PollInterval: time.Millisecond,
 	})
 	return result{code, out.String(), errb.String()}
+}
+
+// PromoteReplica implements api.Backend: it records the promoted id.
+func (f *fakeBackend) PromoteReplica(_ context.Context, tenant, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.lookup(tenant, id); err != nil {
+		return err
+	}
+	f.promoted = append(f.promoted, id)
+	return nil
+}
+
+// backend is the fake backend, or one that adds capabilities to it.
+type backend interface {
+	api.Backend
+	fake() *fakeBackend
+}
+
+func (f *fakeBackend) fake() *fakeBackend { return f }
+
+// backupBackend is fakeBackend with backups (api.BackupBackend).
+type backupBackend struct {
+	*fakeBackend
+	api.BackupBackend // schedules: not in the fake (nil)
+	backups           []*model.Backup
+}
+
+var _ api.BackupBackend = (*backupBackend)(nil)
+
+func (b *backupBackend) addBackup(tenant, name, instance string) *model.Backup {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	bk := &model.Backup{ID: fmt.Sprintf("%08d-0000-4000-8000-00000000000b", b.seq), TenantID: tenant, Name: name,
+		InstanceID: instance, Status: model.BackupCompleted, Datastore: "mysql", DatastoreVersion: "10.11", VolumeSize: 1,
+		Size: 1 << 20, Created: now, Updated: now}
+	b.backups = append(b.backups, bk)
+	return bk
+}
+
+func (b *backupBackend) CreateBackup(context.Context, string, service.CreateBackupRequest) (*model.Backup, error) {
+	return nil, fault.New(fault.NotImplemented, "fake", "not in the fake")
+}
+
+func (b *backupBackend) GetBackup(_ context.Context, tenant, id string) (*model.Backup, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, bk := range b.backups {
+		if bk.ID == id && bk.TenantID == tenant {
+			c := *bk
+			return &c, nil
+		}
+	}
+	return nil, fault.Errorf(fault.NotFound, "fake", "Backup %s cannot be found.", id)
+}
+
+func (b *backupBackend) ListBackups(_ context.Context, tenant, _ string, offset, limit int) ([]*model.Backup, bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*model.Backup
+	for _, bk := range b.backups {
+		if bk.TenantID == tenant {
+			c := *bk
+			out = append(out, &c)
+		}
+	}
+	out = out[min(offset, len(out)):]
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+func (b *backupBackend) ListInstanceBackups(ctx context.Context, tenant, _ string, offset, limit int) ([]*model.Backup, bool, error) {
+	return b.ListBackups(ctx, tenant, "", offset, limit)
+}
+
+func (b *backupBackend) DeleteBackup(_ context.Context, tenant, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, bk := range b.backups {
+		if bk.ID == id && bk.TenantID == tenant {
+			b.backups = append(b.backups[:i], b.backups[i+1:]...)
+			return nil
+		}
+	}
+	return fault.Errorf(fault.NotFound, "fake", "Backup %s cannot be found.", id)
 }

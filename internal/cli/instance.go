@@ -2,19 +2,16 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/databases"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/users"
-
-	"github.com/hoard-db/hoard/internal/safetext"
+	"github.com/spf13/pflag"
 )
 
 // timeLayout is how times print: the API's own layout, UTC.
@@ -32,12 +29,44 @@ type instanceView struct {
 	DatastoreVersion string   `json:"datastore_version"`
 	Addresses        []string `json:"addresses,omitempty"`
 	Hostname         string   `json:"hostname,omitempty"`
+	Port             int      `json:"port,omitempty"`
 	Created          string   `json:"created,omitempty"`
 	Updated          string   `json:"updated,omitempty"`
 	Fault            string   `json:"fault,omitempty"`
+	// Replication (show only): the source of a replica, the replicas of a
+	// source, and how a replica follows (state and lag).
+	ReplicaOf   string   `json:"replica_of,omitempty"`
+	Replicas    []string `json:"replicas,omitempty"`
+	Replication string   `json:"replication,omitempty"`
 }
 
-func viewInstance(in *instances.Instance) instanceView {
+// instanceExtra is what hoard's detail view adds to Trove's, which
+// gophercloud's Instance does not carry: the engine's port and the
+// replication topology.
+type instanceExtra struct {
+	Port      int `json:"port"`
+	ReplicaOf *struct {
+		ID string `json:"id"`
+	} `json:"replica_of"`
+	Replicas []struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"replicas"`
+	Replication *struct {
+		State      string   `json:"state"`
+		LagSeconds *float64 `json:"lag_seconds"`
+		Error      string   `json:"error"`
+	} `json:"replication"`
+}
+
+// instance is an instance as shown by the API: gophercloud's view and
+// hoard's extras.
+type instance struct {
+	*instances.Instance
+	extra instanceExtra
+}
+
+func viewInstance(in *instances.Instance, x *instanceExtra) instanceView {
 	v := instanceView{
 		ID: in.ID, Name: in.Name, Status: in.Status, Flavor: in.Flavor.ID,
 		VolumeSize: in.Volume.Size, VolumeUsed: in.Volume.Used,
@@ -59,10 +88,30 @@ func viewInstance(in *instances.Instance) instanceView {
 	if in.Fault != nil {
 		v.Fault = in.Fault.Message
 	}
+	if x == nil {
+		return v
+	}
+	v.Port = x.Port
+	if x.ReplicaOf != nil {
+		v.ReplicaOf = x.ReplicaOf.ID
+	}
+	for _, r := range x.Replicas {
+		v.Replicas = append(v.Replicas, r.ID)
+	}
+	if r := x.Replication; r != nil {
+		v.Replication = r.State
+		if r.LagSeconds != nil {
+			v.Replication += ", lag " + strconv.FormatFloat(*r.LagSeconds, 'f', -1, 64) + " s"
+		}
+		if r.Error != "" {
+			v.Replication += ": " + r.Error
+		}
+	}
 	return v
 }
 
-var instanceListHeader = []string{"ID", "NAME", "STATUS", "FLAVOR", "SIZE", "DATASTORE", "VERSION", "ADDRESS"}
+var instanceListColumns = cols("ID=id", "NAME=name", "STATUS=status", "FLAVOR=flavor", "SIZE=volume_size",
+	"DATASTORE=datastore", "VERSION=datastore_version", "ADDRESS=addresses")
 
 func (v instanceView) row() []string {
 	return []string{v.ID, v.Name, v.Status, v.Flavor, strconv.Itoa(v.VolumeSize), v.Datastore, v.DatastoreVersion,
@@ -78,56 +127,89 @@ func (v instanceView) address() string {
 	return v.Hostname
 }
 
-// printInstance prints one instance as FIELD/VALUE rows.
-func (c *call) printInstance(in *instances.Instance) error {
-	v := viewInstance(in)
-	rows := [][]string{
+// fields are the FIELD/VALUE rows of an instance; empty optional ones are
+// left out.
+func (v instanceView) fields() [][2]string {
+	f := [][2]string{
 		{"id", v.ID}, {"name", v.Name}, {"status", v.Status}, {"flavor", v.Flavor},
 		{"volume_size", strconv.Itoa(v.VolumeSize)},
 		{"datastore", v.Datastore}, {"datastore_version", v.DatastoreVersion},
 		{"addresses", strings.Join(v.Addresses, ",")},
-		{"created", v.Created}, {"updated", v.Updated},
 	}
-	if v.Hostname != "" {
-		rows = append(rows, []string{"hostname", v.Hostname})
+	opt := func(k, val string) {
+		if val != "" {
+			f = append(f, [2]string{k, val})
+		}
+	}
+	opt("hostname", v.Hostname)
+	if v.Port > 0 {
+		opt("port", strconv.Itoa(v.Port))
 	}
 	if v.VolumeUsed > 0 {
-		rows = append(rows, []string{"volume_used", strconv.FormatFloat(v.VolumeUsed, 'f', -1, 64)})
+		opt("volume_used", strconv.FormatFloat(v.VolumeUsed, 'f', -1, 64))
 	}
-	if v.Fault != "" {
-		rows = append(rows, []string{"fault", v.Fault})
+	f = append(f, [2]string{"created", v.Created}, [2]string{"updated", v.Updated})
+	opt("fault", v.Fault)
+	opt("replica_of", v.ReplicaOf)
+	opt("replicas", strings.Join(v.Replicas, ","))
+	opt("replication", v.Replication)
+	return f
+}
+
+// printInstance prints one instance as FIELD/VALUE rows.
+func (c *call) printInstance(in *instances.Instance, x *instanceExtra) error {
+	v := viewInstance(in, x)
+	return c.printFields(v, v.fields())
+}
+
+// getInstance GETs an instance by id, with hoard's extras.
+func (c *call) getInstance(ctx context.Context, id string) (*instance, error) {
+	r := instances.Get(ctx, c.sc, id)
+	in, err := r.Extract()
+	if err != nil {
+		return nil, err
 	}
-	return c.print(v, []string{"FIELD", "VALUE"}, rows)
+	out := &instance{Instance: in}
+	if err := r.ExtractIntoStructPtr(&out.extra, "instance"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// listInstances returns every instance of the project (every page).
+func (c *call) listInstances(ctx context.Context) ([]instances.Instance, error) {
+	pages, err := instances.List(c.sc).AllPages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return instances.ExtractInstances(pages)
 }
 
 // findInstance resolves an id or a unique name to an instance, as OSC does:
-// GET by id first, then a name match over the list.
-func (c *call) findInstance(ctx context.Context, ref string) (*instances.Instance, error) {
-	in, err := instances.Get(ctx, c.sc, ref).Extract()
+// GET by id first, then a name match over the list. A name that several
+// instances share is an error naming their ids.
+func (c *call) findInstance(ctx context.Context, ref string) (*instance, error) {
+	in, err := c.getInstance(ctx, ref)
 	if err == nil || !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		return in, err
 	}
-	pages, lerr := instances.List(c.sc).AllPages(ctx)
+	all, lerr := c.listInstances(ctx)
 	if lerr != nil {
 		return nil, err
 	}
-	all, lerr := instances.ExtractInstances(pages)
-	if lerr != nil {
-		return nil, err
-	}
-	var found []instances.Instance
+	var ids []string
 	for _, x := range all {
 		if x.Name == ref {
-			found = append(found, x)
+			ids = append(ids, x.ID)
 		}
 	}
-	switch len(found) {
+	switch len(ids) {
 	case 0:
 		return nil, err
 	case 1:
-		return instances.Get(ctx, c.sc, found[0].ID).Extract()
+		return c.getInstance(ctx, ids[0])
 	default:
-		return nil, fmt.Errorf("cli: %d instances are named %q; use the id", len(found), ref)
+		return nil, fmt.Errorf("cli: %d instances are named %q (%s); use an id", len(ids), ref, strings.Join(ids, ", "))
 	}
 }
 
@@ -140,9 +222,36 @@ func (c *call) instanceID(ctx context.Context) (string, error) {
 	return in.ID, nil
 }
 
+// warnSameName warns when instances named name exist already: from now on
+// the name addresses none of them.
+func (c *call) warnSameName(ctx context.Context, name string) {
+	all, err := c.listInstances(ctx)
+	if err != nil {
+		return // the create will say what is wrong
+	}
+	var ids []string
+	for _, x := range all {
+		if x.Name == name {
+			ids = append(ids, x.ID)
+		}
+	}
+	if len(ids) > 0 {
+		c.warn("an instance named %q exists already (%s); the name no longer tells them apart, use ids", name, strings.Join(ids, ", "))
+	}
+}
+
+// label names an instance in messages: "name (id)", or the id alone.
+func label(name, id string) string {
+	if name == "" {
+		return id
+	}
+	return name + " (" + id + ")"
+}
+
 // parseUsers reads --users: items separated by ';', each
-// name[@host]:password[:db1,db2]. A user without its own database list is
-// granted dbs.
+// name[@host][:password[:db1,db2]]. A user without its own database list is
+// granted dbs; one without a password (name alone, or name::dbs) has
+// Password "", to be asked for.
 func parseUsers(s string, dbs []string) (users.BatchCreateOpts, error) {
 	var out users.BatchCreateOpts
 	for item := range strings.SplitSeq(s, ";") {
@@ -151,10 +260,13 @@ func parseUsers(s string, dbs []string) (users.BatchCreateOpts, error) {
 			continue
 		}
 		parts := strings.SplitN(item, ":", 3)
-		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-			return nil, fmt.Errorf("%w: --users wants name:password[:db1,db2], separated by ';'", errUsage)
+		if parts[0] == "" {
+			return nil, fmt.Errorf("%w: --users wants name[:password[:db1,db2]], separated by ';'", errUsage)
 		}
-		u := users.CreateOpts{Name: parts[0], Password: parts[1]}
+		u := users.CreateOpts{Name: parts[0]}
+		if len(parts) > 1 {
+			u.Password = parts[1]
+		}
 		if at := strings.LastIndexByte(u.Name, '@'); at > 0 {
 			u.Name, u.Host = u.Name[:at], u.Name[at+1:]
 		}
@@ -170,6 +282,28 @@ func parseUsers(s string, dbs []string) (users.BatchCreateOpts, error) {
 	return out, nil
 }
 
+// askPasswords asks on the terminal for the password of each user that
+// --users gave without one.
+func (c *call) askPasswords(us users.BatchCreateOpts) error {
+	for i := range us {
+		if us[i].Password != "" {
+			continue
+		}
+		pw, ok, err := c.env.ReadSecret("Password for database user " + us[i].Name + ": ")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.usagef("no password for user %q: give --users %s:PASSWORD, or run on a terminal to be asked", us[i].Name, us[i].Name)
+		}
+		if pw == "" {
+			return c.usagef("the password of user %q is empty", us[i].Name)
+		}
+		us[i].Password = pw
+	}
+	return nil
+}
+
 func splitList(s string) []string {
 	var out []string
 	for p := range strings.SplitSeq(s, ",") {
@@ -180,32 +314,63 @@ func splitList(s string) []string {
 	return out
 }
 
+// restoreOpts is gophercloud's instance create with restorePoint, which
+// gophercloud's CreateOpts lacks (reference §13.6).
+type restoreOpts struct {
+	instances.CreateOpts
+	backupID string
+}
+
+// ToInstanceCreateMap implements instances.CreateOptsBuilder.
+func (o restoreOpts) ToInstanceCreateMap() (map[string]any, error) {
+	m, err := o.CreateOpts.ToInstanceCreateMap()
+	if err != nil {
+		return nil, err
+	}
+	in, ok := m["instance"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("cli: create instance: no instance in %v", m)
+	}
+	in["restorePoint"] = map[string]any{"backupRef": o.backupID}
+	return m, nil
+}
+
+func waitFlag(fs *pflag.FlagSet, o *opts) {
+	fs.BoolVar(&o.wait, "wait", false, "wait until the operation finishes, showing status changes (at most --timeout)")
+}
+
 func init() {
 	register("instance create", &command{
-		usage: "NAME --flavor ID --size GB [--datastore TYPE] [--datastore-version V] [--databases a,b] [--users 'u:pw[:db,..];...'] [--wait]",
-		help:  "create an instance (users are granted every --databases unless they list their own)",
+		usage: "NAME (--flavor ID --size GB [--datastore TYPE] [--datastore-version V] [--databases a,b] [--users 'u[:pw[:db,..]];...'] [--backup ID|NAME] | --replica-of ID|NAME [--flavor ID] [--size GB]) [--wait]",
+		help:  "create an instance (users are granted every --databases unless they list their own), restore a backup into a new one, or make a read replica",
 		nargs: 1,
-		flags: func(fs *flag.FlagSet, o *opts) {
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.flavor, "flavor", "", "flavor id (required)")
 			fs.IntVar(&o.size, "size", 0, "volume size in GB (required)")
 			fs.StringVar(&o.volumeType, "volume-type", "", "volume type")
-			fs.StringVar(&o.datastore, "datastore", "", "datastore type (default: the service's default)")
+			fs.StringVar(&o.datastore, "datastore", "", "datastore type (default: the service's default, or the backup's)")
 			fs.StringVar(&o.dsVersion, "datastore-version", "", "datastore version")
 			fs.StringVar(&o.databases, "databases", "", "databases to create, comma separated")
-			fs.StringVar(&o.users, "users", "", "users to create: name:password[:db1,db2], separated by ';'")
+			fs.StringVar(&o.users, "users", "", "users to create: name[:password[:db1,db2]], separated by ';' (a password left out is asked for)")
 			fs.StringVar(&o.configuration, "configuration", "", "configuration group id")
+			fs.StringVar(&o.backup, "backup", "", "restore this backup (id or name) into the new instance")
+			fs.StringVar(&o.replicaOf, "replica-of", "", "make a read replica of this instance (its flavor and size unless given)")
 			waitFlag(fs, o)
 		},
 		run: func(ctx context.Context, c *call) error {
+			if c.o.replicaOf != "" {
+				return c.createReplica(ctx)
+			}
 			if c.o.flavor == "" || c.o.size <= 0 {
-				fmt.Fprintln(c.env.Stderr, "hoard instance create: --flavor and --size are required")
-				return errUsage
+				return c.usagef("--flavor and --size are required")
 			}
 			dbs := splitList(c.o.databases)
 			us, err := parseUsers(c.o.users, dbs)
 			if err != nil {
-				fmt.Fprintln(c.env.Stderr, "hoard instance create:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-				return errUsage
+				return c.usagef("%s", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+			}
+			if err := c.askPasswords(us); err != nil {
+				return err
 			}
 			co := instances.CreateOpts{Name: c.args[0], FlavorRef: c.o.flavor, Size: c.o.size, VolumeType: c.o.volumeType,
 				Configuration: c.o.configuration}
@@ -225,47 +390,80 @@ func init() {
 			if err := c.login(ctx); err != nil {
 				return err
 			}
-			in, err := instances.Create(ctx, c.sc, co).Extract()
+			var builder instances.CreateOptsBuilder = co
+			if c.o.backup != "" {
+				b, err := c.findBackup(ctx, c.o.backup)
+				if err != nil {
+					return fmt.Errorf("cli: restore backup: %w", err)
+				}
+				builder = restoreOpts{CreateOpts: co, backupID: b.ID}
+			}
+			c.warnSameName(ctx, c.args[0])
+			in, err := instances.Create(ctx, c.sc, builder).Extract()
 			if err != nil {
 				return fmt.Errorf("cli: create instance: %w", err)
 			}
-			if c.o.wait {
-				if in, err = c.waitStatus(ctx, in.ID, in.Status); err != nil {
-					return err
-				}
-			}
-			return c.printInstance(in)
+			return c.created(ctx, in)
 		},
 	})
+	register("instance detach-replica", &command{
+		usage:    "ID|NAME [--wait]",
+		help:     "make a read replica a standalone, writable instance",
+		nargs:    1,
+		complete: "instance",
+		flags:    waitFlag,
+		run: func(ctx context.Context, c *call) error {
+			return c.instanceAction(ctx, "detach replica", func(id string) error {
+				body := map[string]any{"instance": map[string]any{"replica_of": nil}}
+				_, err := c.sc.Patch(ctx, c.sc.ServiceURL("instances", id), body, nil, &gophercloud.RequestOpts{OkCodes: []int{202}})
+				return err
+			})
+		},
+	})
+	for _, a := range []struct{ name, action, help string }{
+		{"promote", "promote_to_replica_source", "make a read replica the source of its set (the source and the other replicas follow it; no write is lost)"},
+		{"eject-source", "eject_replica_source", "replace a source whose engine is gone by its most advanced replica"},
+	} {
+		register("instance "+a.name, &command{
+			usage:    "ID|NAME [--wait]",
+			help:     a.help,
+			nargs:    1,
+			complete: "instance",
+			flags:    waitFlag,
+			run: func(ctx context.Context, c *call) error {
+				return c.instanceAction(ctx, a.name, func(id string) error {
+					body := map[string]any{a.action: map[string]any{}}
+					_, err := c.sc.Post(ctx, c.sc.ServiceURL("instances", id, "action"), body, nil, &gophercloud.RequestOpts{OkCodes: []int{202}})
+					return err
+				})
+			},
+		})
+	}
 	register("instance list", &command{
-		usage: "",
-		help:  "list instances (every page)",
+		help: "list instances (every page)",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
 			}
-			pages, err := instances.List(c.sc).AllPages(ctx)
-			if err != nil {
-				return fmt.Errorf("cli: list instances: %w", err)
-			}
-			all, err := instances.ExtractInstances(pages)
+			all, err := c.listInstances(ctx)
 			if err != nil {
 				return fmt.Errorf("cli: list instances: %w", err)
 			}
 			views := make([]instanceView, 0, len(all))
 			rows := make([][]string, 0, len(all))
 			for i := range all {
-				v := viewInstance(&all[i])
+				v := viewInstance(&all[i], nil)
 				views = append(views, v)
 				rows = append(rows, v.row())
 			}
-			return c.print(views, instanceListHeader, rows)
+			return c.print(views, instanceListColumns, rows)
 		},
 	})
 	register("instance show", &command{
-		usage: "ID|NAME",
-		help:  "show an instance",
-		nargs: 1,
+		usage:    "ID|NAME",
+		help:     "show an instance (with its port and replication)",
+		nargs:    1,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -274,14 +472,15 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("cli: show instance: %w", err)
 			}
-			return c.printInstance(in)
+			return c.printInstance(in.Instance, &in.extra)
 		},
 	})
 	register("instance restart", &command{
-		usage: "ID|NAME [--wait]",
-		help:  "restart the database service of an instance",
-		nargs: 1,
-		flags: waitFlag,
+		usage:    "ID|NAME [--wait]",
+		help:     "restart the database service of an instance",
+		nargs:    1,
+		complete: "instance",
+		flags:    waitFlag,
 		run: func(ctx context.Context, c *call) error {
 			return c.instanceAction(ctx, "restart", func(id string) error {
 				return instances.Restart(ctx, c.sc, id).ExtractErr()
@@ -289,18 +488,18 @@ func init() {
 		},
 	})
 	register("instance resize", &command{
-		usage: "ID|NAME (--flavor ID | --size GB) [--wait]",
-		help:  "resize an instance's flavor or its volume",
-		nargs: 1,
-		flags: func(fs *flag.FlagSet, o *opts) {
+		usage:    "ID|NAME (--flavor ID | --size GB) [--wait]",
+		help:     "resize an instance's flavor or its volume",
+		nargs:    1,
+		complete: "instance",
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.flavor, "flavor", "", "new flavor id")
 			fs.IntVar(&o.size, "size", 0, "new volume size in GB")
 			waitFlag(fs, o)
 		},
 		run: func(ctx context.Context, c *call) error {
 			if (c.o.flavor == "") == (c.o.size <= 0) {
-				fmt.Fprintln(c.env.Stderr, "hoard instance resize: give exactly one of --flavor and --size")
-				return errUsage
+				return c.usagef("give exactly one of --flavor and --size")
 			}
 			return c.instanceAction(ctx, "resize", func(id string) error {
 				if c.o.flavor != "" {
@@ -311,30 +510,45 @@ func init() {
 		},
 	})
 	register("instance delete", &command{
-		usage: "ID|NAME [--wait]",
-		help:  "delete an instance (with --wait: until it is gone)",
-		nargs: 1,
-		flags: waitFlag,
+		usage:    "ID|NAME [--wait]",
+		help:     "delete an instance (the API accepts it at once; with --wait, until it is gone)",
+		nargs:    1,
+		complete: "instance",
+		flags:    waitFlag,
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
 			}
-			id, err := c.instanceID(ctx)
+			in, err := c.findInstance(ctx, c.args[0])
 			if err != nil {
 				return fmt.Errorf("cli: delete instance: %w", err)
 			}
-			if err := instances.Delete(ctx, c.sc, id).ExtractErr(); err != nil {
+			if err := instances.Delete(ctx, c.sc, in.ID).ExtractErr(); err != nil {
 				return fmt.Errorf("cli: delete instance: %w", err)
 			}
-			if c.o.wait {
-				if err := c.waitGone(ctx, id); err != nil {
-					return err
-				}
+			if !c.o.wait {
+				c.say("deletion of instance %s accepted (--wait waits until it is gone)", label(in.Name, in.ID))
+				return nil
 			}
-			c.say("instance %s deleted", id)
+			if err := c.waitGone(ctx, in.ID, in.Name); err != nil {
+				return err
+			}
+			c.say("instance %s deleted", label(in.Name, in.ID))
 			return nil
 		},
 	})
+}
+
+// created prints a created instance; with --wait once it is ACTIVE.
+func (c *call) created(ctx context.Context, in *instances.Instance) error {
+	if !c.o.wait {
+		return c.printInstance(in, nil)
+	}
+	done, err := c.waitStatus(ctx, in.ID, in.Name, in.Status)
+	if err != nil {
+		return err
+	}
+	return c.printInstance(done.Instance, &done.extra)
 }
 
 // instanceAction runs an action accepted with 202, then with --wait
@@ -343,110 +557,60 @@ func (c *call) instanceAction(ctx context.Context, what string, do func(id strin
 	if err := c.login(ctx); err != nil {
 		return err
 	}
-	id, err := c.instanceID(ctx)
+	in, err := c.findInstance(ctx, c.args[0])
 	if err != nil {
 		return fmt.Errorf("cli: %s instance: %w", what, err)
 	}
-	if err := do(id); err != nil {
+	if err := do(in.ID); err != nil {
 		return fmt.Errorf("cli: %s instance: %w", what, err)
 	}
 	if !c.o.wait {
-		c.say("%s of instance %s accepted", what, id)
+		c.say("%s of instance %s accepted", what, label(in.Name, in.ID))
 		return nil
 	}
-	in, err := c.waitStatus(ctx, id, "")
+	done, err := c.waitStatus(ctx, in.ID, in.Name, "")
 	if err != nil {
 		return err
 	}
-	return c.printInstance(in)
+	return c.printInstance(done.Instance, &done.extra)
 }
 
-// WaitError is returned by --wait when the instance ends in ERROR or
-// FAILED; Fault is the instance's fault message.
-type WaitError struct {
-	ID, Status, Fault string
+// replicaCreateOpts is gophercloud's instance create with replica_of,
+// which gophercloud's CreateOpts lacks.
+type replicaCreateOpts struct {
+	name, flavor, replicaOf string
+	size                    int
 }
 
-func (e *WaitError) Error() string {
-	if e.Fault == "" {
-		return fmt.Sprintf("instance %s went to %s", e.ID, e.Status)
+// ToInstanceCreateMap implements instances.CreateOptsBuilder.
+func (o replicaCreateOpts) ToInstanceCreateMap() (map[string]any, error) {
+	in := map[string]any{"name": o.name, "replica_of": o.replicaOf}
+	if o.flavor != "" {
+		in["flavorRef"] = o.flavor
 	}
-	return fmt.Sprintf("instance %s went to %s: %s", e.ID, e.Status, e.Fault)
+	if o.size > 0 {
+		in["volume"] = map[string]any{"size": o.size}
+	}
+	return map[string]any{"instance": in}, nil
 }
 
-// waitStatus polls an instance until it is ACTIVE (or HEALTHY), printing
-// each status change with the elapsed time on stderr. last is the status
-// already printed by the caller, if any.
-func (c *call) waitStatus(ctx context.Context, id, last string) (*instances.Instance, error) {
-	start := c.env.Now()
-	if last != "" {
-		c.progress(id, last, 0)
+// createReplica is instance create --replica-of: the source by id or name,
+// flavor and size the source's unless given.
+func (c *call) createReplica(ctx context.Context) error {
+	if c.o.databases != "" || c.o.users != "" || c.o.datastore != "" || c.o.dsVersion != "" || c.o.backup != "" {
+		return c.usagef("a replica takes its datastore, data, databases and users from its source")
 	}
-	for {
-		in, err := instances.Get(ctx, c.sc, id).Extract()
-		if err != nil {
-			return nil, fmt.Errorf("cli: wait for instance %s: %w", id, err)
-		}
-		if in.Status != last {
-			c.progress(id, in.Status, c.env.Now().Sub(start))
-			last = in.Status
-		}
-		switch in.Status {
-		case "ACTIVE", "HEALTHY":
-			return in, nil
-		case "ERROR", "FAILED":
-			we := &WaitError{ID: id, Status: in.Status}
-			if in.Fault != nil {
-				we.Fault = in.Fault.Message
-			}
-			return in, we
-		}
-		if err := c.pause(ctx); err != nil {
-			return nil, fmt.Errorf("cli: wait for instance %s (last status %s): %w", id, last, err)
-		}
+	if err := c.login(ctx); err != nil {
+		return err
 	}
-}
-
-// waitGone polls until the instance answers 404.
-func (c *call) waitGone(ctx context.Context, id string) error {
-	start := c.env.Now()
-	last := ""
-	for {
-		in, err := instances.Get(ctx, c.sc, id).Extract()
-		switch {
-		case gophercloud.ResponseCodeIs(err, http.StatusNotFound):
-			c.progress(id, "DELETED", c.env.Now().Sub(start))
-			return nil
-		case err != nil:
-			return fmt.Errorf("cli: wait for instance %s: %w", id, err)
-		case in.Status != last:
-			c.progress(id, in.Status, c.env.Now().Sub(start))
-			last = in.Status
-			if in.Status == "ERROR" || in.Status == "FAILED" {
-				we := &WaitError{ID: id, Status: in.Status}
-				if in.Fault != nil {
-					we.Fault = in.Fault.Message
-				}
-				return we
-			}
-		}
-		if err := c.pause(ctx); err != nil {
-			return fmt.Errorf("cli: wait for instance %s to go: %w", id, err)
-		}
+	src, err := c.findInstance(ctx, c.o.replicaOf)
+	if err != nil {
+		return fmt.Errorf("cli: create replica: %w", err)
 	}
-}
-
-func (c *call) progress(id, status string, elapsed time.Duration) {
-	fmt.Fprintf(c.env.Stderr, "%7.1fs  %s  %s\n", elapsed.Seconds(), safetext.Escape(id), safetext.Escape(status))
-}
-
-func (c *call) pause(ctx context.Context) error {
-	t := time.NewTimer(c.env.PollInterval)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	c.warnSameName(ctx, c.args[0])
+	in, err := instances.Create(ctx, c.sc, replicaCreateOpts{name: c.args[0], flavor: c.o.flavor, replicaOf: src.ID, size: c.o.size}).Extract()
+	if err != nil {
+		return fmt.Errorf("cli: create replica: %w", err)
 	}
+	return c.created(ctx, in)
 }

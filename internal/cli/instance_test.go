@@ -18,7 +18,7 @@ func TestInstanceAddress(t *testing.T) {
 		{instances.Instance{Hostname: "127.0.1.5", Addresses: []instances.Address{{Type: "private", Address: "127.0.1.5"}}}, "127.0.1.5"},
 		{instances.Instance{Hostname: "hoard-1.hoard-t.svc"}, "hoard-1.hoard-t.svc"},
 	} {
-		v := viewInstance(&tc.in)
+		v := viewInstance(&tc.in, nil)
 		if got := v.row()[7]; got != tc.want {
 			t.Errorf("ADDRESS of %+v = %q, want %q", tc.in, got, tc.want)
 		}

@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/spf13/pflag"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/databases"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
@@ -34,34 +30,13 @@ type rootView struct {
 	Enabled  bool   `json:"root_enabled"`
 }
 
-// readPassword prompts on the terminal with echo off, or reads one line
-// from a non-terminal stdin.
-func readPassword(env *Env, prompt string) (string, error) {
-	if f, ok := env.Stdin.(*os.File); ok {
-		if t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
-			fmt.Fprint(env.Stderr, prompt)
-			quiet := *t
-			quiet.Lflag &^= unix.ECHO
-			quiet.Lflag |= unix.ICANON | unix.ECHONL
-			if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &quiet); err != nil {
-				return "", fmt.Errorf("cli: turn off echo: %w", err)
-			}
-			defer unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t) //nolint:errcheck // best effort restore
-		}
-	}
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
-		return "", fmt.Errorf("cli: read password: %w", err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
 func init() {
 	register("db create", &command{
-		usage: "INSTANCE NAME [--character-set CS] [--collate C]",
-		help:  "create a database on an instance",
-		nargs: 2,
-		flags: func(fs *flag.FlagSet, o *opts) {
+		usage:    "INSTANCE NAME [--character-set CS] [--collate C]",
+		help:     "create a database on an instance",
+		nargs:    2,
+		complete: "instance",
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.charset, "character-set", "", "character set")
 			fs.StringVar(&o.collate, "collate", "", "collation")
 		},
@@ -82,9 +57,10 @@ func init() {
 		},
 	})
 	register("db list", &command{
-		usage: "INSTANCE",
-		help:  "list the databases of an instance",
-		nargs: 1,
+		usage:    "INSTANCE",
+		help:     "list the databases of an instance",
+		nargs:    1,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -107,13 +83,14 @@ func init() {
 				views = append(views, databaseView{Name: d.Name, Charset: d.CharSet, Collate: d.Collate})
 				rows = append(rows, []string{d.Name, d.CharSet, d.Collate})
 			}
-			return c.print(views, []string{"NAME", "CHARACTER SET", "COLLATE"}, rows)
+			return c.print(views, cols("NAME=name", "CHARACTER SET=character_set", "COLLATE=collate"), rows)
 		},
 	})
 	register("db delete", &command{
-		usage: "INSTANCE NAME",
-		help:  "delete a database",
-		nargs: 2,
+		usage:    "INSTANCE NAME",
+		help:     "delete a database",
+		nargs:    2,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -131,10 +108,11 @@ func init() {
 	})
 
 	register("user create", &command{
-		usage: "INSTANCE NAME [--password PW] [--host H] [--databases a,b]",
-		help:  "create a database user (the password is prompted for, without echo, if not given)",
-		nargs: 2,
-		flags: func(fs *flag.FlagSet, o *opts) {
+		usage:    "INSTANCE NAME [--password PW] [--host H] [--databases a,b]",
+		help:     "create a database user (the password is prompted for, without echo, if not given)",
+		nargs:    2,
+		complete: "instance",
+		flags: func(fs *pflag.FlagSet, o *opts) {
 			fs.StringVar(&o.password, "password", "", "the user's password (default: prompt, or a line of stdin)")
 			fs.StringVar(&o.host, "host", "", "host the user may connect from (default %)")
 			fs.StringVar(&o.databases, "databases", "", "databases to grant, comma separated")
@@ -166,9 +144,10 @@ func init() {
 		},
 	})
 	register("user list", &command{
-		usage: "INSTANCE",
-		help:  "list the database users of an instance",
-		nargs: 1,
+		usage:    "INSTANCE",
+		help:     "list the database users of an instance",
+		nargs:    1,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -195,13 +174,14 @@ func init() {
 				views = append(views, v)
 				rows = append(rows, []string{v.Name, strings.Join(v.Databases, ",")})
 			}
-			return c.print(views, []string{"NAME", "DATABASES"}, rows)
+			return c.print(views, cols("NAME=name", "DATABASES=databases"), rows)
 		},
 	})
 	register("user delete", &command{
-		usage: "INSTANCE NAME",
-		help:  "delete a database user",
-		nargs: 2,
+		usage:    "INSTANCE NAME",
+		help:     "delete a database user",
+		nargs:    2,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -219,9 +199,10 @@ func init() {
 	})
 
 	register("root enable", &command{
-		usage: "INSTANCE",
-		help:  "enable the root user and print its generated password",
-		nargs: 1,
+		usage:    "INSTANCE",
+		help:     "enable the root user and print its generated password",
+		nargs:    1,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -235,13 +216,14 @@ func init() {
 				return fmt.Errorf("cli: enable root: %w", err)
 			}
 			v := rootView{Name: u.Name, Password: u.Password, Enabled: true}
-			return c.print(v, []string{"NAME", "PASSWORD"}, [][]string{{v.Name, v.Password}})
+			return c.print(v, cols("NAME=name", "PASSWORD=password"), [][]string{{v.Name, v.Password}})
 		},
 	})
 	register("root show", &command{
-		usage: "INSTANCE",
-		help:  "show whether root was ever enabled on an instance",
-		nargs: 1,
+		usage:    "INSTANCE",
+		help:     "show whether root was ever enabled on an instance",
+		nargs:    1,
+		complete: "instance",
 		run: func(ctx context.Context, c *call) error {
 			if err := c.login(ctx); err != nil {
 				return err
@@ -255,7 +237,7 @@ func init() {
 				return fmt.Errorf("cli: show root: %w", err)
 			}
 			v := rootView{Enabled: on}
-			return c.print(v, []string{"ROOT ENABLED"}, [][]string{{fmt.Sprint(on)}})
+			return c.print(v, cols("ROOT ENABLED=root_enabled"), [][]string{{fmt.Sprint(on)}})
 		},
 	})
 }

@@ -50,6 +50,26 @@ type Spec struct {
 	// init-file), so that a restart repairs it. Empty when unknown.
 	AdminUser     string
 	AdminPassword Secret
+	// ReplicaOf, when set, makes the server a read-only replica of that
+	// source (see Replicator); nil for a source or a standalone server.
+	ReplicaOf *ReplicaSource
+	// Replicated is set for a server that is (or was) the source of read
+	// replicas: it keeps what replicas need to follow it (MariaDB's binary
+	// log, which a standalone server does without: a full volume makes
+	// MariaDB wait for space to write it, instead of failing the write).
+	Replicated bool
+	// TLS, when set, makes the server offer TLS on its network port (for
+	// Redis, on its port + RedisTLSPortOffset) with these files; nil
+	// means no TLS. Clients may still connect without it.
+	TLS *TLSFiles
+	// Synchronous is set for the members of an HA group: a commit is
+	// acknowledged to the client only once a replica has it, where the
+	// engine can do so in its configuration (MariaDB's semi-synchronous
+	// replication; see SyncCommitter for PostgreSQL's).
+	Synchronous bool
+	// Logs are the USER logs enabled on the instance (see Logger), by
+	// name; the recipe renders what makes the server write them.
+	Logs []string
 }
 
 // File is a configuration file rendered by an engine, relative to ConfDir.
@@ -135,9 +155,6 @@ type Engine interface {
 	// post-init credentials. It is idempotent: run again, it only makes sure
 	// the account exists with that password.
 	Bootstrap(ctx context.Context, c Conn) error
-	// CreateDatabases creates databases; existing ones are left as they are
-	// (idempotent, so a resumed task can repeat it).
-	CreateDatabases(ctx context.Context, c Conn, dbs []Database) error
 	// CreateUsers creates users (or, if one exists, sets its password) and
 	// grants each all privileges on its databases; idempotent.
 	CreateUsers(ctx context.Context, c Conn, users []User) error

@@ -28,11 +28,15 @@ type UserChange struct {
 	Password Secret
 }
 
-// DatabaseAdmin is an optional Engine capability: listing and dropping the
-// tenant's databases (creating them is Engine.CreateDatabases). Every
-// method connects as c, runs quickly and must not block past ctx. Reserved
-// (system) databases are never listed and never dropped.
+// DatabaseAdmin is an optional Engine capability: creating, listing and
+// dropping the tenant's databases; an engine without databases (Redis)
+// does not have it. Every method connects as c, runs quickly and must not
+// block past ctx. Reserved (system) databases are never listed and never
+// dropped.
 type DatabaseAdmin interface {
+	// CreateDatabases creates databases; existing ones are left as they are
+	// (idempotent, so a resumed task can repeat it).
+	CreateDatabases(ctx context.Context, c Conn, dbs []Database) error
 	// ListDatabases returns the tenant's databases sorted by name.
 	ListDatabases(ctx context.Context, c Conn) ([]Database, error)
 	// DeleteDatabase drops a database; ErrDatabaseNotFound if it does not

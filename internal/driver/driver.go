@@ -24,6 +24,15 @@ type Spec struct {
 	// Config holds the attached configuration group's values (see
 	// datastore.Spec.Config).
 	Config map[string]string `json:",omitempty"`
+	// ReplicaOf makes the instance a replica of that source (see
+	// datastore.Replicator); nil for a source or a standalone instance.
+	ReplicaOf *datastore.ReplicaSource `json:",omitempty"`
+	// Replicated: see datastore.Spec.Replicated.
+	Replicated bool `json:",omitempty"`
+	// Synchronous: see datastore.Spec.Synchronous.
+	Synchronous bool `json:",omitempty"`
+	// Logs: see datastore.Spec.Logs.
+	Logs []string `json:",omitempty"`
 }
 
 // State is what the driver observes of an instance's engine.

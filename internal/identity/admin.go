@@ -129,37 +129,14 @@ func (s *Service) handleListProjects(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleCreateProject(w http.ResponseWriter, r *http.Request) error {
-	const op = "identity.create_project"
 	if _, err := s.requireAdmin(r); err != nil {
 		return err
 	}
-	var body struct {
-		Project *struct {
-			Name        string  `json:"name"`
-			Description *string `json:"description"`
-			Enabled     *bool   `json:"enabled"`
-			DomainID    string  `json:"domain_id"`
-			IsDomain    bool    `json:"is_domain"`
-		} `json:"project"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	in, err := decodeProjectCreate(r.Body)
+	if err != nil {
 		return err
 	}
-	if body.Project == nil {
-		return fault.New(fault.Invalid, op, "'project' is a required property")
-	}
-	in := body.Project
-	if in.IsDomain {
-		return fault.New(fault.Invalid, op, "Creating domains is not supported.")
-	}
-	if err := checkDomainID(op, in.DomainID); err != nil {
-		return err
-	}
-	var desc string
-	if in.Description != nil {
-		desc = *in.Description
-	}
-	p, err := s.createProject(r.Context(), in.Name, desc, in.Enabled == nil || *in.Enabled)
+	p, err := s.createProject(r.Context(), in.Name, in.Description, in.Enabled)
 	if err != nil {
 		return err
 	}
@@ -210,26 +187,8 @@ func (s *Service) handleCreateUser(w http.ResponseWriter, r *http.Request) error
 	if _, err := s.requireAdmin(r); err != nil {
 		return err
 	}
-	var body struct {
-		User *struct {
-			Name             string  `json:"name"`
-			Password         *string `json:"password"`
-			Enabled          *bool   `json:"enabled"`
-			DomainID         string  `json:"domain_id"`
-			DefaultProjectID string  `json:"default_project_id"`
-		} `json:"user"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
-		return err
-	}
-	if body.User == nil {
-		return fault.New(fault.Invalid, op, "'user' is a required property")
-	}
-	in := body.User
-	if in.Password == nil || *in.Password == "" {
-		return fault.New(fault.Invalid, op, "'password' is required: hoard users authenticate with passwords.")
-	}
-	if err := checkDomainID(op, in.DomainID); err != nil {
+	in, err := decodeUserCreate(r.Body)
+	if err != nil {
 		return err
 	}
 	if in.DefaultProjectID != "" {
@@ -237,7 +196,7 @@ func (s *Service) handleCreateUser(w http.ResponseWriter, r *http.Request) error
 			return storeErr(op, "Could not find project: "+in.DefaultProjectID+".", err)
 		}
 	}
-	u, err := s.createUser(r.Context(), in.Name, *in.Password, in.Enabled == nil || *in.Enabled)
+	u, err := s.createUser(r.Context(), in.Name, in.Password, in.Enabled)
 	if err != nil {
 		return err
 	}

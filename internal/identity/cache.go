@@ -76,3 +76,15 @@ func (c *validationCache) drop(hash []byte) {
 	defer c.mu.Unlock()
 	delete(c.m, string(hash))
 }
+
+// dropIf forgets every cached principal for which match is true (after a
+// user's, a project's or a role's change).
+func (c *validationCache) dropIf(match func(*Principal) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if match(&e.p) {
+			delete(c.m, k)
+		}
+	}
+}

@@ -63,6 +63,28 @@ type fixture struct {
 	srv   *httptest.Server
 	logs  *syncBuffer
 	ids   map[string]string // name → id of projects and users
+	// owned is what the database service says each project owns.
+	owned *fakeCounter
+}
+
+// fakeCounter is a ResourceCounter over a map.
+type fakeCounter struct {
+	mu  sync.Mutex
+	m   map[string]model.ProjectResources
+	err error
+}
+
+func (c *fakeCounter) ProjectResources(_ context.Context, projectID string) (model.ProjectResources, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[projectID], c.err
+}
+
+func (c *fakeCounter) set(projectID string, r model.ProjectResources, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[projectID] = r
+	c.err = err
 }
 
 const testTTL = time.Hour
@@ -74,6 +96,7 @@ func newFixture(t *testing.T) *fixture {
 		clock: &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)},
 		logs:  &syncBuffer{},
 		ids:   map[string]string{},
+		owned: &fakeCounter{m: map[string]model.ProjectResources{}},
 	}
 	mux := http.NewServeMux()
 	f.srv = httptest.NewUnstartedServer(mux)
@@ -83,6 +106,7 @@ func newFixture(t *testing.T) *fixture {
 		PublicURL: f.srv.URL,
 		TokenTTL:  testTTL,
 		Now:       f.clock.Now,
+		Resources: f.owned,
 		Logger:    slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	f.svc.cost = bcrypt.MinCost

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,8 +25,25 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // {"error":{"code","title","message"}} bodies.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(Prefix+rt.path, s.methods(rt.methods))
+	}
+	mux.Handle("/", s.methods(nil)) // everything else: 404
+	return mux
+}
+
+// routeSpec is one path of the identity service and its handlers by method.
+type routeSpec struct {
+	path    string // a ServeMux pattern without Prefix
+	methods map[string]handlerFunc
+}
+
+// routes is the identity service's route table: Handler serves it and the
+// tests walk it, so that no route escapes them.
+func (s *Service) routes() []routeSpec {
+	var rts []routeSpec
 	route := func(path string, methods map[string]handlerFunc) {
-		mux.Handle(Prefix+path, s.methods(methods))
+		rts = append(rts, routeSpec{path, methods})
 	}
 	versions := map[string]handlerFunc{http.MethodGet: s.handleVersions}
 	route("/{$}", versions)
@@ -47,17 +65,28 @@ func (s *Service) Handler() http.Handler {
 		http.MethodGet:  s.handleListProjects,
 		http.MethodPost: s.handleCreateProject,
 	})
-	route("/v3/projects/{id}", map[string]handlerFunc{http.MethodGet: s.handleGetProject})
-	route("/v3/projects/{project}/users/{user}/roles/{role}", map[string]handlerFunc{
-		http.MethodPut:  s.handleGrantRole,
-		http.MethodHead: s.handleCheckRole,
-		http.MethodGet:  s.handleCheckRole,
+	route("/v3/projects/{id}", map[string]handlerFunc{
+		http.MethodGet:    s.handleGetProject,
+		http.MethodPatch:  s.handleUpdateProject,
+		http.MethodDelete: s.handleDeleteProject,
 	})
+	route("/v3/projects/{project}/users/{user}/roles/{role}", map[string]handlerFunc{
+		http.MethodPut:    s.handleGrantRole,
+		http.MethodHead:   s.handleCheckRole,
+		http.MethodGet:    s.handleCheckRole,
+		http.MethodDelete: s.handleRevokeRole,
+	})
+	route("/v3/role_assignments", map[string]handlerFunc{http.MethodGet: s.handleRoleAssignments})
 	route("/v3/users", map[string]handlerFunc{
 		http.MethodGet:  s.handleListUsers,
 		http.MethodPost: s.handleCreateUser,
 	})
-	route("/v3/users/{id}", map[string]handlerFunc{http.MethodGet: s.handleGetUser})
+	route("/v3/users/{id}", map[string]handlerFunc{
+		http.MethodGet:    s.handleGetUser,
+		http.MethodPatch:  s.handleUpdateUser,
+		http.MethodDelete: s.handleDeleteUser,
+	})
+	route("/v3/users/{id}/password", map[string]handlerFunc{http.MethodPost: s.handleChangePassword})
 	route("/v3/users/{id}/projects", map[string]handlerFunc{http.MethodGet: s.handleUserProjects})
 	route("/v3/roles", map[string]handlerFunc{http.MethodGet: s.handleListRoles})
 	route("/v3/roles/{id}", map[string]handlerFunc{http.MethodGet: s.handleGetRole})
@@ -72,9 +101,7 @@ func (s *Service) Handler() http.Handler {
 	route("/v1.0/{$}", v1)
 	route("/auth/v1.0", v1)
 	route("/auth/v1.0/{$}", v1)
-
-	mux.Handle("/", s.methods(nil)) // everything else: 404
-	return mux
+	return rts
 }
 
 // methods dispatches on the request method: 405 for a method not in m, 404
@@ -179,9 +206,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // decodeJSON decodes a request body into v; a malformed body is
 // fault.Invalid (an oversized one fault.OverLimit).
-func decodeJSON(r *http.Request, v any) error {
+func decodeJSON(r *http.Request, v any) error { return decodeBody(r.Body, v) }
+
+// decodeBody decodes one JSON value from body into v, as decodeJSON.
+func decodeBody(body io.Reader, v any) error {
 	const op = "identity.decode"
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	if err := json.NewDecoder(body).Decode(v); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return fault.Wrap(fault.OverLimit, op, "Request body is too large.", err)
 		}

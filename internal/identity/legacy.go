@@ -155,6 +155,15 @@ func (s *Service) v2Body(r *http.Request, tok Token, ss *session) v2Access {
 				ID: "hoard-database", Region: s.region, PublicURL: url, InternalURL: url, AdminURL: url,
 			}},
 		})
+		if s.swift != "" {
+			swiftURL := url + s.swift
+			a.ServiceCatalog = append(a.ServiceCatalog, v2CatalogEntry{
+				Type: "object-store", Name: "swift", EndpointsLinks: []link{},
+				Endpoints: []v2Endpoint{{
+					ID: "hoard-object-store", Region: s.region, PublicURL: swiftURL, InternalURL: swiftURL, AdminURL: swiftURL,
+				}},
+			})
+		}
 		idURL := s.baseURL(r) + Prefix + "/v2.0"
 		a.ServiceCatalog = append(a.ServiceCatalog, v2CatalogEntry{
 			Type: "identity", Name: "keystone", EndpointsLinks: []link{},

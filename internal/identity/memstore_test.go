@@ -223,3 +223,122 @@ func (m *memStore) tokenHashes() [][]byte {
 	}
 	return out
 }
+
+func (m *memStore) UpdateProject(_ context.Context, p model.Project) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.projects[p.ID]
+	if !ok {
+		return store.ErrNotFound
+	}
+	for _, q := range m.projects {
+		if q.ID != p.ID && q.Name == p.Name {
+			return store.ErrExists
+		}
+	}
+	old.Name, old.Description, old.Enabled = p.Name, p.Description, p.Enabled
+	m.projects[p.ID] = old
+	return nil
+}
+
+func (m *memStore) DeleteProject(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.projects[id]; !ok {
+		return store.ErrNotFound
+	}
+	delete(m.projects, id)
+	for k := range m.roles {
+		if k[1] == id {
+			delete(m.roles, k)
+		}
+	}
+	for h, t := range m.tokens {
+		if t.ProjectID == id {
+			delete(m.tokens, h)
+		}
+	}
+	return nil
+}
+
+func (m *memStore) UpdateUser(_ context.Context, u model.User) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.users[u.ID]
+	if !ok {
+		return store.ErrNotFound
+	}
+	for _, q := range m.users {
+		if q.ID != u.ID && q.Name == u.Name {
+			return store.ErrExists
+		}
+	}
+	old.Name, old.Enabled = u.Name, u.Enabled
+	m.users[u.ID] = old
+	return nil
+}
+
+func (m *memStore) DeleteUser(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.users[id]; !ok {
+		return store.ErrNotFound
+	}
+	delete(m.users, id)
+	for k := range m.roles {
+		if k[0] == id {
+			delete(m.roles, k)
+		}
+	}
+	m.deleteTokensLocked(id, "")
+	return nil
+}
+
+func (m *memStore) RevokeRole(_ context.Context, a model.RoleAssignment) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{a.UserID, a.ProjectID}
+	i := slices.Index(m.roles[k], a.Role)
+	if i < 0 {
+		return store.ErrNotFound
+	}
+	m.roles[k] = slices.Delete(slices.Clone(m.roles[k]), i, i+1)
+	m.deleteTokensLocked(a.UserID, a.ProjectID)
+	return nil
+}
+
+func (m *memStore) RoleAssignments(_ context.Context, f model.RoleAssignment) ([]model.RoleAssignment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []model.RoleAssignment{}
+	for k, rs := range m.roles {
+		for _, r := range rs {
+			a := model.RoleAssignment{UserID: k[0], ProjectID: k[1], Role: r}
+			if (f.UserID == "" || f.UserID == a.UserID) && (f.ProjectID == "" || f.ProjectID == a.ProjectID) &&
+				(f.Role == "" || f.Role == a.Role) {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b model.RoleAssignment) int {
+		return strings.Compare(a.UserID+"\x00"+a.ProjectID+"\x00"+a.Role, b.UserID+"\x00"+b.ProjectID+"\x00"+b.Role)
+	})
+	return out, nil
+}
+
+func (m *memStore) DeleteUserTokens(_ context.Context, userID, projectID string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.deleteTokensLocked(userID, projectID), nil
+}
+
+func (m *memStore) deleteTokensLocked(userID, projectID string) int {
+	n := 0
+	for h, t := range m.tokens {
+		if t.UserID == userID && (projectID == "" || t.ProjectID == projectID) {
+			delete(m.tokens, h)
+			n++
+		}
+	}
+	return n
+}

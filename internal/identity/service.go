@@ -50,8 +50,20 @@ type Config struct {
 	// Logger receives the service's logs; slog.Default() if nil.
 	Logger *slog.Logger
 	// ValidationCacheTTL is how long a validated token is trusted without
-	// a store lookup: DefaultValidationCacheTTL if 0, no cache if < 0.
+	// a store lookup: DefaultValidationCacheTTL if 0, no cache if < 0. A
+	// change made through another process (a deleted user, a revoked role,
+	// a changed password) stops that user's tokens here within this time.
 	ValidationCacheTTL time.Duration
+	// Resources, if set, is asked before a project is deleted: one that
+	// still owns database resources is not. Nil skips the check (an
+	// identity service with no database service behind it).
+	Resources ResourceCounter
+	// ObjectStorePath, if set, adds an "object-store" entry to the catalog
+	// at the project's database URL plus this path: the read-only,
+	// Swift-compatible view of the published guest logs that Trove's
+	// clients download them from (troveclient's log save and tail ask
+	// the catalog for Swift).
+	ObjectStorePath string
 }
 
 // Service is the built-in identity service. It is safe for concurrent use.
@@ -59,6 +71,7 @@ type Service struct {
 	st     store.Identity
 	public string
 	region string
+	swift  string // Config.ObjectStorePath
 	ttl    time.Duration
 	now    func() time.Time
 	log    *slog.Logger
@@ -68,7 +81,8 @@ type Service struct {
 	pruneMu   sync.Mutex
 	lastPrune time.Time
 
-	cache *validationCache
+	cache     *validationCache
+	resources ResourceCounter
 }
 
 // New returns a Service that keeps its records in st. It panics if st is nil.
@@ -80,10 +94,13 @@ func New(st store.Identity, cfg Config) *Service {
 		st:     st,
 		public: strings.TrimRight(cfg.PublicURL, "/"),
 		region: cfg.Region,
+		swift:  cfg.ObjectStorePath,
 		ttl:    cfg.TokenTTL,
 		now:    cfg.Now,
 		log:    cfg.Logger,
 		cost:   bcrypt.DefaultCost,
+
+		resources: cfg.Resources,
 	}
 	if s.region == "" {
 		s.region = DefaultRegion
@@ -105,9 +122,12 @@ func New(st store.Identity, cfg Config) *Service {
 	return s
 }
 
-// Roles returns the roles the service knows. Both exist implicitly; a role's
-// ID is its name.
-func Roles() []string { return []string{model.RoleAdmin, model.RoleMember} }
+// Roles returns the roles the service knows, sorted. They always exist
+// (there is no role to create or delete); a role's ID is its name. What
+// each allows is decided by [Principal.CanRead] and [Principal.CanWrite].
+func Roles() []string {
+	return []string{model.RoleAdmin, model.RoleCreator, model.RoleMember, model.RoleObserver, model.RoleReader}
+}
 
 func knownRole(r string) bool { return slices.Contains(Roles(), r) }
 
@@ -225,7 +245,7 @@ func (s *Service) createUser(ctx context.Context, name, password string, enabled
 	return &u, nil
 }
 
-// SetPassword replaces user userID's password.
+// SetPassword replaces user userID's password and revokes its tokens.
 func (s *Service) SetPassword(ctx context.Context, userID, password string) error {
 	const op = "identity.set_password"
 	hash, err := s.hashPassword(op, password)
@@ -235,10 +255,10 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 	if err := s.st.SetUserPassword(ctx, userID, hash); err != nil {
 		return storeErr(op, "user not found", err)
 	}
-	return nil
+	return s.revokeUser(ctx, op, userID)
 }
 
-// GrantRole gives user userID the role (admin or member) on project
+// GrantRole gives user userID the role (one of [Roles]) on project
 // projectID. It is idempotent. Unknown users, projects and roles are
 // fault.NotFound.
 func (s *Service) GrantRole(ctx context.Context, userID, projectID, role string) error {
@@ -251,6 +271,15 @@ func (s *Service) GrantRole(ctx context.Context, userID, projectID, role string)
 	}
 	if _, err := s.st.GetProject(ctx, projectID); err != nil {
 		return storeErr(op, "could not find project: "+projectID, err)
+	}
+	// A grant that is there already is neither written nor logged again
+	// (Bootstrap grants the admin role at every start).
+	have, err := s.st.Roles(ctx, userID, projectID)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if slices.Contains(have, role) {
+		return nil
 	}
 	if err := s.st.GrantRole(ctx, model.RoleAssignment{UserID: userID, ProjectID: projectID, Role: role}); err != nil {
 		return fmt.Errorf("%s: %w", op, err)

@@ -219,6 +219,9 @@ func (s *Service) v3Body(r *http.Request, ss *session, withCatalog bool) v3Token
 		}
 		if withCatalog {
 			cat := []catalogEntry{s.catalogEntry(r, ss.project.ID), s.identityEntry(r)}
+			if s.swift != "" {
+				cat = append(cat, s.objectStoreEntry(r, ss.project.ID))
+			}
 			t.Catalog = &cat
 		}
 	}
@@ -231,6 +234,19 @@ func (s *Service) catalogEntry(r *http.Request, projectID string) catalogEntry {
 	for _, iface := range []string{"public", "internal", "admin"} {
 		e.Endpoints = append(e.Endpoints, endpoint{
 			ID: "hoard-database-" + iface, Interface: iface, Region: s.region, RegionID: s.region, URL: url,
+		})
+	}
+	return e
+}
+
+// objectStoreEntry lists the Swift-compatible view of the published
+// guest logs (Config.ObjectStorePath).
+func (s *Service) objectStoreEntry(r *http.Request, projectID string) catalogEntry {
+	url := s.databaseURL(r, projectID) + s.swift
+	e := catalogEntry{ID: "hoard-object-store", Type: "object-store", Name: "swift"}
+	for _, iface := range []string{"public", "internal", "admin"} {
+		e.Endpoints = append(e.Endpoints, endpoint{
+			ID: "hoard-object-store-" + iface, Interface: iface, Region: s.region, RegionID: s.region, URL: url,
 		})
 	}
 	return e

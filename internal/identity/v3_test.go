@@ -383,8 +383,12 @@ func TestVersions(t *testing.T) {
 func TestBootstrapIdempotent(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	granted := strings.Count(f.logs.String(), "role granted")
 	if err := f.svc.Bootstrap(ctx, "admin", "changed", "demo"); err != nil {
 		t.Fatal(err)
+	}
+	if n := strings.Count(f.logs.String(), "role granted"); n != granted {
+		t.Errorf("bootstrap again logged %d more \"role granted\" lines, want none", n-granted)
 	}
 	f.login(t, "admin", "secret", "demo") // password unchanged
 	if resp, _ := f.do(t, "POST", "/identity/v3/auth/tokens", v3Password("admin", "changed", "demo"), nil); resp.StatusCode != 401 {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
 )
@@ -17,49 +18,112 @@ import (
 // Namespace prefixes every metric name.
 const Namespace = "hoard"
 
+// Config is what the scrape-time collectors read. Every field is optional:
+// a nil one leaves its metrics out.
+type Config struct {
+	// Instances is read at each scrape for hoard_instances and the
+	// per-instance gauges.
+	Instances store.Instances
+	// Tasks gives hoard_task_queue_depth.
+	Tasks store.TaskCounter
+	// Datastores are the datastore type names hoard offers: hoard_instances
+	// has a series for each of them and each status, zero included.
+	Datastores []string
+	// UsedBytes measures an instance's used volume
+	// (hoard_instance_volume_used_bytes).
+	UsedBytes func(ctx context.Context, id string) (int64, error)
+	// ReplicaLag reads a replica's lag behind its source in seconds, false
+	// when it cannot tell (hoard_replica_lag_seconds).
+	ReplicaLag func(ctx context.Context, inst *model.Instance) (float64, bool)
+	// ScrapeTimeout bounds the store reads and measurements of one scrape
+	// (default 5 s).
+	ScrapeTimeout time.Duration
+	// Now is the clock of task and backup durations (default time.Now).
+	Now func() time.Time
+}
+
 // Metrics is hoard's registry. Its methods are safe for concurrent use.
 type Metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	tasks    *prometheus.CounterVec
+	cfg            Config
+	reg            *prometheus.Registry
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	tasks          *prometheus.CounterVec
+	taskDuration   *prometheus.HistogramVec
+	engineEvents   *prometheus.CounterVec
+	backupSize     *prometheus.HistogramVec
+	backupDuration *prometheus.HistogramVec
 }
 
 // New returns a registry with the Go runtime and process collectors, the
-// API and task metrics, and, if st is non-nil, a gauge of instances by
-// status read from the store at each scrape.
-func New(st store.Instances) *Metrics {
+// API, task, engine and backup metrics, and the scrape-time collectors
+// cfg allows.
+func New(cfg Config) *Metrics {
+	if cfg.ScrapeTimeout <= 0 {
+		cfg.ScrapeTimeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	m := &Metrics{
+		cfg: cfg,
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "api", Name: "requests_total",
-			Help: "API requests by method, route pattern and status code.",
+			Help: "API requests by method, route and status code.",
 		}, []string{"method", "route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "api", Name: "request_duration_seconds",
-			Help:    "API request latency by method and route pattern.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+			Help:    "API request latency by method and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route"}),
 		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "task", Name: "finished_total",
 			Help: "Tasks that reached a final state, by kind and state (done or failed).",
 		}, []string{"kind", "state"}),
+		taskDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "task", Name: "duration_seconds",
+			Help:    "Time from a task's creation to its final state, by kind and state.",
+			Buckets: []float64{.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"kind", "state"}),
+		engineEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "engine", Name: "restarts_total",
+			Help: "Engines that exited unasked and that supervision restarts (event=exited), and those that answer again (event=recovered).",
+		}, []string{"event"}),
+		backupSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "backup", Name: "size_bytes",
+			Help:    "Size of completed backup artifacts, by datastore.",
+			Buckets: prometheus.ExponentialBuckets(1<<20, 4, 11), // 1 MiB to 1 TiB
+		}, []string{"datastore"}),
+		backupDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "backup", Name: "duration_seconds",
+			Help:    "Time from a backup's request to its completion, by datastore.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200},
+		}, []string{"datastore"}),
+	}
+	// Known label values exist at zero, so that rate() and alerts see them
+	// before the first event.
+	for _, ev := range []driver.EventKind{driver.EventExited, driver.EventRecovered} {
+		m.engineEvents.WithLabelValues(string(ev))
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.tasks,
+		m.requests, m.duration, m.tasks, m.taskDuration, m.engineEvents, m.backupSize, m.backupDuration,
 	)
-	if st != nil {
-		m.reg.MustRegister(&instanceCollector{st: st, desc: prometheus.NewDesc(
-			prometheus.BuildFQName(Namespace, "", "instances"),
-			"Instances by status.", []string{"status"}, nil)})
+	if cfg.Instances != nil {
+		m.reg.MustRegister(newInstanceCollector(cfg))
+	}
+	if cfg.Tasks != nil {
+		m.reg.MustRegister(&queueCollector{cfg: cfg, desc: prometheus.NewDesc(
+			prometheus.BuildFQName(Namespace, "task", "queue_depth"),
+			"Tasks not finished: pending (waiting for a worker) and running.", []string{"state"}, nil)})
 	}
 	return m
 }
 
-// ObserveRequest records one API request; route is the pattern that
-// served it ("" for none, recorded as "unmatched" to bound cardinality).
+// ObserveRequest records one API request; route is the route that served
+// it ("" for none, recorded as "unmatched" to bound cardinality).
 func (m *Metrics) ObserveRequest(method, route string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
@@ -68,9 +132,35 @@ func (m *Metrics) ObserveRequest(method, route string, status int, d time.Durati
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
-// ObserveTask records a task that reached its final state.
+// ObserveTask records a task that reached its final state, and how long
+// it took since it was created.
 func (m *Metrics) ObserveTask(t *model.Task, state model.TaskState) {
 	m.tasks.WithLabelValues(string(t.Kind), string(state)).Inc()
+	if !t.Created.IsZero() {
+		m.taskDuration.WithLabelValues(string(t.Kind), string(state)).Observe(max(m.cfg.Now().Sub(t.Created).Seconds(), 0))
+	}
+}
+
+// ObserveEngine records a driver event: an engine that exited unasked
+// (supervision restarts it) or that answers again.
+func (m *Metrics) ObserveEngine(ev driver.Event) {
+	switch ev.Kind {
+	case driver.EventExited, driver.EventRecovered:
+		m.engineEvents.WithLabelValues(string(ev.Kind)).Inc()
+	}
+}
+
+// ObserveBackup records a completed backup: its size, and the time from
+// its request to now.
+func (m *Metrics) ObserveBackup(b *model.Backup) {
+	ds := b.Datastore
+	if ds == "" {
+		ds = "unknown"
+	}
+	m.backupSize.WithLabelValues(ds).Observe(float64(b.Size))
+	if !b.Created.IsZero() {
+		m.backupDuration.WithLabelValues(ds).Observe(max(m.cfg.Now().Sub(b.Created).Seconds(), 0))
+	}
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -78,34 +168,22 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// instanceCollector counts instances by status at scrape time.
-type instanceCollector struct {
-	st   store.Instances
+// queueCollector reads the task queue's depth at scrape time.
+type queueCollector struct {
+	cfg  Config
 	desc *prometheus.Desc
 }
 
-func (c *instanceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ScrapeTimeout)
 	defer cancel()
-	counts := map[model.InstanceStatus]int{}
-	marker := ""
-	for {
-		page, err := c.st.ListInstances(ctx, "", store.Page{Marker: marker, Limit: 1000})
-		if err != nil {
-			ch <- prometheus.NewInvalidMetric(c.desc, err)
-			return
-		}
-		for _, in := range page {
-			counts[in.Status]++
-		}
-		if len(page) < 1000 {
-			break
-		}
-		marker = page[len(page)-1].ID
+	pending, running, err := c.cfg.Tasks.CountTasks(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
 	}
-	for status, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(status))
-	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(pending), string(model.TaskPending))
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(running), string(model.TaskRunning))
 }

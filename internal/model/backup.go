@@ -56,6 +56,12 @@ type Backup struct {
 	AdminSecret []byte
 	// Fault says why a backup FAILED ("" otherwise).
 	Fault string
+	// Type labels the artifact's format, the API's "type": its engine's
+	// datastore.ArtifactFormat label ("InnoBackupEx",
+	// "InnoBackupExIncremental", "PgBaseBackup"), set at creation. Backups
+	// recorded before it was stored have ""; the service fills in their
+	// engine's label when it reads them.
+	Type string
 
 	Created time.Time
 	Updated time.Time

@@ -2,10 +2,16 @@ package model
 
 import "time"
 
-// Roles known to the built-in identity service.
+// Roles known to the built-in identity service. Admin may do anything, in
+// every project; member (and Rackspace's creator) create and change the
+// resources of their project; reader (and Rackspace's observer) only read
+// them.
 const (
-	RoleAdmin  = "admin"
-	RoleMember = "member"
+	RoleAdmin    = "admin"
+	RoleMember   = "member"
+	RoleCreator  = "creator"
+	RoleReader   = "reader"
+	RoleObserver = "observer"
 )
 
 // DefaultDomainID and DefaultDomainName name the only identity domain.
@@ -50,3 +56,14 @@ type Token struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
+
+// ProjectResources counts what a project owns in the database service; a
+// project that owns anything cannot be deleted.
+type ProjectResources struct {
+	Instances      int
+	Backups        int
+	Configurations int
+}
+
+// Any reports whether the project owns anything.
+func (r ProjectResources) Any() bool { return r.Instances+r.Backups+r.Configurations > 0 }

@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // InstanceStatus is the status of an instance as the API shows it. The values
 // are Trove's exact wire strings; new values are only ever appended.
@@ -18,6 +21,14 @@ const (
 	StatusBlocked         InstanceStatus = "BLOCKED"
 	StatusFailed          InstanceStatus = "FAILED"
 	StatusError           InstanceStatus = "ERROR"
+	// StatusDetach: a replica is being made a standalone instance.
+	StatusDetach InstanceStatus = "DETACH"
+	// StatusPromote: every member of a replication set while a replica
+	// becomes its source (promote_to_replica_source).
+	StatusPromote InstanceStatus = "PROMOTE"
+	// StatusEject: every member of a replication set while its source is
+	// ejected (eject_replica_source).
+	StatusEject InstanceStatus = "EJECT"
 )
 
 // ActionAllowed reports whether an instance action (restart, resize, ...) may
@@ -66,6 +77,22 @@ type Instance struct {
 	// ConfigurationID is the attached configuration group; "" if none.
 	ConfigurationID string
 
+	// ReplicaOf is the id of the source instance this instance is a read
+	// replica of; "" for a source or a standalone instance.
+	ReplicaOf string
+	// ReplicationSecret is the sealed password of the replication account
+	// inside the engine of a source (set when its first replica is
+	// created); nil otherwise.
+	ReplicationSecret []byte
+
+	// HAID is the HA instance group the instance is a member of; "" if
+	// none.
+	HAID string
+
+	// Logs are the USER guest logs enabled on the instance, by name
+	// (reference §16.1); the engine writes them from its next start on.
+	Logs []string
+
 	Created time.Time
 	Updated time.Time
 }
@@ -75,4 +102,16 @@ type Fault struct {
 	Message string
 	Details string
 	Created time.Time
+}
+
+// JoinLogs is the stored form of Instance.Logs: the names joined by
+// commas (log names never contain one).
+func JoinLogs(logs []string) string { return strings.Join(logs, ",") }
+
+// SplitLogs is the inverse of JoinLogs; "" is no log (nil).
+func SplitLogs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

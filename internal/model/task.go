@@ -21,6 +21,19 @@ const (
 	// TaskResizeVolume grows an instance's volume (the instance shows
 	// RESIZE).
 	TaskResizeVolume TaskKind = "resize_volume"
+	// TaskReplicaCreate creates a read replica of another instance (as
+	// TaskCreate, with the data directory seeded from a copy of the
+	// source's and the engine following the source).
+	TaskReplicaCreate TaskKind = "replica_create"
+	// TaskDetach makes a replica a standalone, writable instance (the
+	// instance shows DETACH).
+	TaskDetach TaskKind = "detach"
+	// TaskPromote makes a replica the source of its set, with no lost
+	// write (promote_to_replica_source).
+	TaskPromote TaskKind = "promote"
+	// TaskEject promotes the most advanced replica of a source that is
+	// gone (eject_replica_source).
+	TaskEject TaskKind = "eject"
 )
 
 // TaskState is where a task is in its life.

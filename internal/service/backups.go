@@ -25,44 +25,51 @@ import (
 // DefaultMaxBackups is Trove's max_backups_per_tenant.
 const DefaultMaxBackups = 50
 
-// BackupConfig turns backups on (see [Service.SetBackups]).
+// BackupConfig turns backups on (Config.Backups).
 type BackupConfig struct {
-	// Storage keeps the artifacts.
+	// Storage keeps the artifacts; nil turns backups, restores and
+	// schedules off (501).
 	Storage backup.Storage
 	// MaxBackups is the per-tenant backup quota (413 above it); 0 means
 	// DefaultMaxBackups, a negative value no quota.
 	MaxBackups int
 	// WorkDir holds the scratch directories of running backups and
-	// restores (one per task); it is emptied by SetBackups, so it must be
-	// private to this hoard process.
+	// restores (one per task); Recover empties it, so it must be private
+	// to this hoard process.
 	WorkDir string
 }
 
-// backupState is the backup part of a Service; zero until SetBackups.
-type backupState struct {
-	cfg BackupConfig
-	bs  store.Backups
-	scs store.Schedules
+// Backups is the part of the service that makes, lists, restores and
+// deletes backups (reference §13) and runs backup schedules
+// (schedules.go). Restores are instance creates (Instances' steps) with a
+// restore step of their own.
+type Backups struct {
+	*deps
+	// instances provide the provisioning steps of a restore.
+	instances *Instances
+	// bs are the store's backups as the service reads them: labelled
+	// (labelledBackups, artifacts.go).
+	bs store.Backups
 }
 
-// SetBackups turns backups, restores and schedules on. It must be called
-// before the task runner and the API start. Scratch directories that a
-// crash left in WorkDir are removed, and backups left NEW or BUILDING by a
-// task that is over are marked FAILED (failStuckBackups).
-func (s *Service) SetBackups(ctx context.Context, cfg BackupConfig) error {
-	if cfg.Storage == nil || cfg.WorkDir == "" {
-		return errors.New("service: backups need a storage and a work directory")
+// enabled reports whether backups are turned on (Config.Backups).
+func (s *Backups) enabled() bool { return s.cfg.Backups.Storage != nil }
+
+// recover prepares backups after a start: scratch directories that a crash
+// left in WorkDir are removed, and backups left NEW or BUILDING by a task
+// that is over are marked FAILED (failStuckBackups). Nothing to do when
+// backups are off.
+func (s *Backups) recover(ctx context.Context) error {
+	if !s.enabled() {
+		return nil
 	}
-	if cfg.MaxBackups == 0 {
-		cfg.MaxBackups = DefaultMaxBackups
-	}
-	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
+	dir := s.cfg.Backups.WorkDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("service: backup work directory: %w", err)
 	}
-	if err := s.cleanWorkDir(ctx, cfg.WorkDir); err != nil {
+	if err := s.cleanWorkDir(ctx, dir); err != nil {
 		return fmt.Errorf("service: clean backup work directory: %w", err)
 	}
-	s.bk = &backupState{cfg: cfg, bs: s.st, scs: s.st}
 	if err := s.failStuckBackups(ctx); err != nil {
 		return fmt.Errorf("service: fail stuck backups: %w", err)
 	}
@@ -76,8 +83,8 @@ func (s *Service) SetBackups(ctx context.Context, cfg BackupConfig) error {
 // only after recording the outcome, so a running backup without an
 // unfinished task of its own is stuck; one whose task another replica is
 // running now is left alone.
-func (s *Service) failStuckBackups(ctx context.Context) error {
-	all, err := s.bk.bs.ListBackups(ctx, store.BackupFilter{}, 0, 0)
+func (s *Backups) failStuckBackups(ctx context.Context) error {
+	all, err := s.bs.ListBackups(ctx, store.BackupFilter{}, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -108,7 +115,7 @@ func (s *Service) failStuckBackups(ctx context.Context) error {
 // stay: replicas sharing a data directory share WorkDir, and another one
 // may be running that task now (a task's step empties its directory before
 // using it anyway).
-func (s *Service) cleanWorkDir(ctx context.Context, dir string) error {
+func (s *Backups) cleanWorkDir(ctx context.Context, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -131,7 +138,7 @@ func (s *Service) cleanWorkDir(ctx context.Context, dir string) error {
 
 // backupEngine returns the engine of inst if its backups can be made (the
 // engine and the driver support them), else a 501 fault.
-func (s *Service) backupEngine(op string, inst *model.Instance) (datastore.Engine, error) {
+func (s *Backups) backupEngine(op string, inst *model.Instance) (datastore.Engine, error) {
 	eng, err := s.engineFor(inst)
 	if err != nil {
 		return nil, err
@@ -145,12 +152,12 @@ func (s *Service) backupEngine(op string, inst *model.Instance) (datastore.Engin
 	return eng, nil
 }
 
-// backupsOn returns the backup state or a 501 fault.
-func (s *Service) backupsOn(op string) (*backupState, error) {
-	if s.bk == nil {
-		return nil, fault.New(fault.NotImplemented, op, "Backups are not enabled.")
+// backupsOn returns a 501 fault when backups are off.
+func (s *Backups) backupsOn(op string) error {
+	if !s.enabled() {
+		return fault.New(fault.NotImplemented, op, "Backups are not enabled.")
 	}
-	return s.bk, nil
+	return nil
 }
 
 // CreateBackupRequest is a decoded backup create request.
@@ -177,10 +184,9 @@ type backupPayload struct {
 var backupStatuses = []model.InstanceStatus{model.StatusActive}
 
 // CreateBackup implements api.BackupBackend (reference §13.3).
-func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateBackupRequest) (*model.Backup, error) {
+func (s *Backups) CreateBackup(ctx context.Context, tenantID string, req CreateBackupRequest) (*model.Backup, error) {
 	const op = "backup.create"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, err
 	}
 	if !validName(req.Name) {
@@ -198,7 +204,7 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 		return nil, fault.Errorf(fault.NotImplemented, op, "Incremental backups are not supported by datastore %s.", inst.Datastore)
 	}
 	if req.ParentID == "" && req.Incremental {
-		list, err := bk.bs.ListBackups(ctx, store.BackupFilter{TenantID: tenantID, InstanceID: inst.ID}, 0, 0)
+		list, err := s.bs.ListBackups(ctx, store.BackupFilter{TenantID: tenantID, InstanceID: inst.ID}, 0, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +216,7 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 		}
 	}
 	if req.ParentID != "" {
-		p, err := bk.bs.GetBackup(ctx, tenantID, req.ParentID)
+		p, err := s.bs.GetBackup(ctx, tenantID, req.ParentID)
 		if err != nil {
 			return nil, mapBackupErr(op, req.ParentID, err)
 		}
@@ -221,21 +227,13 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 			return nil, fault.Errorf(fault.Unprocessable, op, "Parent backup %s is not completed (status %s).", p.ID, p.Status)
 		}
 	}
-	if bk.cfg.MaxBackups > 0 {
-		n, err := bk.bs.CountBackups(ctx, tenantID)
-		if err != nil {
-			return nil, err
-		}
-		if n >= bk.cfg.MaxBackups {
-			return nil, fault.New(fault.OverLimit, op, "Quota exceeded for resources: ['backups'].")
-		}
-	}
 	now := s.now()
 	b := &model.Backup{
 		ID: uuid.NewString(), TenantID: tenantID, Name: req.Name, Description: req.Description,
 		InstanceID: inst.ID, ParentID: req.ParentID, Status: model.BackupNew, Automated: req.Automated,
 		Datastore: inst.Datastore, DatastoreVersion: inst.DatastoreVersion, DatastoreVersionID: inst.DatastoreVersionID,
 		VolumeSize: inst.VolumeSize, FlavorID: inst.FlavorID, AdminSecret: inst.AdminSecret,
+		Type:    datastore.FormatOf(eng).Label(req.ParentID != ""),
 		Created: now, Updated: now,
 	}
 	payload, err := s.sealJSON(backupPayload{BackupID: b.ID})
@@ -244,7 +242,8 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 	}
 	t := &model.Task{ID: uuid.NewString(), InstanceID: inst.ID, Kind: model.TaskBackup, State: model.TaskPending,
 		Payload: payload, Created: now, Updated: now}
-	if err := bk.bs.StartBackup(ctx, b, backupStatuses, model.StatusBackup, t); err != nil {
+	// The quota is checked in the transaction that records the backup.
+	if err := s.st.StartBackup(ctx, b, backupStatuses, model.StatusBackup, t, s.quota()); err != nil {
 		var se *store.StateError
 		if errors.As(err, &se) {
 			return nil, fault.Errorf(fault.Unprocessable, op,
@@ -257,7 +256,7 @@ func (s *Service) CreateBackup(ctx context.Context, tenantID string, req CreateB
 	return b, nil
 }
 
-func (s *Service) sealJSON(v any) ([]byte, error) {
+func (s *Backups) sealJSON(v any) ([]byte, error) {
 	plain, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -274,13 +273,12 @@ func mapBackupErr(op, id string, err error) error {
 }
 
 // GetBackup implements api.BackupBackend.
-func (s *Service) GetBackup(ctx context.Context, tenantID, id string) (*model.Backup, error) {
+func (s *Backups) GetBackup(ctx context.Context, tenantID, id string) (*model.Backup, error) {
 	const op = "backup.get"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, err
 	}
-	b, err := bk.bs.GetBackup(ctx, tenantID, id)
+	b, err := s.bs.GetBackup(ctx, tenantID, id)
 	if err != nil {
 		return nil, mapBackupErr(op, id, err)
 	}
@@ -290,25 +288,23 @@ func (s *Service) GetBackup(ctx context.Context, tenantID, id string) (*model.Ba
 // ListBackups implements api.BackupBackend: the tenant's backups newest
 // first, filtered by datastore (type name or version id) if not empty,
 // from offset, and whether more follow.
-func (s *Service) ListBackups(ctx context.Context, tenantID, datastoreFilter string, offset, limit int) ([]*model.Backup, bool, error) {
-	bk, err := s.backupsOn("backup.list")
-	if err != nil {
+func (s *Backups) ListBackups(ctx context.Context, tenantID, datastoreFilter string, offset, limit int) ([]*model.Backup, bool, error) {
+	if err := s.backupsOn("backup.list"); err != nil {
 		return nil, false, err
 	}
-	return listPage(ctx, bk.bs, store.BackupFilter{TenantID: tenantID, Datastore: datastoreFilter}, offset, limit)
+	return listPage(ctx, s.bs, store.BackupFilter{TenantID: tenantID, Datastore: datastoreFilter}, offset, limit)
 }
 
 // ListInstanceBackups implements api.BackupBackend (reference §8.9).
-func (s *Service) ListInstanceBackups(ctx context.Context, tenantID, instanceID string, offset, limit int) ([]*model.Backup, bool, error) {
+func (s *Backups) ListInstanceBackups(ctx context.Context, tenantID, instanceID string, offset, limit int) ([]*model.Backup, bool, error) {
 	const op = "instance.backups"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, false, err
 	}
 	if _, err := s.st.GetInstance(ctx, tenantID, instanceID); err != nil {
 		return nil, false, mapStoreErr(op, instanceID, err)
 	}
-	return listPage(ctx, bk.bs, store.BackupFilter{TenantID: tenantID, InstanceID: instanceID}, offset, limit)
+	return listPage(ctx, s.bs, store.BackupFilter{TenantID: tenantID, InstanceID: instanceID}, offset, limit)
 }
 
 func listPage(ctx context.Context, bs store.Backups, f store.BackupFilter, offset, limit int) ([]*model.Backup, bool, error) {
@@ -325,17 +321,16 @@ func listPage(ctx context.Context, bs store.Backups, f store.BackupFilter, offse
 // DeleteBackup implements api.BackupBackend: it removes the backup, its
 // incremental descendants and their artifacts. A running backup (or a
 // running descendant) cannot be deleted (422).
-func (s *Service) DeleteBackup(ctx context.Context, tenantID, id string) error {
+func (s *Backups) DeleteBackup(ctx context.Context, tenantID, id string) error {
 	const op = "backup.delete"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return err
 	}
-	b, err := bk.bs.GetBackup(ctx, tenantID, id)
+	b, err := s.bs.GetBackup(ctx, tenantID, id)
 	if err != nil {
 		return mapBackupErr(op, id, err)
 	}
-	all, err := bk.bs.ListBackups(ctx, store.BackupFilter{TenantID: b.TenantID}, 0, 0)
+	all, err := s.bs.ListBackups(ctx, store.BackupFilter{TenantID: b.TenantID}, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -370,44 +365,41 @@ func descendants(all []*model.Backup, b *model.Backup) []*model.Backup {
 }
 
 // removeBackup deletes one backup's artifact, then its record.
-func (s *Service) removeBackup(ctx context.Context, id string) error {
-	if err := s.bk.cfg.Storage.Delete(ctx, artifactKey(id)); err != nil {
-		_, _ = s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
+func (s *Backups) removeBackup(ctx context.Context, id string) error {
+	if err := s.deleteArtifacts(ctx, id); err != nil {
+		_, _ = s.st.UpdateBackup(ctx, id, func(b *model.Backup) error {
 			b.Status = model.BackupDeleteFailed
 			return nil
 		})
 		return fmt.Errorf("backup.delete %s: %w", id, err)
 	}
-	if err := s.bk.bs.DeleteBackup(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.st.DeleteBackup(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return nil
 }
 
-// artifactKey is where a backup's artifact is stored.
-func artifactKey(id string) string { return id + ".xbstream.gz" }
-
-// backupDefinitions are the task definitions of backups and restores.
-func (s *Service) backupDefinitions() []task.Definition {
+// definitions are the task definitions of backups and restores.
+func (s *Backups) definitions() []task.Definition {
 	return []task.Definition{
 		{
 			Kind: model.TaskBackup,
 			Steps: []task.Step{
 				{Name: "backup", Run: s.stepBackup},
-				{Name: "activate", Run: s.stepActivate(model.StatusBackup)},
+				{Name: "activate", Run: s.instances.stepActivate(model.StatusBackup)},
 			},
 			OnFailure: s.failBackup,
 		},
 		{
 			Kind: model.TaskRestore,
 			Steps: []task.Step{
-				{Name: "assign_address", Run: s.stepAssignAddress},
+				{Name: "assign_address", Run: s.instances.stepAssignAddress},
 				{Name: "restore", Run: s.stepRestore},
-				{Name: "start", Run: s.stepStart},
-				{Name: "wait_ready", Run: s.stepWaitReady},
-				{Name: "bootstrap", Run: s.stepBootstrap},
-				{Name: "create_databases_users", Run: s.stepCreateDatabasesUsers},
-				{Name: "activate", Run: s.stepActivate(model.StatusBuild)},
+				{Name: "start", Run: s.instances.stepStart},
+				{Name: "wait_ready", Run: s.instances.stepWaitReady},
+				{Name: "bootstrap", Run: s.instances.stepBootstrap},
+				{Name: "create_databases_users", Run: s.instances.stepCreateDatabasesUsers},
+				{Name: "activate", Run: s.instances.stepActivate(model.StatusBuild)},
 			},
 			OnFailure: s.failRestore,
 		},
@@ -417,7 +409,7 @@ func (s *Service) backupDefinitions() []task.Definition {
 // taskBackupID reads the backup id from the payload of a backup or restore
 // task t: a step passes [task.Exec.Payload], an OnFailure t.Payload (the
 // payload the runner last stored).
-func (s *Service) taskBackupID(t *model.Task, payload []byte) (string, error) {
+func (s *Backups) taskBackupID(t *model.Task, payload []byte) (string, error) {
 	plain, err := s.cfg.Sealer.Open(payload)
 	if err != nil {
 		return "", task.Permanent(fmt.Errorf("backup task %s payload: %w", t.ID, err))
@@ -430,8 +422,8 @@ func (s *Service) taskBackupID(t *model.Task, payload []byte) (string, error) {
 }
 
 // workDir returns an emptied scratch directory for task t.
-func (s *Service) workDir(t *model.Task) (string, error) {
-	dir := filepath.Join(s.bk.cfg.WorkDir, t.ID)
+func (s *Backups) workDir(t *model.Task) (string, error) {
+	dir := filepath.Join(s.cfg.Backups.WorkDir, t.ID)
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
 	}
@@ -441,15 +433,15 @@ func (s *Service) workDir(t *model.Task) (string, error) {
 // stepBackup streams the engine's backup, compressed, into the storage
 // and records size, checksum and the engine's meta. Redone after a crash:
 // a partial artifact is never visible, and the new one replaces nothing.
-func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
-	if s.bk == nil {
+func (s *Backups) stepBackup(ctx context.Context, e *task.Exec) error {
+	if !s.enabled() {
 		return task.Permanent(errors.New("backups are not enabled"))
 	}
 	id, err := s.taskBackupID(e.Task, e.Payload())
 	if err != nil {
 		return err
 	}
-	b, err := s.bk.bs.GetBackup(ctx, "", id)
+	b, err := s.bs.GetBackup(ctx, "", id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return task.Permanent(err)
@@ -470,13 +462,13 @@ func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
 	}
 	var parent *datastore.BackupRef
 	if b.ParentID != "" {
-		p, err := s.bk.bs.GetBackup(ctx, "", b.ParentID)
+		p, err := s.bs.GetBackup(ctx, "", b.ParentID)
 		if err != nil {
 			return task.Permanent(fmt.Errorf("parent backup %s: %w", b.ParentID, err))
 		}
 		parent = &datastore.BackupRef{ID: p.ID, Meta: p.Meta}
 	}
-	if _, err := s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
+	if _, err := s.st.UpdateBackup(ctx, id, func(b *model.Backup) error {
 		b.Status = model.BackupBuilding
 		return nil
 	}); err != nil {
@@ -492,7 +484,7 @@ func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
 	}
 	defer os.RemoveAll(work)
 	var meta map[string]string
-	sum, err := backup.Write(ctx, s.bk.cfg.Storage, artifactKey(id), func(w io.Writer) error {
+	sum, err := backup.Write(ctx, s.cfg.Backups.Storage, artifactKey(id, eng), func(w io.Writer) error {
 		var err error
 		meta, err = bu.Backup(ctx, c, fs.EngineSpec(sp), work, w, parent)
 		return err
@@ -507,17 +499,20 @@ func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
 		meta = map[string]string{}
 	}
 	meta["raw_size"] = fmt.Sprint(sum.RawSize)
-	_, err = s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
+	done, err := s.st.UpdateBackup(ctx, id, func(b *model.Backup) error {
 		b.Status = model.BackupCompleted
 		b.Size = sum.Size
 		b.Checksum = sum.Checksum
-		b.Location = s.bk.cfg.Storage.Location(artifactKey(id))
+		b.Location = s.cfg.Backups.Storage.Location(artifactKey(id, eng))
 		b.Meta = meta
 		b.Fault = ""
 		return nil
 	})
 	if err == nil {
 		s.log.Info("backup completed", "instance_id", inst.ID, "backup_id", id, "bytes", sum.Size, "raw_bytes", sum.RawSize)
+		if f := s.cfg.OnBackup; f != nil && done != nil {
+			f(done)
+		}
 	}
 	return err
 }
@@ -529,9 +524,9 @@ func (s *Service) stepBackup(ctx context.Context, e *task.Exec) error {
 // instance. An unreadable payload is logged and does not keep the instance
 // in BACKUP; a store error is returned, so that the runner calls failBackup
 // again.
-func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) error {
+func (s *Backups) failBackup(ctx context.Context, t *model.Task, cause error) error {
 	s.log.Error("backup failed", "instance_id", t.InstanceID, "task_id", t.ID, "err", cause)
-	if s.bk != nil {
+	if s.enabled() {
 		id, err := s.taskBackupID(t, t.Payload)
 		if err != nil {
 			s.log.Error("failed backup task names no backup", "instance_id", t.InstanceID, "task_id", t.ID, "err", err)
@@ -567,9 +562,9 @@ func (s *Service) failBackup(ctx context.Context, t *model.Task, cause error) er
 // removes any artifact of it. The record comes first: an artifact left by
 // a failing storage is removed when the backup is deleted
 // ([Service.removeBackup]).
-func (s *Service) markBackupFailed(ctx context.Context, taskID, instanceID, id string) error {
+func (s *Backups) markBackupFailed(ctx context.Context, taskID, instanceID, id string) error {
 	completed := false
-	_, err := s.bk.bs.UpdateBackup(ctx, id, func(b *model.Backup) error {
+	_, err := s.st.UpdateBackup(ctx, id, func(b *model.Backup) error {
 		if b.Status == model.BackupCompleted {
 			completed = true
 			return nil
@@ -587,7 +582,7 @@ func (s *Service) markBackupFailed(ctx context.Context, taskID, instanceID, id s
 		s.log.Warn("backup completed but its task failed; the backup is kept", "instance_id", instanceID, "task_id", taskID, "backup_id", id)
 		return nil
 	}
-	if err := s.bk.cfg.Storage.Delete(ctx, artifactKey(id)); err != nil {
+	if err := s.deleteArtifacts(ctx, id); err != nil {
 		s.log.Warn("remove artifact of failed backup", "instance_id", instanceID, "task_id", taskID, "backup_id", id, "err", err)
 	}
 	return nil
@@ -595,10 +590,10 @@ func (s *Service) markBackupFailed(ctx context.Context, taskID, instanceID, id s
 
 // restoreChain returns b's chain: the full backup first, then each
 // incremental down to b.
-func (s *Service) restoreChain(ctx context.Context, b *model.Backup) ([]*model.Backup, error) {
+func (s *Backups) restoreChain(ctx context.Context, b *model.Backup) ([]*model.Backup, error) {
 	chain := []*model.Backup{b}
 	for cur := b; cur.ParentID != ""; {
-		p, err := s.bk.bs.GetBackup(ctx, "", cur.ParentID)
+		p, err := s.bs.GetBackup(ctx, "", cur.ParentID)
 		if err != nil {
 			return nil, fmt.Errorf("parent backup %s of %s: %w", cur.ParentID, cur.ID, err)
 		}
@@ -620,8 +615,8 @@ var errRestoreVerify = errors.New("backup artifact failed verification")
 // recorded checksum first, then the engine unpacks, prepares and copies
 // them back. The driver marks the data directory initialised only after
 // all that succeeded.
-func (s *Service) stepRestore(ctx context.Context, e *task.Exec) error {
-	if s.bk == nil {
+func (s *Backups) stepRestore(ctx context.Context, e *task.Exec) error {
+	if !s.enabled() {
 		return task.Permanent(errors.New("backups are not enabled"))
 	}
 	id, err := s.taskBackupID(e.Task, e.Payload())
@@ -637,7 +632,7 @@ func (s *Service) stepRestore(ctx context.Context, e *task.Exec) error {
 	if !ok || !ok2 {
 		return task.Permanent(errors.New("the engine or driver cannot restore backups"))
 	}
-	b, err := s.bk.bs.GetBackup(ctx, "", id)
+	b, err := s.bs.GetBackup(ctx, "", id)
 	if err != nil {
 		return task.Permanent(fmt.Errorf("%w: backup %s: %w", errRestoreVerify, id, err))
 	}
@@ -647,7 +642,7 @@ func (s *Service) stepRestore(ctx context.Context, e *task.Exec) error {
 	}
 	return fsd.ProvisionFrom(ctx, sp, func(ctx context.Context, ds datastore.Spec) error {
 		for _, c := range chain {
-			if err := backup.Verify(ctx, s.bk.cfg.Storage, artifactKey(c.ID), c.Checksum); err != nil {
+			if err := backup.Verify(ctx, s.cfg.Backups.Storage, s.storedArtifactKey(ctx, c), c.Checksum); err != nil {
 				if errors.Is(err, backup.ErrCorrupt) || errors.Is(err, backup.ErrNotFound) {
 					return task.Permanent(fmt.Errorf("%w: %w", errRestoreVerify, err))
 				}
@@ -661,7 +656,7 @@ func (s *Service) stepRestore(ctx context.Context, e *task.Exec) error {
 		defer os.RemoveAll(work)
 		var readers []io.Reader
 		for _, c := range chain {
-			rc, err := backup.Open(ctx, s.bk.cfg.Storage, artifactKey(c.ID))
+			rc, err := backup.Open(ctx, s.cfg.Backups.Storage, s.storedArtifactKey(ctx, c))
 			if err != nil {
 				for _, r := range readers {
 					r.(io.Closer).Close()
@@ -687,7 +682,7 @@ func (s *Service) stepRestore(ctx context.Context, e *task.Exec) error {
 
 // failRestore is failCreate with a message that says what went wrong with
 // the backup.
-func (s *Service) failRestore(ctx context.Context, t *model.Task, cause error) error {
+func (s *Backups) failRestore(ctx context.Context, t *model.Task, cause error) error {
 	s.log.Error("instance restore failed", "instance_id", t.InstanceID, "task_id", t.ID, "err", cause)
 	if err := s.cfg.Driver.Stop(ctx, t.InstanceID); err != nil && !errors.Is(err, driver.ErrNotFound) {
 		s.log.Warn("stop after failed restore", "instance_id", t.InstanceID, "err", err)
@@ -713,16 +708,15 @@ type restorePayload struct {
 // request naming a backup: the backup exists (404), is COMPLETED (409),
 // fits the volume (403) and matches the datastore (400). A request without
 // a datastore gets the backup's.
-func (s *Service) checkRestore(ctx context.Context, tenantID string, req *CreateInstanceRequest) (*model.Backup, error) {
+func (s *Backups) checkRestore(ctx context.Context, tenantID string, req *CreateInstanceRequest) (*model.Backup, error) {
 	const op = "instance.create"
 	if req.RestoreBackupID == "" {
 		return nil, nil
 	}
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, err
 	}
-	b, err := bk.bs.GetBackup(ctx, tenantID, req.RestoreBackupID)
+	b, err := s.bs.GetBackup(ctx, tenantID, req.RestoreBackupID)
 	if err != nil {
 		return nil, mapBackupErr(op, req.RestoreBackupID, err)
 	}

@@ -31,6 +31,7 @@ type backupEngine struct {
 	block    chan struct{} // when set, Backup waits for it to close
 	fail     error         // when set, Backup returns it
 	restored []string
+	repl     replState // replicas_test.go
 }
 
 func (e *backupEngine) Backup(ctx context.Context, _ datastore.Conn, spec datastore.Spec, work string, w io.Writer, parent *datastore.BackupRef) (map[string]string, error) {
@@ -113,6 +114,30 @@ type backupEnv struct {
 	eng     *backupEngine
 	storage *backup.Dir
 	clk     *clock
+	// done are the backups Config.OnBackup was told of.
+	doneMu sync.Mutex
+	done   []model.Backup
+}
+
+// waitObserved waits until OnBackup was told of backup id, and returns
+// what it was told.
+func (e *backupEnv) waitObserved(t *testing.T, id string) model.Backup {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.doneMu.Lock()
+		for _, b := range e.done {
+			if b.ID == id {
+				e.doneMu.Unlock()
+				return b
+			}
+		}
+		e.doneMu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("OnBackup not called for backup %s", id)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
 }
 
 func newBackupEnv(t *testing.T, maxBackups int) *backupEnv {
@@ -122,7 +147,7 @@ func newBackupEnv(t *testing.T, maxBackups int) *backupEnv {
 
 // newBackupEnvDriver is newBackupEnv with driver drv (nil: a fake driver
 // with driver.Filesystem).
-func newBackupEnvDriver(t *testing.T, maxBackups int, drv driver.Driver) *backupEnv {
+func newBackupEnvDriver(t *testing.T, maxBackups int, drv driver.Driver, opts ...func(*Config)) *backupEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, sealer := tempStore(t)
@@ -136,16 +161,28 @@ func newBackupEnvDriver(t *testing.T, maxBackups int, drv driver.Driver) *backup
 		Backoff: func(int) time.Duration { return time.Millisecond },
 	})
 	clk := &clock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)} // a Sunday
-	svc := New(Config{
-		Store: st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
-		Notify: runner.Notify, Addresses: []string{"127.0.9.1", "127.0.9.2", "127.0.9.3", "127.0.9.4"},
-		MaxVolumeGB: 10, MaxInstances: 4, ReadyTimeout: 200 * time.Millisecond, Now: clk.Now,
-	})
 	storage, err := backup.NewDir(filepath.Join(dir, "backups"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetBackups(context.Background(), BackupConfig{Storage: storage, MaxBackups: maxBackups, WorkDir: filepath.Join(dir, "work")}); err != nil {
+	e := &backupEnv{st: st, eng: eng, storage: storage, clk: clk}
+	cfg := Config{
+		OnBackup: func(b *model.Backup) {
+			e.doneMu.Lock()
+			e.done = append(e.done, *b)
+			e.doneMu.Unlock()
+		},
+		DefaultDatastore: "mysql",
+		Store:            st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
+		Notify: runner.Notify, Addresses: []string{"127.0.9.1", "127.0.9.2", "127.0.9.3", "127.0.9.4"},
+		MaxVolumeGB: 10, MaxInstances: 4, ReadyTimeout: 200 * time.Millisecond, Now: clk.Now,
+		Backups: BackupConfig{Storage: storage, MaxBackups: maxBackups, WorkDir: filepath.Join(dir, "work")},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc := New(cfg)
+	if err := svc.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.SeedCatalog(ctx); err != nil {
@@ -158,7 +195,8 @@ func newBackupEnvDriver(t *testing.T, maxBackups int, drv driver.Driver) *backup
 	done := make(chan error)
 	go func() { done <- runner.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &backupEnv{svc: svc, st: st, eng: eng, storage: storage, clk: clk}
+	e.svc = svc
+	return e
 }
 
 func (e *backupEnv) active(t *testing.T, req CreateInstanceRequest) string {
@@ -227,6 +265,9 @@ func TestBackupAndRestoreChain(t *testing.T) {
 	if full.Size == 0 || full.Checksum == "" || !strings.HasPrefix(full.Location, "file://") || full.Meta["to_lsn"] != "42" {
 		t.Errorf("completed backup %+v", full)
 	}
+	if b := e.waitObserved(t, full.ID); b.Status != model.BackupCompleted || b.Size != full.Size || b.Datastore != full.Datastore {
+		t.Errorf("OnBackup told of %+v, want the completed backup %+v", b, full)
+	}
 	(&env{svc: e.svc, st: e.st}).waitStatus(t, id, model.StatusActive)
 
 	inc, err := e.svc.CreateBackup(ctx, "t1", CreateBackupRequest{Name: "inc", InstanceID: id, ParentID: full.ID})
@@ -287,7 +328,7 @@ func TestBackupAndRestoreChain(t *testing.T) {
 	for _, b := range []string{full.ID, inc.ID} {
 		_, err := e.svc.GetBackup(ctx, "t1", b)
 		wantKind(t, "GetBackup(deleted)", err, fault.NotFound)
-		if _, err := e.storage.Stat(ctx, artifactKey(b)); !errors.Is(err, backup.ErrNotFound) {
+		if _, err := e.storage.Stat(ctx, artifactKey(b, e.eng)); !errors.Is(err, backup.ErrNotFound) {
 			t.Errorf("artifact of %s: %v, want gone", b, err)
 		}
 	}
@@ -302,7 +343,7 @@ func TestRestoreCorrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitBackup(t, b.ID, model.BackupCompleted)
-	if _, err := e.storage.Put(ctx, artifactKey(b.ID), strings.NewReader("not the artifact")); err != nil {
+	if _, err := e.storage.Put(ctx, artifactKey(b.ID, e.eng), strings.NewReader("not the artifact")); err != nil {
 		t.Fatal(err)
 	}
 	req := CreateInstanceRequest{Name: "r", FlavorRef: "1", VolumeSize: 1, RestoreBackupID: b.ID}
@@ -357,7 +398,7 @@ func TestBackupFailsPermanently(t *testing.T) {
 		t.Errorf("fault of the failed backup = %q, want a public message", got.Fault)
 	}
 	(&env{svc: e.svc, st: e.st}).waitStatus(t, id, model.StatusActive)
-	if _, err := e.storage.Stat(ctx, artifactKey(b.ID)); !errors.Is(err, backup.ErrNotFound) {
+	if _, err := e.storage.Stat(ctx, artifactKey(b.ID, e.eng)); !errors.Is(err, backup.ErrNotFound) {
 		t.Errorf("artifact of the failed backup: %v, want none", err)
 	}
 	if err := e.svc.DeleteBackup(ctx, "t1", b.ID); err != nil {
@@ -375,19 +416,23 @@ func TestBackupFailsPermanently(t *testing.T) {
 	e.waitBackup(t, b2.ID, model.BackupCompleted)
 }
 
-// TestSetBackupsFailsStuckBackups checks that start-up marks FAILED the
+// TestRecoverFailsStuckBackups checks that start-up marks FAILED the
 // backups that an earlier hoard left BUILDING after their task failed,
 // and leaves alone a backup whose task is still to run.
-func TestSetBackupsFailsStuckBackups(t *testing.T) {
+func TestRecoverFailsStuckBackups(t *testing.T) {
 	ctx := context.Background()
 	st, sealer := tempStore(t)
-	svc := New(Config{Store: st, Driver: fake.New(), Sealer: sealer})
+	storage, err := backup.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Config{DefaultDatastore: "mysql", Store: st, Driver: fake.New(), Sealer: sealer, Backups: BackupConfig{Storage: storage, WorkDir: t.TempDir()}})
 	now := time.Now().UTC().Truncate(time.Second)
 	start := func(inst, backupID, taskID string) {
 		t.Helper()
 		in := &model.Instance{ID: inst, TenantID: "t1", Name: inst, Status: model.StatusActive, FlavorID: 1,
 			VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11", Created: now, Updated: now}
-		if err := st.CreateInstance(ctx, in, nil); err != nil {
+		if err := st.CreateInstance(ctx, in, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		payload, err := svc.sealJSON(backupPayload{BackupID: backupID})
@@ -397,7 +442,7 @@ func TestSetBackupsFailsStuckBackups(t *testing.T) {
 		b := &model.Backup{ID: backupID, TenantID: "t1", Name: backupID, InstanceID: inst, Status: model.BackupBuilding,
 			Datastore: "mysql", DatastoreVersion: "10.11", VolumeSize: 1, FlavorID: 1, Created: now, Updated: now}
 		tk := &model.Task{ID: taskID, InstanceID: inst, Kind: model.TaskBackup, State: model.TaskPending, Payload: payload, Created: now, Updated: now}
-		if err := st.StartBackup(ctx, b, backupStatuses, model.StatusBackup, tk); err != nil {
+		if err := st.StartBackup(ctx, b, backupStatuses, model.StatusBackup, tk, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -410,17 +455,13 @@ func TestSetBackupsFailsStuckBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	start("i-busy", "b-busy", "t-busy")
-	storage, err := backup.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.SetBackups(ctx, BackupConfig{Storage: storage, WorkDir: t.TempDir()}); err != nil {
+	if err := svc.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]model.BackupStatus{"b-stuck": model.BackupFailed, "b-busy": model.BackupBuilding} {
 		b, err := svc.GetBackup(ctx, "t1", id)
 		if err != nil || b.Status != want {
-			t.Errorf("backup %s after SetBackups = %+v, %v; want %s", id, b, err, want)
+			t.Errorf("backup %s after Recover = %+v, %v; want %s", id, b, err, want)
 		}
 	}
 	if err := svc.DeleteBackup(ctx, "t1", "b-stuck"); err != nil {
@@ -536,11 +577,11 @@ func TestSchedules(t *testing.T) {
 	wantKind(t, "GetSchedule(deleted)", err, fault.NotFound)
 }
 
-// TestSetBackupsCleansWorkDir checks that start-up removes the scratch
+// TestRecoverCleansWorkDir checks that start-up removes the scratch
 // directories of ended and unknown tasks only: replicas sharing a data
 // directory share the work directory, and another one may be running an
 // unfinished task in its directory.
-func TestSetBackupsCleansWorkDir(t *testing.T) {
+func TestRecoverCleansWorkDir(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "hoard.db"))
@@ -554,7 +595,7 @@ func TestSetBackupsCleansWorkDir(t *testing.T) {
 		in := &model.Instance{ID: inst, TenantID: "p", Name: inst, Status: model.StatusBuild, FlavorID: 1,
 			VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11", Created: now, Updated: now}
 		tk := &model.Task{ID: id, InstanceID: inst, Kind: model.TaskCreate, State: model.TaskPending, Created: now, Updated: now}
-		if err := st.CreateInstance(ctx, in, tk); err != nil {
+		if err := st.CreateInstance(ctx, in, tk, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -586,8 +627,8 @@ func TestSetBackupsCleansWorkDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := New(Config{Store: st, Driver: fake.New(), Sealer: sealer})
-	if err := svc.SetBackups(ctx, BackupConfig{Storage: storage, WorkDir: work}); err != nil {
+	svc := New(Config{DefaultDatastore: "mysql", Store: st, Driver: fake.New(), Sealer: sealer, Backups: BackupConfig{Storage: storage, WorkDir: work}})
+	if err := svc.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for name, keep := range map[string]bool{"t-ended": false, "t-pending": true, "t-running": true, "t-unknown": false} {

@@ -12,6 +12,14 @@ import (
 	"github.com/hoard-db/hoard/internal/model"
 )
 
+// Catalog is the part of the service that lists flavors, datastores and
+// their versions (reference §6, §7) and seeds them at start-up. The
+// lookups every resource uses (versionByID, resolveDatastore,
+// resolveFlavor) are deps' methods, in this file too.
+type Catalog struct {
+	*deps
+}
+
 // DefaultFlavors is the seeded flavor catalogue: Rackspace's sizes, ids 1..6.
 var DefaultFlavors = []model.Flavor{
 	{ID: 1, Name: "512MB Instance", RAM: 512, VCPUs: 1, Disk: 0},
@@ -28,7 +36,7 @@ var DefaultFlavors = []model.Flavor{
 // registered before that an engine no longer offers, and all versions of an
 // engine that offers none, stay in the store (their instances keep them) but
 // are made inactive, so that datastores only list what runs now.
-func (s *Service) SeedCatalog(ctx context.Context) error {
+func (s *Catalog) SeedCatalog(ctx context.Context) error {
 	have, err := s.st.ListFlavors(ctx)
 	if err != nil {
 		return fmt.Errorf("service: seed flavors: %w", err)
@@ -69,7 +77,7 @@ func (s *Service) SeedCatalog(ctx context.Context) error {
 
 // retireVersions makes the active versions of engine that are not in
 // offered inactive.
-func (s *Service) retireVersions(ctx context.Context, engine string, offered map[string]bool) error {
+func (s *Catalog) retireVersions(ctx context.Context, engine string, offered map[string]bool) error {
 	all, err := s.st.ListDatastores(ctx)
 	if err != nil {
 		return fmt.Errorf("service: seed catalogue: %w", err)
@@ -91,12 +99,12 @@ func (s *Service) retireVersions(ctx context.Context, engine string, offered map
 }
 
 // ListFlavors implements api.Backend.
-func (s *Service) ListFlavors(ctx context.Context) ([]model.Flavor, error) {
+func (s *Catalog) ListFlavors(ctx context.Context) ([]model.Flavor, error) {
 	return s.st.ListFlavors(ctx)
 }
 
 // GetFlavor implements api.Backend.
-func (s *Service) GetFlavor(ctx context.Context, id int) (*model.Flavor, error) {
+func (s *Catalog) GetFlavor(ctx context.Context, id int) (*model.Flavor, error) {
 	f, err := s.st.GetFlavor(ctx, id)
 	if isNotFound(err) {
 		return nil, fault.Errorf(fault.NotFound, "flavor.get", "Resource %d cannot be found.", id)
@@ -106,7 +114,13 @@ func (s *Service) GetFlavor(ctx context.Context, id int) (*model.Flavor, error) 
 
 // ListDatastores implements api.Backend: only active versions of engines
 // that are configured are listed.
-func (s *Service) ListDatastores(ctx context.Context) ([]model.Datastore, error) {
+func (s *Catalog) ListDatastores(ctx context.Context) ([]model.Datastore, error) {
+	return s.offeredDatastores(ctx)
+}
+
+// offeredDatastores returns the datastores with the versions an engine of
+// this service runs and that are active.
+func (s *deps) offeredDatastores(ctx context.Context) ([]model.Datastore, error) {
 	all, err := s.st.ListDatastores(ctx)
 	if err != nil {
 		return nil, err
@@ -128,7 +142,7 @@ func (s *Service) ListDatastores(ctx context.Context) ([]model.Datastore, error)
 	return out, nil
 }
 
-func (s *Service) versionByID(ctx context.Context, id string) (*model.DatastoreVersion, error) {
+func (s *deps) versionByID(ctx context.Context, id string) (*model.DatastoreVersion, error) {
 	all, err := s.st.ListDatastores(ctx)
 	if err != nil {
 		return nil, err
@@ -145,14 +159,17 @@ func (s *Service) versionByID(ctx context.Context, id string) (*model.DatastoreV
 
 // resolveDatastore picks the datastore version a create asks for
 // (reference §7.3): unknown type → 404, unknown version → 400.
-func (s *Service) resolveDatastore(ctx context.Context, typ, version string) (*model.Datastore, *model.DatastoreVersion, error) {
+func (s *deps) resolveDatastore(ctx context.Context, typ, version string) (*model.Datastore, *model.DatastoreVersion, error) {
 	const op = "instance.create"
-	all, err := s.ListDatastores(ctx)
+	all, err := s.offeredDatastores(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	if typ == "" {
 		typ = s.cfg.DefaultDatastore
+	}
+	if typ == "" {
+		return nil, nil, fault.New(fault.Invalid, op, "Please specify datastore: no default datastore is configured.")
 	}
 	var ds *model.Datastore
 	for i := range all {
@@ -186,7 +203,7 @@ func (s *Service) resolveDatastore(ctx context.Context, typ, version string) (*m
 
 // resolveFlavor finds the flavor of a create request; unknown → 400 as in
 // Trove ("Resource X cannot be found.").
-func (s *Service) resolveFlavor(ctx context.Context, ref string) (*model.Flavor, error) {
+func (s *deps) resolveFlavor(ctx context.Context, ref string) (*model.Flavor, error) {
 	id, err := strconv.Atoi(ref)
 	if err == nil {
 		f, err := s.st.GetFlavor(ctx, id)

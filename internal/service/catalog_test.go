@@ -62,7 +62,7 @@ func newCatalogService(t *testing.T, st store.Store, eng datastore.Engine,
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := New(Config{Store: st, Driver: fake.New(), Engines: map[string]datastore.Engine{"fakedb": eng},
+	svc := New(Config{DefaultDatastore: "mysql", Store: st, Driver: fake.New(), Engines: map[string]datastore.Engine{"fakedb": eng},
 		Sealer: sealer, Versions: versions, Logger: slog.New(slog.DiscardHandler)})
 	if err := svc.SeedCatalog(ctx); err != nil {
 		t.Fatal(err)

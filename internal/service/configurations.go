@@ -54,21 +54,20 @@ type reconfigurer interface {
 // values into configuration files).
 var safeValueRE = regexp.MustCompile(`^[A-Za-z0-9_,.:/+-]{0,255}$`)
 
-// paramsMu serialises catalogue discovery (it may start a server).
-var paramsMu sync.Mutex
-
-func (s *Service) configStore(op string) (store.Configurations, error) {
-	return s.st, nil
+// Configurations is the part of the service that manages configuration
+// groups (reference §14): their parameter catalogue, their values and
+// their attachment to instances, which writes the values into the engine's
+// configuration and applies the dynamic ones inline.
+type Configurations struct {
+	*deps
+	// paramsMu serialises catalogue discovery (it may start a server).
+	paramsMu sync.Mutex
 }
 
 // Parameters returns the catalogue of datastore version id: from the
 // store, or discovered from the engine once and stored.
-func (s *Service) Parameters(ctx context.Context, versionID string) ([]datastore.Parameter, error) {
+func (s *Configurations) Parameters(ctx context.Context, versionID string) ([]datastore.Parameter, error) {
 	const op = "configuration.parameters"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return nil, err
-	}
 	v, err := s.versionByID(ctx, versionID)
 	if err != nil {
 		if isNotFound(err) {
@@ -76,10 +75,10 @@ func (s *Service) Parameters(ctx context.Context, versionID string) ([]datastore
 		}
 		return nil, err
 	}
-	paramsMu.Lock()
-	defer paramsMu.Unlock()
+	s.paramsMu.Lock()
+	defer s.paramsMu.Unlock()
 	var ps []datastore.Parameter
-	if b, err := cs.GetParameters(ctx, v.ID); err == nil {
+	if b, err := s.st.GetParameters(ctx, v.ID); err == nil {
 		if err := json.Unmarshal(b, &ps); err == nil && len(ps) > 0 {
 			return ps, nil
 		}
@@ -105,7 +104,7 @@ func (s *Service) Parameters(ctx context.Context, versionID string) ([]datastore
 	if err != nil {
 		return nil, err
 	}
-	if err := cs.PutParameters(ctx, v.ID, b); err != nil {
+	if err := s.st.PutParameters(ctx, v.ID, b); err != nil {
 		return nil, err
 	}
 	s.log.Info("configuration parameters discovered", "engine", v.Engine, "version", v.Name, "count", len(ps))
@@ -125,7 +124,7 @@ func noLocalEngine(op string, v *model.DatastoreVersion, err error) error {
 // the engines installed on this host (Config.Versions), the installed
 // engine whose parameters would be read is version v: another version's
 // parameters would be wrong for instances of v.
-func (s *Service) checkLocalEngine(ctx context.Context, op string, e datastore.Engine, v *model.DatastoreVersion) error {
+func (s *Configurations) checkLocalEngine(ctx context.Context, op string, e datastore.Engine, v *model.DatastoreVersion) error {
 	if !s.remoteVersions {
 		return nil
 	}
@@ -153,7 +152,7 @@ func sameVersion(local datastore.Version, name string) bool {
 }
 
 // Parameter returns one parameter of a version's catalogue.
-func (s *Service) Parameter(ctx context.Context, versionID, name string) (*datastore.Parameter, error) {
+func (s *Configurations) Parameter(ctx context.Context, versionID, name string) (*datastore.Parameter, error) {
 	ps, err := s.Parameters(ctx, versionID)
 	if err != nil {
 		return nil, err
@@ -286,12 +285,8 @@ func validGroupText(s string) bool {
 }
 
 // CreateConfiguration creates a configuration group.
-func (s *Service) CreateConfiguration(ctx context.Context, tenantID string, req ConfigurationRequest) (*ConfigurationDetail, error) {
+func (s *Configurations) CreateConfiguration(ctx context.Context, tenantID string, req ConfigurationRequest) (*ConfigurationDetail, error) {
 	const op = "configuration.create"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return nil, err
-	}
 	if req.Name == nil || !validGroupText(*req.Name) {
 		return nil, fault.New(fault.Invalid, op, "Configuration group name must be 1 to 255 characters and contain at least one letter or digit.")
 	}
@@ -320,7 +315,7 @@ func (s *Service) CreateConfiguration(ctx context.Context, tenantID string, req 
 		Datastore: ds.Name, DatastoreVersion: dv.Name, DatastoreVersionID: dv.ID,
 		Values: vals, Created: now, Updated: now,
 	}
-	if err := cs.CreateConfiguration(ctx, c); err != nil {
+	if err := s.st.CreateConfiguration(ctx, c); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	s.log.Info("configuration group created", "configuration_id", c.ID, "tenant_id", tenantID)
@@ -328,13 +323,9 @@ func (s *Service) CreateConfiguration(ctx context.Context, tenantID string, req 
 }
 
 // GetConfiguration returns a group with its typed values and instance count.
-func (s *Service) GetConfiguration(ctx context.Context, tenantID, id string) (*ConfigurationDetail, error) {
+func (s *Configurations) GetConfiguration(ctx context.Context, tenantID, id string) (*ConfigurationDetail, error) {
 	const op = "configuration.get"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return nil, err
-	}
-	c, err := cs.GetConfiguration(ctx, tenantID, id)
+	c, err := s.st.GetConfiguration(ctx, tenantID, id)
 	if isNotFound(err) {
 		return nil, configNotFound(op, id)
 	}
@@ -345,7 +336,7 @@ func (s *Service) GetConfiguration(ctx context.Context, tenantID, id string) (*C
 	if err != nil {
 		ps = nil // values then show as strings
 	}
-	n, err := cs.CountConfigurationInstances(ctx, id)
+	n, err := s.st.CountConfigurationInstances(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -354,14 +345,10 @@ func (s *Service) GetConfiguration(ctx context.Context, tenantID, id string) (*C
 
 // ListConfigurations returns one page of a tenant's groups and whether
 // more follow.
-func (s *Service) ListConfigurations(ctx context.Context, tenantID string, page store.Page) ([]*model.Configuration, bool, error) {
-	cs, err := s.configStore("configuration.list")
-	if err != nil {
-		return nil, false, err
-	}
+func (s *Configurations) ListConfigurations(ctx context.Context, tenantID string, page store.Page) ([]*model.Configuration, bool, error) {
 	want := page.Limit
 	page.Limit++
-	list, err := cs.ListConfigurations(ctx, tenantID, page)
+	list, err := s.st.ListConfigurations(ctx, tenantID, page)
 	if err != nil {
 		return nil, false, err
 	}
@@ -376,13 +363,9 @@ func (s *Service) ListConfigurations(ctx context.Context, tenantID string, page 
 // fit the RAM of an attached instance's flavor refuse the whole change
 // (422). The new values are pushed to every attached instance (reference
 // §14.5).
-func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, req ConfigurationRequest, replace bool) error {
+func (s *Configurations) UpdateConfiguration(ctx context.Context, tenantID, id string, req ConfigurationRequest, replace bool) error {
 	const op = "configuration.update"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return err
-	}
-	old, err := cs.GetConfiguration(ctx, tenantID, id)
+	old, err := s.st.GetConfiguration(ctx, tenantID, id)
 	if isNotFound(err) {
 		return configNotFound(op, id)
 	}
@@ -411,7 +394,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, 
 	eng := s.cfg.Engines[v.Engine]
 	var attached []attachedFlavor
 	if len(vals) > 0 {
-		using, err := cs.ConfigurationInstances(ctx, id, store.Page{})
+		using, err := s.st.ConfigurationInstances(ctx, id, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -419,7 +402,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, 
 			return err
 		}
 	}
-	updated, err := cs.UpdateConfiguration(ctx, tenantID, id, func(c *model.Configuration) error {
+	updated, err := s.st.UpdateConfiguration(ctx, tenantID, id, func(c *model.Configuration) error {
 		if req.Name != nil {
 			c.Name = *req.Name
 		}
@@ -444,7 +427,7 @@ func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, 
 	if err != nil {
 		return err
 	}
-	insts, err := cs.ConfigurationInstances(ctx, id, store.Page{})
+	insts, err := s.st.ConfigurationInstances(ctx, id, store.Page{})
 	if err != nil {
 		return err
 	}
@@ -455,13 +438,9 @@ func (s *Service) UpdateConfiguration(ctx context.Context, tenantID, id string, 
 }
 
 // DeleteConfiguration removes a group that no instance uses.
-func (s *Service) DeleteConfiguration(ctx context.Context, tenantID, id string) error {
+func (s *Configurations) DeleteConfiguration(ctx context.Context, tenantID, id string) error {
 	const op = "configuration.delete"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return err
-	}
-	err = cs.DeleteConfiguration(ctx, tenantID, id)
+	err := s.st.DeleteConfiguration(ctx, tenantID, id)
 	switch {
 	case isNotFound(err):
 		return configNotFound(op, id)
@@ -472,13 +451,9 @@ func (s *Service) DeleteConfiguration(ctx context.Context, tenantID, id string) 
 }
 
 // ConfigurationInstances lists the tenant's instances using group id.
-func (s *Service) ConfigurationInstances(ctx context.Context, tenantID, id string, page store.Page) ([]*model.Instance, bool, error) {
+func (s *Configurations) ConfigurationInstances(ctx context.Context, tenantID, id string, page store.Page) ([]*model.Instance, bool, error) {
 	const op = "configuration.instances"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return nil, false, err
-	}
-	if _, err := cs.GetConfiguration(ctx, tenantID, id); err != nil {
+	if _, err := s.st.GetConfiguration(ctx, tenantID, id); err != nil {
 		if isNotFound(err) {
 			return nil, false, configNotFound(op, id)
 		}
@@ -486,7 +461,7 @@ func (s *Service) ConfigurationInstances(ctx context.Context, tenantID, id strin
 	}
 	want := page.Limit
 	page.Limit++
-	list, err := cs.ConfigurationInstances(ctx, id, page)
+	list, err := s.st.ConfigurationInstances(ctx, id, page)
 	if err != nil {
 		return nil, false, err
 	}
@@ -497,7 +472,7 @@ func (s *Service) ConfigurationInstances(ctx context.Context, tenantID, id strin
 }
 
 // groupValues returns the values of inst's attached group (nil if none).
-func (s *Service) groupValues(ctx context.Context, inst *model.Instance) map[string]string {
+func (s *deps) groupValues(ctx context.Context, inst *model.Instance) map[string]string {
 	if inst.ConfigurationID == "" {
 		return nil
 	}
@@ -510,7 +485,7 @@ func (s *Service) groupValues(ctx context.Context, inst *model.Instance) map[str
 }
 
 // ConfigurationName returns the name of group id ("" if unknown).
-func (s *Service) ConfigurationName(ctx context.Context, id string) string {
+func (s *Configurations) ConfigurationName(ctx context.Context, id string) string {
 	if id == "" {
 		return ""
 	}
@@ -526,17 +501,13 @@ func (s *Service) ConfigurationName(ctx context.Context, id string) string {
 // the dynamic ones applied at once; if any needs a restart the instance
 // goes to RESTART_REQUIRED. Values that do not fit the RAM of the
 // instance's flavor are refused (422).
-func (s *Service) AttachConfiguration(ctx context.Context, tenantID, id, configID string) error {
+func (s *Configurations) AttachConfiguration(ctx context.Context, tenantID, id, configID string) error {
 	const op = "instance.configuration.attach"
-	cs, err := s.configStore(op)
-	if err != nil {
-		return err
-	}
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
 	if err != nil {
 		return mapStoreErr(op, id, err)
 	}
-	c, err := cs.GetConfiguration(ctx, tenantID, configID)
+	c, err := s.st.GetConfiguration(ctx, tenantID, configID)
 	if isNotFound(err) {
 		return fault.Errorf(fault.NotFound, op, "Configuration group id: %s could not be found.", truncate(configID, 64))
 	}
@@ -592,7 +563,7 @@ func (s *Service) AttachConfiguration(ctx context.Context, tenantID, id, configI
 // DetachConfiguration removes an instance's group; its values stay in
 // effect until the next restart, so the instance goes to RESTART_REQUIRED
 // (Kilo/Rackspace). Without a group it is a no-op.
-func (s *Service) DetachConfiguration(ctx context.Context, tenantID, id string) error {
+func (s *Configurations) DetachConfiguration(ctx context.Context, tenantID, id string) error {
 	const op = "instance.configuration.detach"
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
 	if err != nil {
@@ -672,7 +643,7 @@ func dynamicOnly(ps []datastore.Parameter, vals map[string]string) map[string]st
 // stays busy, is not touched now: its engine renders the group's values at
 // its next start, and if it was ACTIVE it goes to RESTART_REQUIRED so that
 // the user knows the values are not in effect yet.
-func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, old, new map[string]string, ps []datastore.Parameter) {
+func (s *Configurations) pushConfiguration(ctx context.Context, inst *model.Instance, old, new map[string]string, ps []datastore.Parameter) {
 	const op = "configuration.push"
 	restart := needsRestart(ps, old, new)
 	changed := map[string]string{}
@@ -702,7 +673,7 @@ func (s *Service) pushConfiguration(ctx context.Context, inst *model.Instance, o
 
 // restartRequired moves instance id, if ACTIVE and still attached to group
 // configID, to RESTART_REQUIRED. Failures are logged.
-func (s *Service) restartRequired(ctx context.Context, id, configID string) {
+func (s *Configurations) restartRequired(ctx context.Context, id, configID string) {
 	_, err := s.st.UpdateInstance(ctx, id, func(i *model.Instance) error {
 		if i.Status == model.StatusActive && i.ConfigurationID == configID {
 			i.Status = model.StatusRestartRequired
@@ -718,7 +689,7 @@ func (s *Service) restartRequired(ctx context.Context, id, configID string) {
 // group) and applies dynamic values at once. Failures are logged and turn
 // the instance to RESTART_REQUIRED: the values are in the configuration and
 // take effect at the next restart.
-func (s *Service) applyToInstance(ctx context.Context, inst *model.Instance, dynamic map[string]string) {
+func (s *Configurations) applyToInstance(ctx context.Context, inst *model.Instance, dynamic map[string]string) {
 	// Bounded like every inline operation: its lease outlives adminTimeout
 	// only by a margin.
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
@@ -757,7 +728,7 @@ func (s *Service) applyToInstance(ctx context.Context, inst *model.Instance, dyn
 // InstanceConfiguration returns the effective configuration of an
 // instance (reference §8.8): the engine's settings for its flavor with its
 // group's values over them, all as strings.
-func (s *Service) InstanceConfiguration(ctx context.Context, tenantID, id string) (map[string]string, error) {
+func (s *Configurations) InstanceConfiguration(ctx context.Context, tenantID, id string) (map[string]string, error) {
 	const op = "instance.configuration"
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
 	if err != nil {
@@ -784,16 +755,12 @@ func (s *Service) InstanceConfiguration(ctx context.Context, tenantID, id string
 // createGroup checks the group a create request names (reference §8.2):
 // unknown → 404, another datastore version → 400. The zero value when
 // none is named.
-func (s *Service) createGroup(ctx context.Context, tenantID, id string, dv *model.DatastoreVersion) (model.Configuration, error) {
+func (s *Configurations) createGroup(ctx context.Context, tenantID, id string, dv *model.DatastoreVersion) (model.Configuration, error) {
 	const op = "instance.create"
 	if id == "" {
 		return model.Configuration{}, nil
 	}
-	cs, err := s.configStore(op)
-	if err != nil {
-		return model.Configuration{}, err
-	}
-	c, err := cs.GetConfiguration(ctx, tenantID, id)
+	c, err := s.st.GetConfiguration(ctx, tenantID, id)
 	if isNotFound(err) {
 		return model.Configuration{}, fault.Errorf(fault.NotFound, op, "Configuration group id: %s could not be found.", truncate(id, 64))
 	}

@@ -4,4 +4,30 @@
 // in one transaction. It never does slow work inline; the task runner does.
 // It also defines the task steps for each operation and the supervisor that
 // reflects observed engine state in instance statuses.
+//
+// # Layout
+//
+// [Service] implements api.Backend by composing one part per resource, each
+// over the same shared dependencies (deps, in deps.go):
+//
+//   - [Catalog] (catalog.go): flavors, datastores, versions;
+//   - [Instances] (instances.go, resize.go, tasks.go, supervise.go): the
+//     instance lifecycle, its task steps and the supervision of engines;
+//   - [Schema] (users.go): databases, users and root inside an engine;
+//   - [Backups] (backups.go, schedules.go): backups, restores, schedules;
+//   - [Configurations] (configurations.go, memory.go): configuration groups;
+//   - [Quotas] (quotas.go): projects' quotas and limits (the store checks
+//     them in the transaction of each write that adds to a project's usage).
+//
+// What they share lives on deps: the clock, an instance's engine, driver
+// spec and admin connection (deps.go), catalogue lookups (catalog.go), the
+// per-instance gate that orders inline engine operations against actions
+// that take the engine away (inline.go), and memory checks (memory.go).
+// A part that needs another holds a pointer to it, set by New; no field is
+// set later, and the package has no mutable state of its own.
+//
+// Where things go: a new instance action is an Instances method (request
+// in instances.go or resize.go, steps in tasks.go, its task kind in
+// Instances.definitions, and a line in testdata/task_steps.golden); a new
+// engine needs nothing here (its knowledge stays in internal/datastore).
 package service

@@ -2,14 +2,10 @@ package service
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -163,7 +159,7 @@ func busy(op, id string) error {
 // the instance's lock and an inline lease (see above), with a bounded
 // context. op names the operation in faults. Errors of fn that show the
 // engine unreachable become 503 (engineFault).
-func (s *Service) withEngine(ctx context.Context, tenantID, id, op string, fn func(ctx context.Context, t adminTarget) error) error {
+func (s *deps) withEngine(ctx context.Context, tenantID, id, op string, fn func(ctx context.Context, t adminTarget) error) error {
 	// A quick check first, so that a missing instance is 404 before anything.
 	if _, err := s.st.GetInstance(ctx, tenantID, id); err != nil {
 		return mapStoreErr(op, id, err)
@@ -174,31 +170,22 @@ func (s *Service) withEngine(ctx context.Context, tenantID, id, op string, fn fu
 		return err
 	}
 	defer unlock()
-	eng, err := s.engineFor(inst)
-	if err != nil {
-		return err
-	}
-	sp, err := s.spec(ctx, inst)
-	if err != nil {
-		return err
-	}
-	c, err := s.adminConn(inst, sp, eng)
+	t, _, err := s.reach(ctx, inst)
 	if err != nil {
 		return err
 	}
 	opCtx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
-	t := adminTarget{inst: inst, eng: eng, conn: c}
 	return s.engineFault(ctx, op, t, fn(opCtx, t))
 }
 
 // acquireInline takes id's lock and an inline lease for holder, waiting
 // (bounded) for the inline operations in flight; unlock releases both. An
 // instance not ready (its status, or a task) is refused with refuse's error.
-func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder string, refuse func(op string, inst *model.Instance) error) (*model.Instance, func(), error) {
-	wctx, cancel := context.WithTimeout(ctx, s.admin.waitFor())
+func (s *deps) acquireInline(ctx context.Context, op, tenantID, id, holder string, refuse func(op string, inst *model.Instance) error) (*model.Instance, func(), error) {
+	wctx, cancel := context.WithTimeout(ctx, s.inline.waitFor())
 	defer cancel()
-	unlock, err := s.admin.lockCtx(wctx, id)
+	unlock, err := s.inline.lockCtx(wctx, id)
 	if err != nil {
 		return nil, nil, waitErr(ctx, op, id, err)
 	}
@@ -212,7 +199,7 @@ func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder st
 			// Ready but for a task in flight: most often one whose last step
 			// just made the instance ACTIVE and that the runner is about to
 			// record done. Wait for it (bounded), as for a lease.
-			if s.admin.pause(wctx) != nil {
+			if s.inline.pause(wctx) != nil {
 				unlock()
 				return nil, nil, refuse(op, &model.Instance{ID: id, Status: se.Status})
 			}
@@ -225,7 +212,7 @@ func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder st
 			return nil, nil, mapStoreErr(op, id, err)
 		}
 		// Another hoard holds the instance.
-		if err := s.admin.pause(wctx); err != nil {
+		if err := s.inline.pause(wctx); err != nil {
 			unlock()
 			return nil, nil, waitErr(ctx, op, id, err)
 		}
@@ -234,7 +221,7 @@ func (s *Service) acquireInline(ctx context.Context, op, tenantID, id, holder st
 
 // releaseInline ends holder's lease on id, even if the request was
 // cancelled. A failure is only logged: the lease ends by itself.
-func (s *Service) releaseInline(id, holder string) {
+func (s *deps) releaseInline(id, holder string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.st.ReleaseInline(ctx, id, holder); err != nil {
@@ -256,20 +243,29 @@ func waitErr(ctx context.Context, op, id string, err error) error {
 // waits (bounded) for the inline operations in flight on the instance,
 // then starts the action through StartAction. Still busy after
 // the wait is 422.
-func (s *Service) startEngineAction(ctx context.Context, op, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
-	wctx, cancel := context.WithTimeout(ctx, s.admin.waitFor())
+func (s *deps) startEngineAction(ctx context.Context, op, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) (*model.Instance, error) {
+	return s.startGatedAction(ctx, op, id, func() (*model.Instance, error) {
+		return s.st.StartAction(ctx, tenantID, id, allowed, newStatus, task, s.now())
+	})
+}
+
+// startGatedAction is startEngineAction with the store's gate of another
+// kind (store.Instances.StartVolumeResize): gate is called, with the
+// instance's lock held, until it is not refused with store.ErrBusy.
+func (s *deps) startGatedAction(ctx context.Context, op, id string, gate func() (*model.Instance, error)) (*model.Instance, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.inline.waitFor())
 	defer cancel()
-	unlock, err := s.admin.lockCtx(wctx, id)
+	unlock, err := s.inline.lockCtx(wctx, id)
 	if err != nil {
 		return nil, waitErr(ctx, op, id, err)
 	}
 	defer unlock()
 	for {
-		inst, err := s.st.StartAction(ctx, tenantID, id, allowed, newStatus, task, s.now())
+		inst, err := gate()
 		if !errors.Is(err, store.ErrBusy) {
 			return inst, err
 		}
-		if err := s.admin.pause(wctx); err != nil {
+		if err := s.inline.pause(wctx); err != nil {
 			return nil, waitErr(ctx, op, id, err)
 		}
 	}
@@ -280,7 +276,7 @@ func (s *Service) startEngineAction(ctx context.Context, op, tenantID, id string
 // unreachable (a connection refused or cut, a timeout, or a probe that
 // fails now) is 503 with a public message: the user cannot fix it and may
 // retry. Anything else stays internal (500, text only in the log).
-func (s *Service) engineFault(ctx context.Context, op string, t adminTarget, err error) error {
+func (s *deps) engineFault(ctx context.Context, op string, t adminTarget, err error) error {
 	if err == nil || fault.KindOf(err) != fault.Internal {
 		return err
 	}
@@ -290,7 +286,7 @@ func (s *Service) engineFault(ctx context.Context, op string, t adminTarget, err
 	if errors.Is(err, datastore.ErrAdminLost) || s.adminLost(ctx, t) {
 		return s.blockAdminLost(ctx, op, t.inst.ID, err)
 	}
-	if !unreachable(err) && !s.probeFails(ctx, t) {
+	if !datastore.Unreachable(t.eng, err) && !s.probeFails(ctx, t) {
 		return err
 	}
 	s.log.Warn("inline operation: engine unreachable", "instance_id", t.inst.ID, "op", op, "err", err)
@@ -304,7 +300,7 @@ const adminLostMessage = "hoard's administrative account on this instance was ch
 // adminLost reports whether the engine of t answers but refuses hoard's
 // administrative account (datastore.AdminChecker), after an unexplained
 // failure of an inline operation.
-func (s *Service) adminLost(ctx context.Context, t adminTarget) bool {
+func (s *deps) adminLost(ctx context.Context, t adminTarget) bool {
 	ac, ok := t.eng.(datastore.AdminChecker)
 	if !ok {
 		return false
@@ -316,31 +312,23 @@ func (s *Service) adminLost(ctx context.Context, t adminTarget) bool {
 
 // instanceAdminLost reports whether instance id's engine answers but
 // refuses hoard's administrative account (false when it cannot tell).
-func (s *Service) instanceAdminLost(ctx context.Context, id string) bool {
+func (s *deps) instanceAdminLost(ctx context.Context, id string) bool {
 	inst, err := s.st.GetInstance(ctx, "", id)
 	if err != nil {
 		return false
 	}
-	eng, err := s.engineFor(inst)
+	t, _, err := s.reach(ctx, inst)
 	if err != nil {
 		return false
 	}
-	sp, err := s.spec(ctx, inst)
-	if err != nil {
-		return false
-	}
-	c, err := s.adminConn(inst, sp, eng)
-	if err != nil {
-		return false
-	}
-	return s.adminLost(ctx, adminTarget{inst: inst, eng: eng, conn: c})
+	return s.adminLost(ctx, t)
 }
 
 // blockAdminLost records that instance id's engine refuses hoard (status
 // BLOCKED with a fault, unless an action already moved it on) and returns
 // the 422 of the operation that found out. A restart repairs the account
 // and makes the instance ACTIVE again.
-func (s *Service) blockAdminLost(ctx context.Context, op, id string, cause error) error {
+func (s *deps) blockAdminLost(ctx context.Context, op, id string, cause error) error {
 	s.log.Warn("engine refuses hoard's administrative account; instance blocked", "instance_id", id, "op", op, "err", cause)
 	now := s.now()
 	_, err := s.st.UpdateInstance(context.WithoutCancel(ctx), id, func(i *model.Instance) error {
@@ -357,20 +345,8 @@ func (s *Service) blockAdminLost(ctx context.Context, op, id string, cause error
 	return fault.Wrap(fault.Unprocessable, op, "Instance "+id+" is BLOCKED: "+adminLostMessage, cause)
 }
 
-// unreachable reports whether err shows that the engine could not be
-// reached or went away mid-statement.
-func unreachable(err error) bool {
-	var ne *net.OpError
-	return errors.As(err, &ne) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENOENT) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, driver.ErrBadConn) || errors.Is(err, net.ErrClosed)
-}
-
 // probeFails reports whether the engine of t does not answer a ping now.
-func (s *Service) probeFails(ctx context.Context, t adminTarget) bool {
+func (s *deps) probeFails(ctx context.Context, t adminTarget) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	return t.eng.Ping(ctx, t.conn) != nil

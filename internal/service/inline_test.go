@@ -78,7 +78,7 @@ func TestInlineRaceRefused(t *testing.T) {
 				if via == "replica" {
 					other = replica(s)
 				}
-				other.admin.wait = -1 // refuse at once instead of waiting
+				other.inline.wait = -1 // refuse at once instead of waiting
 				var actErr error
 				s.cfg.Engines["mem"] = &hookEngine{memEngine: mem, hook: func(context.Context) error {
 					actErr = act.do(ctx, other, id)
@@ -139,7 +139,7 @@ func TestInlineRaceWaits(t *testing.T) {
 			other := replica(s)
 			other.cfg.Store, other.st = gs, gs
 			ticks := make(chan time.Time) // the waiter's polls, driven by the test
-			other.admin.poll = func() <-chan time.Time { return ticks }
+			other.inline.poll = func() <-chan time.Time { return ticks }
 			actDone := make(chan error, 1)
 			s.cfg.Engines["mem"] = &hookEngine{memEngine: mem, hook: func(hctx context.Context) error {
 				go func() { actDone <- act.do(ctx, other, id) }()
@@ -228,7 +228,7 @@ func TestInlineEngineUnreachable(t *testing.T) {
 				}
 			}
 			// The lease was released: the instance can be restarted at once.
-			s.admin.wait = -1
+			s.inline.wait = -1
 			if err := s.RestartInstance(ctx, "t1", ids["mem"]); err != nil {
 				t.Errorf("RestartInstance after a failed inline operation = %v", err)
 			}
@@ -307,7 +307,7 @@ func TestConfigurationRaceRefused(t *testing.T) {
 					if via == "replica" {
 						other = replica(s)
 					}
-					other.admin.wait = -1
+					other.inline.wait = -1
 					var actErr error
 					eng.hook = func(context.Context) { actErr = act.do(ctx, other, id) }
 					if err := step.do(ctx, s, id, cfgID); err != nil {
@@ -346,7 +346,7 @@ func TestConfigurationPushWhileBusy(t *testing.T) {
 	if _, err := s.st.AcquireInline(ctx, "t1", id, adminAllowed, "other-hoard", time.Now(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	s.admin.wait = -1
+	s.inline.wait = -1
 	applied := len(eng.applied)
 	if err := s.UpdateConfiguration(ctx, "t1", cfgID, ConfigurationRequest{Values: map[string]any{"max_connections": json.Number("88")}}, false); err != nil {
 		t.Fatalf("UpdateConfiguration = %v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -19,6 +20,30 @@ import (
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/store"
 )
+
+// Instances is the part of the service that creates, shows, lists,
+// renames, restarts, resizes (resize.go) and deletes instances, runs the
+// task steps of those operations (tasks.go) and reflects the driver's
+// observations in instance statuses (supervise.go). A new instance action
+// goes here: its request beside the others, its steps in tasks.go and its
+// task kind in definitions.
+type Instances struct {
+	*deps
+	// backups checks a create that restores a backup.
+	backups *Backups
+	// configs checks the configuration group a create names.
+	configs *Configurations
+
+	// usage caches the measured volume usage by instance id (usedGB).
+	usageMu sync.Mutex
+	usage   map[string]usageEntry
+}
+
+type usageEntry struct {
+	gb  float64
+	at  time.Time
+	err error
+}
 
 var errNotFound = store.ErrNotFound
 
@@ -57,8 +82,14 @@ func validName(name string) bool {
 }
 
 // CreateInstance implements api.Backend.
-func (s *Service) CreateInstance(ctx context.Context, tenantID string, req CreateInstanceRequest) (*InstanceDetail, error) {
+func (s *Instances) CreateInstance(ctx context.Context, tenantID string, req CreateInstanceRequest) (*InstanceDetail, error) {
 	const op = "instance.create"
+	if req.ReplicaOf != "" {
+		return s.createReplicas(ctx, tenantID, req) // replicas.go
+	}
+	if req.ReplicaCount != 0 {
+		return nil, fault.New(fault.Invalid, op, "replica_count is only allowed with replica_of.")
+	}
 	if !validName(req.Name) {
 		return nil, fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters, contain at least one letter or digit and no control or bidirectional formatting characters.")
 	}
@@ -72,7 +103,7 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	if err != nil {
 		return nil, err
 	}
-	restoreFrom, err := s.checkRestore(ctx, tenantID, &req) // backups.go
+	restoreFrom, err := s.backups.checkRestore(ctx, tenantID, &req) // backups.go
 	if err != nil {
 		return nil, err
 	}
@@ -87,23 +118,13 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 	if err := s.checkDatabasesUsers(engine, req.Databases, req.Users); err != nil {
 		return nil, err
 	}
-	group, err := s.createGroup(ctx, tenantID, req.Configuration, dv)
+	group, err := s.configs.createGroup(ctx, tenantID, req.Configuration, dv)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkMemory(op, engine, group.Values, flavor, ""); err != nil {
 		return nil, err
 	}
-	if s.cfg.MaxInstances > 0 {
-		n, err := s.st.CountInstances(ctx, tenantID)
-		if err != nil {
-			return nil, err
-		}
-		if n >= s.cfg.MaxInstances {
-			return nil, fault.New(fault.OverLimit, op, "Quota exceeded for resources: ['instances'].")
-		}
-	}
-
 	p := createPayload{Databases: req.Databases}
 	for _, u := range req.Users {
 		p.Users = append(p.Users, payloadUser{Name: u.Name, Host: u.Host, Password: string(u.Password), Databases: u.Databases})
@@ -151,7 +172,19 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 		ID: uuid.NewString(), InstanceID: inst.ID, Kind: kind, State: model.TaskPending,
 		Payload: payload, Created: now, Updated: now,
 	}
-	if err := s.st.CreateInstance(ctx, inst, task); err != nil {
+	// The quota is checked in the transaction that records the instance.
+	if req.ha != nil {
+		err = s.st.CreateHAGroup(ctx, req.ha, s.cfg.HAAddresses, inst, task, s.quota()) // ha.go
+		if errors.Is(err, store.ErrNoAddress) {
+			return nil, fault.New(fault.OverLimit, op, "No HA group address is free: the operator's pool of HA addresses is used up.")
+		}
+	} else {
+		err = s.st.CreateInstance(ctx, inst, task, s.quota())
+	}
+	if err != nil {
+		if qf := quotaFault(op, err); qf != nil {
+			return nil, qf
+		}
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	s.cfg.Notify()
@@ -160,7 +193,7 @@ func (s *Service) CreateInstance(ctx context.Context, tenantID string, req Creat
 }
 
 // checkDatabasesUsers applies the reference's create rules (§8.2, §11, §12).
-func (s *Service) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.Database, users []datastore.User) error {
+func (s *deps) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.Database, users []datastore.User) error {
 	const op = "instance.create"
 	v, _ := engine.(datastore.Validator)
 	names := map[string]bool{}
@@ -176,6 +209,9 @@ func (s *Service) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.D
 			return fault.Errorf(fault.Invalid, op, "Database '%s' is listed more than once.", d.Name)
 		}
 		names[d.Name] = true
+	}
+	if _, ok := engine.(datastore.DatabaseAdmin); len(dbs) > 0 && !ok {
+		return fault.Errorf(fault.NotImplemented, op, "Databases are not supported by engine %s.", engine.Name())
 	}
 	seen := map[string]bool{}
 	for _, u := range users {
@@ -210,12 +246,17 @@ func (s *Service) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.D
 }
 
 // GetInstance implements api.Backend.
-func (s *Service) GetInstance(ctx context.Context, tenantID, id string) (*InstanceDetail, error) {
+func (s *Instances) GetInstance(ctx context.Context, tenantID, id string) (*InstanceDetail, error) {
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
 	if err != nil {
 		return nil, mapStoreErr("instance.get", id, err)
 	}
-	d := &InstanceDetail{Instance: inst, ConfigurationName: s.ConfigurationName(ctx, inst.ConfigurationID)}
+	d := &InstanceDetail{Instance: inst, ConfigurationName: s.configs.ConfigurationName(ctx, inst.ConfigurationID)}
+	if inst.ReplicaOf != "" {
+		d.Replication = s.replication(ctx, inst) // replicas.go
+	} else if d.Replicas, err = s.st.ListReplicas(ctx, inst.ID); err != nil {
+		return nil, err
+	}
 	if inst.Status == model.StatusActive || inst.Status == model.StatusRestartRequired || inst.Status == model.StatusBlocked {
 		if gb, ok := s.usedGB(ctx, inst.ID); ok {
 			d.VolumeUsedGB = &gb
@@ -229,7 +270,7 @@ const usageTTL = 5 * time.Second
 
 // usedGB returns the instance's used volume in GB (two decimals), measured
 // at most once per usageTTL.
-func (s *Service) usedGB(ctx context.Context, id string) (float64, bool) {
+func (s *Instances) usedGB(ctx context.Context, id string) (float64, bool) {
 	now := s.cfg.Now()
 	s.usageMu.Lock()
 	e, ok := s.usage[id]
@@ -248,7 +289,7 @@ func (s *Service) usedGB(ctx context.Context, id string) (float64, bool) {
 }
 
 // ListInstances implements api.Backend.
-func (s *Service) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+func (s *Instances) ListInstances(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
 	want := page.Limit
 	page.Limit++
 	list, err := s.st.ListInstances(ctx, tenantID, page)
@@ -264,7 +305,7 @@ func (s *Service) ListInstances(ctx context.Context, tenantID string, page store
 // ListInstanceSummaries is ListInstances with only the fields of the summary
 // list view set (see store.Instances.ListInstanceSummaries); the API's
 // summary list uses it.
-func (s *Service) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
+func (s *Instances) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error) {
 	want := page.Limit
 	page.Limit++
 	list, err := s.st.ListInstanceSummaries(ctx, tenantID, page)
@@ -278,7 +319,7 @@ func (s *Service) ListInstanceSummaries(ctx context.Context, tenantID string, pa
 }
 
 // RenameInstance implements api.Backend.
-func (s *Service) RenameInstance(ctx context.Context, tenantID, id, name string) error {
+func (s *Instances) RenameInstance(ctx context.Context, tenantID, id, name string) error {
 	const op = "instance.update"
 	if !validName(name) {
 		return fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters, contain at least one letter or digit and no control or bidirectional formatting characters.")
@@ -302,8 +343,11 @@ var deleteAllowed = []model.InstanceStatus{
 }
 
 // DeleteInstance implements api.Backend.
-func (s *Service) DeleteInstance(ctx context.Context, tenantID, id string) error {
+func (s *Instances) DeleteInstance(ctx context.Context, tenantID, id string) error {
 	const op = "instance.delete"
+	if err := s.refuseDeleteSource(ctx, op, tenantID, id); err != nil { // replicas.go
+		return err
+	}
 	now := s.now()
 	task := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: model.TaskDelete, State: model.TaskPending, Created: now, Updated: now}
 	// The gate waits for inline engine operations in flight (inline.go).
@@ -324,7 +368,7 @@ func (s *Service) DeleteInstance(ctx context.Context, tenantID, id string) error
 }
 
 // RestartInstance implements api.Backend.
-func (s *Service) RestartInstance(ctx context.Context, tenantID, id string) error {
+func (s *Instances) RestartInstance(ctx context.Context, tenantID, id string) error {
 	const op = "instance.restart"
 	now := s.now()
 	task := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
@@ -335,4 +379,22 @@ func (s *Service) RestartInstance(ctx context.Context, tenantID, id string) erro
 	s.cfg.Notify()
 	s.log.Info("instance restart accepted", "instance_id", id, "tenant_id", tenantID, "task_id", task.ID)
 	return nil
+}
+
+// Credentials returns the admin account of an instance's engine; the local
+// driver uses it for its supervision probes.
+func (s *Instances) Credentials(instanceID string) (string, datastore.Secret) {
+	inst, err := s.st.GetInstance(context.Background(), "", instanceID)
+	if err != nil {
+		return "", ""
+	}
+	e, err := s.engineFor(inst)
+	if err != nil {
+		return "", ""
+	}
+	pw, err := s.cfg.Sealer.Open(inst.AdminSecret)
+	if err != nil {
+		return "", ""
+	}
+	return e.AdminUser(), datastore.Secret(pw)
 }

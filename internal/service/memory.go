@@ -39,7 +39,7 @@ func checkMemory(op string, eng datastore.Engine, values map[string]string, f *m
 }
 
 // checkInstanceMemory is checkMemory for values on inst with its flavor.
-func (s *Service) checkInstanceMemory(ctx context.Context, op string, inst *model.Instance, values map[string]string) error {
+func (s *deps) checkInstanceMemory(ctx context.Context, op string, inst *model.Instance, values map[string]string) error {
 	if len(values) == 0 {
 		return nil
 	}
@@ -62,7 +62,7 @@ type attachedFlavor struct {
 
 // attachedFlavors returns the flavors of insts (each read once), for
 // checkAttachedMemory.
-func (s *Service) attachedFlavors(ctx context.Context, op string, insts []*model.Instance) ([]attachedFlavor, error) {
+func (s *deps) attachedFlavors(ctx context.Context, op string, insts []*model.Instance) ([]attachedFlavor, error) {
 	byID := map[int]*model.Flavor{}
 	out := make([]attachedFlavor, 0, len(insts))
 	for _, inst := range insts {
@@ -95,7 +95,7 @@ func checkAttachedMemory(op string, eng datastore.Engine, values map[string]stri
 // values of inst's group (if any) must fit f's RAM. A resize to as much RAM
 // or more is never refused: it cannot make a group fit less (even one
 // stored before groups were checked).
-func (s *Service) checkResizeMemory(ctx context.Context, op string, inst *model.Instance, f *model.Flavor) error {
+func (s *deps) checkResizeMemory(ctx context.Context, op string, inst *model.Instance, f *model.Flavor) error {
 	if inst.ConfigurationID == "" {
 		return nil
 	}

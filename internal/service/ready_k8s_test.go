@@ -62,7 +62,8 @@ func newK8sEnv(t *testing.T, cl *k8stest.Cluster, readyTimeout time.Duration) *k
 		Backoff: func(int) time.Duration { return time.Millisecond },
 	})
 	svc = New(Config{
-		Store: st, Driver: drv, Engines: engines, Sealer: sealer, Notify: runner.Notify,
+		DefaultDatastore: "mysql",
+		Store:            st, Driver: drv, Engines: engines, Sealer: sealer, Notify: runner.Notify,
 		Versions: func(context.Context, datastore.Engine) ([]datastore.Version, error) {
 			return []datastore.Version{{Name: "10.11", Version: "10.11"}}, nil
 		},
@@ -113,7 +114,7 @@ func (e *k8sEnv) seedActive(t *testing.T, tenant string) *model.Instance {
 		t.Fatal(err)
 	}
 	inst.Address = e.drv.Address(sp)
-	if err := e.st.CreateInstance(ctx, inst, nil); err != nil {
+	if err := e.st.CreateInstance(ctx, inst, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	sp.Address = inst.Address

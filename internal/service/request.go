@@ -24,6 +24,17 @@ type CreateInstanceRequest struct {
 	RestoreBackupID string
 	// Configuration is the id of a configuration group to attach; "" none.
 	Configuration string
+	// ReplicaOf is the instance to make read replicas of ("" for a source
+	// or a standalone instance); ReplicaCount how many (0 means 1).
+	// FlavorRef, VolumeSize and the datastore may then be left out: they
+	// are the source's.
+	ReplicaOf    string
+	ReplicaCount int
+
+	// ha is the HA group the instance is made for (by HA, never by the
+	// API): a source is recorded with its group (store.CreateHAGroup), a
+	// replica as its member.
+	ha *model.HAGroup
 }
 
 // InstanceDetail is an instance with what the detail view adds to it.
@@ -34,4 +45,9 @@ type InstanceDetail struct {
 	VolumeUsedGB *float64
 	// ConfigurationName is the name of the attached group ("" if none).
 	ConfigurationName string
+	// Replicas are the replicas of a source (nil for others).
+	Replicas []*model.Instance
+	// Replication is how a replica follows its source; nil for others, and
+	// when it could not be asked (the engine not ready).
+	Replication *datastore.ReplicaStatus
 }

@@ -25,7 +25,7 @@ type resizePayload struct {
 // (422), then same flavor or unknown flavor → 400, then a flavor with less
 // RAM than the attached configuration group's values need → 422. The
 // engine restarts with the new flavor's memory settings; RESIZE → ACTIVE.
-func (s *Service) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef string) error {
+func (s *Instances) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef string) error {
 	const op = "instance.resize"
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Service) ResizeFlavor(ctx context.Context, tenantID, id, flavorRef stri
 // records the size, grows the volume where the driver enforces sizes
 // (driver.VolumeResizer; the engine restarts) and waits for the engine;
 // RESIZE → ACTIVE.
-func (s *Service) ResizeVolume(ctx context.Context, tenantID, id string, size int) error {
+func (s *Instances) ResizeVolume(ctx context.Context, tenantID, id string, size int) error {
 	const op = "instance.resize_volume"
 	inst, err := s.st.GetInstance(ctx, tenantID, id)
 	if err != nil {
@@ -72,7 +72,10 @@ func (s *Service) ResizeVolume(ctx context.Context, tenantID, id string, size in
 	return s.startResize(ctx, op, tenantID, id, model.TaskResizeVolume, resizePayload{VolumeSize: size})
 }
 
-func (s *Service) startResize(ctx context.Context, op, tenantID, id string, kind model.TaskKind, p resizePayload) error {
+// startResize records a resize task. A volume resize's gate also records
+// the new size, within the project's volume quota (413), so that the
+// growth counts from the moment it is accepted.
+func (s *Instances) startResize(ctx context.Context, op, tenantID, id string, kind model.TaskKind, p resizePayload) error {
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -83,7 +86,13 @@ func (s *Service) startResize(ctx context.Context, op, tenantID, id string, kind
 	}
 	now := s.now()
 	t := &model.Task{ID: uuid.NewString(), InstanceID: id, Kind: kind, State: model.TaskPending, Payload: payload, Created: now, Updated: now}
-	if _, err := s.startEngineAction(ctx, op, tenantID, id, model.ActionAllowedStatuses, model.StatusResize, t); err != nil {
+	gate := func() (*model.Instance, error) {
+		if p.VolumeSize > 0 {
+			return s.st.StartVolumeResize(ctx, tenantID, id, p.VolumeSize, model.ActionAllowedStatuses, model.StatusResize, t, s.now(), s.quota())
+		}
+		return s.st.StartAction(ctx, tenantID, id, model.ActionAllowedStatuses, model.StatusResize, t, s.now())
+	}
+	if _, err := s.startGatedAction(ctx, op, id, gate); err != nil {
 		return mapStoreErr(op, id, err)
 	}
 	s.cfg.Notify()
@@ -92,7 +101,7 @@ func (s *Service) startResize(ctx context.Context, op, tenantID, id string, kind
 }
 
 // resizeDefinitions are the resize tasks' steps; every one is idempotent.
-func (s *Service) resizeDefinitions() []task.Definition {
+func (s *Instances) resizeDefinitions() []task.Definition {
 	return []task.Definition{
 		{
 			Kind: model.TaskResizeFlavor,
@@ -118,7 +127,7 @@ func (s *Service) resizeDefinitions() []task.Definition {
 }
 
 // stepSetSize records the new flavor or volume size from the payload.
-func (s *Service) stepSetSize(ctx context.Context, e *task.Exec) error {
+func (s *Instances) stepSetSize(ctx context.Context, e *task.Exec) error {
 	plain, err := s.cfg.Sealer.Open(e.Payload())
 	if err != nil {
 		return task.Permanent(err)
@@ -146,7 +155,7 @@ func (s *Service) stepSetSize(ctx context.Context, e *task.Exec) error {
 // set_volume, with drivers that enforce volume sizes (driver.VolumeResizer:
 // the local driver stops the engine, grows its filesystem and starts it
 // again). With other drivers the recorded size is all there is to do.
-func (s *Service) stepResizeVolume(ctx context.Context, e *task.Exec) error {
+func (s *Instances) stepResizeVolume(ctx context.Context, e *task.Exec) error {
 	r, ok := s.cfg.Driver.(driver.VolumeResizer)
 	if !ok {
 		return nil
@@ -159,14 +168,14 @@ func (s *Service) stepResizeVolume(ctx context.Context, e *task.Exec) error {
 }
 
 // stepWaitReadyAfterGrow waits for the engine a volume grow restarted.
-func (s *Service) stepWaitReadyAfterGrow(ctx context.Context, e *task.Exec) error {
+func (s *Instances) stepWaitReadyAfterGrow(ctx context.Context, e *task.Exec) error {
 	if _, ok := s.cfg.Driver.(driver.VolumeResizer); !ok {
 		return nil
 	}
 	return s.stepWaitReady(ctx, e)
 }
 
-func (s *Service) failResize(ctx context.Context, t *model.Task, cause error) error {
+func (s *Instances) failResize(ctx context.Context, t *model.Task, cause error) error {
 	s.log.Error("instance resize failed", "instance_id", t.InstanceID, "task_id", t.ID, "err", cause)
 	status := model.StatusError
 	if st, err := s.cfg.Driver.State(ctx, t.InstanceID); err == nil && st == driver.StateRunning {

@@ -63,7 +63,8 @@ func newEnvConfig(t *testing.T, drv driver.Driver, mod func(*Config)) *env {
 		Backoff: func(int) time.Duration { return time.Millisecond },
 	})
 	cfg := Config{
-		Store: st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
+		DefaultDatastore: "mysql",
+		Store:            st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
 		Notify: runner.Notify, Addresses: []string{"127.0.9.1", "127.0.9.2", "127.0.9.3"},
 		MaxVolumeGB: 10, MaxInstances: 3, ReadyTimeout: 200 * time.Millisecond,
 	}

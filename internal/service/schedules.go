@@ -39,10 +39,9 @@ func nextRun(t time.Time, hour, minute int) time.Time {
 }
 
 // CreateSchedule implements api.BackupBackend: one schedule per instance.
-func (s *Service) CreateSchedule(ctx context.Context, tenantID string, req ScheduleRequest) (*model.Schedule, error) {
+func (s *Backups) CreateSchedule(ctx context.Context, tenantID string, req ScheduleRequest) (*model.Schedule, error) {
 	const op = "schedule.create"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, err
 	}
 	if req.DayOfWeek == nil || req.Hour == nil || req.Minute == nil {
@@ -66,7 +65,7 @@ func (s *Service) CreateSchedule(ctx context.Context, tenantID string, req Sched
 		sc.Retention = *req.Retention
 	}
 	sc.NextRun = nextRun(now, sc.Hour, sc.Minute)
-	if err := bk.scs.CreateSchedule(ctx, sc); err != nil {
+	if err := s.st.CreateSchedule(ctx, sc); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return nil, fault.Errorf(fault.Unprocessable, op, "Instance %s already has a backup schedule.", inst.ID)
 		}
@@ -84,13 +83,12 @@ func mapScheduleErr(op, id string, err error) error {
 }
 
 // GetSchedule implements api.BackupBackend.
-func (s *Service) GetSchedule(ctx context.Context, tenantID, id string) (*model.Schedule, error) {
+func (s *Backups) GetSchedule(ctx context.Context, tenantID, id string) (*model.Schedule, error) {
 	const op = "schedule.get"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, err
 	}
-	sc, err := bk.scs.GetSchedule(ctx, tenantID, id)
+	sc, err := s.st.GetSchedule(ctx, tenantID, id)
 	if err != nil {
 		return nil, mapScheduleErr(op, id, err)
 	}
@@ -98,26 +96,24 @@ func (s *Service) GetSchedule(ctx context.Context, tenantID, id string) (*model.
 }
 
 // ListSchedules implements api.BackupBackend.
-func (s *Service) ListSchedules(ctx context.Context, tenantID string) ([]*model.Schedule, error) {
-	bk, err := s.backupsOn("schedule.list")
-	if err != nil {
+func (s *Backups) ListSchedules(ctx context.Context, tenantID string) ([]*model.Schedule, error) {
+	if err := s.backupsOn("schedule.list"); err != nil {
 		return nil, err
 	}
-	return bk.scs.ListSchedules(ctx, tenantID)
+	return s.st.ListSchedules(ctx, tenantID)
 }
 
 // UpdateSchedule implements api.BackupBackend.
-func (s *Service) UpdateSchedule(ctx context.Context, tenantID, id string, req ScheduleRequest) (*model.Schedule, error) {
+func (s *Backups) UpdateSchedule(ctx context.Context, tenantID, id string, req ScheduleRequest) (*model.Schedule, error) {
 	const op = "schedule.update"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return nil, err
 	}
-	if _, err := bk.scs.GetSchedule(ctx, tenantID, id); err != nil {
+	if _, err := s.st.GetSchedule(ctx, tenantID, id); err != nil {
 		return nil, mapScheduleErr(op, id, err)
 	}
 	now := s.now()
-	sc, err := bk.scs.UpdateSchedule(ctx, id, func(c *model.Schedule) error {
+	sc, err := s.st.UpdateSchedule(ctx, id, func(c *model.Schedule) error {
 		if req.DayOfWeek != nil {
 			c.DayOfWeek = *req.DayOfWeek
 		}
@@ -148,16 +144,15 @@ func (s *Service) UpdateSchedule(ctx context.Context, tenantID, id string, req S
 }
 
 // DeleteSchedule implements api.BackupBackend. The backups it made stay.
-func (s *Service) DeleteSchedule(ctx context.Context, tenantID, id string) error {
+func (s *Backups) DeleteSchedule(ctx context.Context, tenantID, id string) error {
 	const op = "schedule.delete"
-	bk, err := s.backupsOn(op)
-	if err != nil {
+	if err := s.backupsOn(op); err != nil {
 		return err
 	}
-	if _, err := bk.scs.GetSchedule(ctx, tenantID, id); err != nil {
+	if _, err := s.st.GetSchedule(ctx, tenantID, id); err != nil {
 		return mapScheduleErr(op, id, err)
 	}
-	if err := bk.scs.DeleteSchedule(ctx, id); err != nil {
+	if err := s.st.DeleteSchedule(ctx, id); err != nil {
 		return mapScheduleErr(op, id, err)
 	}
 	return nil
@@ -170,11 +165,11 @@ func (s *Service) DeleteSchedule(ctx context.Context, tenantID, id string) error
 // full backups beyond the retention (with their incrementals). A schedule
 // whose instance is busy stays due and is tried again on the next run; one
 // whose instance is gone is removed.
-func (s *Service) RunSchedules(ctx context.Context) error {
-	if s.bk == nil {
+func (s *Backups) RunSchedules(ctx context.Context) error {
+	if !s.enabled() {
 		return nil
 	}
-	scs, err := s.bk.scs.ListSchedules(ctx, "")
+	scs, err := s.st.ListSchedules(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -202,12 +197,12 @@ var errScheduleTaken = errors.New("schedule run by another hoard")
 // listed), so that of several replicas sharing the store exactly one makes
 // the backup. A backup postponed because the instance is busy hands the
 // run back (the schedule stays due).
-func (s *Service) runSchedule(ctx context.Context, sc *model.Schedule, now time.Time) error {
+func (s *Backups) runSchedule(ctx context.Context, sc *model.Schedule, now time.Time) error {
 	if _, err := s.st.GetInstance(ctx, "", sc.InstanceID); errors.Is(err, store.ErrNotFound) {
 		s.log.Info("schedule removed: its instance is gone", "schedule_id", sc.ID, "instance_id", sc.InstanceID)
-		return s.bk.scs.DeleteSchedule(ctx, sc.ID)
+		return s.st.DeleteSchedule(ctx, sc.ID)
 	}
-	claimed, err := s.bk.scs.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
+	claimed, err := s.st.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
 		if !c.NextRun.Equal(sc.NextRun) {
 			return errScheduleTaken
 		}
@@ -251,8 +246,8 @@ func (s *Service) runSchedule(ctx context.Context, sc *model.Schedule, now time.
 // unclaim hands a claimed run of sc back (the schedule is due again as
 // listed), unless the schedule changed since the claim; it returns cause
 // joined with its own failure.
-func (s *Service) unclaim(ctx context.Context, claimed, sc *model.Schedule, cause error) error {
-	_, err := s.bk.scs.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
+func (s *Backups) unclaim(ctx context.Context, claimed, sc *model.Schedule, cause error) error {
+	_, err := s.st.UpdateSchedule(ctx, sc.ID, func(c *model.Schedule) error {
 		if !c.NextRun.Equal(claimed.NextRun) { // whole minutes: exact after the store's round trip
 			return errScheduleTaken
 		}
@@ -267,8 +262,8 @@ func (s *Service) unclaim(ctx context.Context, claimed, sc *model.Schedule, caus
 
 // automatedFulls returns the schedule instance's completed automated full
 // backups, newest first.
-func (s *Service) automatedFulls(ctx context.Context, sc *model.Schedule) ([]*model.Backup, error) {
-	list, err := s.bk.bs.ListBackups(ctx, store.BackupFilter{TenantID: sc.TenantID, InstanceID: sc.InstanceID}, 0, 0)
+func (s *Backups) automatedFulls(ctx context.Context, sc *model.Schedule) ([]*model.Backup, error) {
+	list, err := s.bs.ListBackups(ctx, store.BackupFilter{TenantID: sc.TenantID, InstanceID: sc.InstanceID}, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +278,7 @@ func (s *Service) automatedFulls(ctx context.Context, sc *model.Schedule) ([]*mo
 
 // prune deletes the automated full backups of sc's instance beyond its
 // retention, newest kept, with their incrementals.
-func (s *Service) prune(ctx context.Context, sc *model.Schedule) error {
+func (s *Backups) prune(ctx context.Context, sc *model.Schedule) error {
 	fulls, err := s.automatedFulls(ctx, sc)
 	if err != nil || len(fulls) <= sc.Retention {
 		return err
@@ -302,7 +297,7 @@ func (s *Service) prune(ctx context.Context, sc *model.Schedule) error {
 // RunScheduler runs due schedules every interval until ctx ends. The
 // decisions use the service clock (Config.Now); the interval only paces
 // the checks.
-func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
+func (s *Backups) RunScheduler(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}

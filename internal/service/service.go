@@ -2,10 +2,7 @@ package service
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
@@ -14,10 +11,14 @@ import (
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/task"
 )
 
 // Config wires a Service.
 type Config struct {
+	// CACert is the PEM certificate of the CA that signs the instances'
+	// TLS certificates (tls.go); nil when instances serve no TLS.
+	CACert  []byte
 	Store   store.Store
 	Driver  driver.Driver
 	Engines map[string]datastore.Engine // by Engine.Name()
@@ -37,12 +38,38 @@ type Config struct {
 	// only offered if that engine's version matches (see Parameters).
 	Versions func(ctx context.Context, e datastore.Engine) ([]datastore.Version, error)
 	// DefaultDatastore is the datastore type used when a create request
-	// names none; default "mysql".
+	// names none; empty means a request must name one (400).
 	DefaultDatastore string
 	// MaxVolumeGB is the largest volume one instance may ask for (413 above).
 	MaxVolumeGB int
-	// MaxInstances is the per-tenant instance quota (413 above); 0 = none.
+	// MaxInstances is the default instance quota of a project (413
+	// above; replicas count too); 0 = none. The defaults apply to projects
+	// without limits of their own (quotas.go).
 	MaxInstances int
+	// MaxProjectVolumeGB is the default quota of volume GB of a project;
+	// 0 = none.
+	MaxProjectVolumeGB int
+	// MaxProjectReplicas is the default quota of read replicas of a
+	// project; 0 = none (replicas still count as instances).
+	MaxProjectReplicas int
+	// MaxReplicas is how many read replicas one source may have;
+	// DefaultMaxReplicas if zero.
+	MaxReplicas int
+	// FailoverAfter turns automatic failover on (RunFailover): a source
+	// with replicas whose engine has been down (SHUTDOWN) for this long,
+	// and still does not answer, is ejected and its most advanced replica
+	// promoted. Zero leaves it off.
+	FailoverAfter time.Duration
+	// HAAddresses are the candidate addresses of HA groups (their stable
+	// write and read endpoints), in allocation order; none turns HA groups
+	// off (501).
+	HAAddresses []string
+	// HAFailoverAfter is FailoverAfter for the sources of HA groups, where
+	// automatic failover is always on; DefaultHAFailoverAfter if zero.
+	HAFailoverAfter time.Duration
+	// Router serves the HA groups' addresses (package groupproxy); nil
+	// turns HA groups off (501).
+	Router HARouter
 	// ReadyTimeout bounds how long a create or restart waits for the engine
 	// to answer; default 2 minutes.
 	ReadyTimeout time.Duration
@@ -51,45 +78,67 @@ type Config struct {
 	// root can reach every other instance on the host. Only for a developer
 	// alone on a laptop.
 	AllowSharedRoot bool
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// Backups turns backups, restores and schedules on; with no Storage
+	// they are refused (501).
+	Backups BackupConfig
+	// OnBackup, if set, is told of every backup that completes, with its
+	// record (size, datastore, creation time); metrics use it. It must not
+	// block.
+	OnBackup func(b *model.Backup)
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
-// Service implements the domain operations (api.Backend), the task
-// definitions and the supervision of observed engine state.
+// Service is hoard's domain: it implements api.Backend by composing one
+// part per resource over shared dependencies (deps.go). Each part owns
+// its operations, its task steps and its state:
+//
+//   - [Catalog]: flavors, datastores and versions (catalog.go);
+//   - [Instances]: create, show, list, rename, restart, resize, delete,
+//     their task steps and the supervision of observed engine state
+//     (instances.go, resize.go, tasks.go, supervise.go);
+//   - [Schema]: databases, users and root inside an instance's engine
+//     (users.go);
+//   - [Backups]: backups, restores and schedules (backups.go,
+//     schedules.go);
+//   - [Configurations]: configuration groups and the parameter catalogue
+//     (configurations.go, memory.go);
+//   - [HA]: HA instance groups over read replicas (ha.go,
+//     ha_reconcile.go);
+//   - [Logs]: the guest logs of instances (logs.go).
+//
+// A new instance action goes into Instances (its request in instances.go or
+// resize.go, its task steps in tasks.go, registered in
+// Instances.definitions).
 type Service struct {
-	cfg Config
-	st  store.Store
-	log *slog.Logger
-
-	usageMu sync.Mutex
-	usage   map[string]usageEntry
-
-	// admin serialises inline database, user and root operations per
-	// instance (users.go).
-	admin instanceLocks
-
-	// bk is the backup state (backups.go); nil until SetBackups.
-	bk *backupState
-
-	// remoteVersions is set when Config.Versions was given: the catalogue
-	// does not describe the engines installed on this host.
-	remoteVersions bool
+	*deps
+	*Catalog
+	*Instances
+	*Schema
+	*Backups
+	*Configurations
+	*Quotas
+	*HA
+	*Logs
 }
 
-type usageEntry struct {
-	gb  float64
-	at  time.Time
-	err error
-}
-
-// New returns a Service.
+// New returns a Service. It does no I/O: Recover, at start-up, re-attaches
+// engines and cleans up what an earlier hoard left.
 func New(cfg Config) *Service {
 	if cfg.Store == nil || cfg.Driver == nil || cfg.Sealer == nil {
 		panic("service: New needs a store, a driver and a sealer")
 	}
-	if cfg.DefaultDatastore == "" {
-		cfg.DefaultDatastore = "mysql"
+	if cfg.Backups.Storage != nil && cfg.Backups.WorkDir == "" {
+		panic("service: backups need a work directory")
+	}
+	if cfg.Backups.MaxBackups == 0 {
+		cfg.Backups.MaxBackups = DefaultMaxBackups
+	}
+	if cfg.MaxReplicas == 0 {
+		cfg.MaxReplicas = DefaultMaxReplicas
+	}
+	if cfg.HAFailoverAfter == 0 {
+		cfg.HAFailoverAfter = DefaultHAFailoverAfter
 	}
 	if cfg.MaxVolumeGB == 0 {
 		cfg.MaxVolumeGB = 10
@@ -110,7 +159,22 @@ func New(cfg Config) *Service {
 	if !remote {
 		cfg.Versions = func(ctx context.Context, e datastore.Engine) ([]datastore.Version, error) { return e.Discover(ctx) }
 	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, usage: map[string]usageEntry{}, remoteVersions: remote}
+	d := &deps{cfg: cfg, st: cfg.Store, log: cfg.Logger, remoteVersions: remote}
+	s := &Service{
+		deps:           d,
+		Catalog:        &Catalog{deps: d},
+		Instances:      &Instances{deps: d, usage: map[string]usageEntry{}},
+		Schema:         &Schema{deps: d},
+		Backups:        &Backups{deps: d},
+		Configurations: &Configurations{deps: d},
+		Quotas:         &Quotas{deps: d},
+		Logs:           &Logs{deps: d},
+	}
+	s.HA = &HA{deps: d, instances: s.Instances, backups: s.Backups, configs: s.Configurations}
+	s.Instances.backups, s.Instances.configs = s.Backups, s.Configurations
+	s.Backups.instances = s.Instances
+	s.Backups.bs = labelledBackups{Backups: d.st, s: s.Backups} // artifacts.go
+	return s
 }
 
 // Ready implements api.Backend: the metadata store must answer.
@@ -123,91 +187,21 @@ func (s *Service) Ready(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Second) }
-
-// engineFor returns the engine that runs an instance.
-func (s *Service) engineFor(inst *model.Instance) (datastore.Engine, error) {
-	v, err := s.versionByID(context.Background(), inst.DatastoreVersionID)
-	if err != nil {
-		return nil, err
-	}
-	e, ok := s.cfg.Engines[v.Engine]
-	if !ok {
-		return nil, fmt.Errorf("service: engine %q of instance %s is not available", v.Engine, inst.ID)
-	}
-	return e, nil
+// Definitions returns the task definitions of every operation, to be
+// registered with a task.Runner. Every step is idempotent.
+func (s *Service) Definitions() []task.Definition {
+	return append(s.Instances.definitions(), s.Backups.definitions()...)
 }
 
-// spec describes an instance to the driver.
-func (s *Service) spec(ctx context.Context, inst *model.Instance) (driver.Spec, error) {
-	v, err := s.versionByID(ctx, inst.DatastoreVersionID)
-	if err != nil {
-		return driver.Spec{}, err
+// Recover prepares the service after a start: it removes the backup
+// scratch directories and fails the backups that an earlier hoard left
+// unfinished (Backups.recover), then re-attaches the driver to the engines
+// of every known instance and lets it remove what belongs to no instance
+// (Instances.recover). Call it once at start-up, before the task runner
+// and the API start.
+func (s *Service) Recover(ctx context.Context) error {
+	if err := s.Backups.recover(ctx); err != nil {
+		return err
 	}
-	f, err := s.st.GetFlavor(ctx, inst.FlavorID)
-	if err != nil {
-		return driver.Spec{}, fmt.Errorf("service: flavor %d of instance %s: %w", inst.FlavorID, inst.ID, err)
-	}
-	return driver.Spec{
-		InstanceID: inst.ID,
-		TenantID:   inst.TenantID,
-		Engine:     v.Engine,
-		Address:    inst.Address,
-		Port:       inst.Port,
-		RAMMB:      f.RAM,
-		VolumeGB:   inst.VolumeSize,
-		Config:     s.groupValues(ctx, inst),
-	}, nil
-}
-
-// adminConn returns how to reach an instance's engine as hoard's admin.
-func (s *Service) adminConn(inst *model.Instance, sp driver.Spec, e datastore.Engine) (datastore.Conn, error) {
-	pw, err := s.cfg.Sealer.Open(inst.AdminSecret)
-	if err != nil {
-		return datastore.Conn{}, fmt.Errorf("service: admin secret of %s: %w", inst.ID, err)
-	}
-	c := s.cfg.Driver.Conn(sp)
-	c.User = e.AdminUser()
-	c.Password = datastore.Secret(pw)
-	return c, nil
-}
-
-// Credentials returns the admin account of an instance's engine; the local
-// driver uses it for its supervision probes.
-func (s *Service) Credentials(instanceID string) (string, datastore.Secret) {
-	inst, err := s.st.GetInstance(context.Background(), "", instanceID)
-	if err != nil {
-		return "", ""
-	}
-	e, err := s.engineFor(inst)
-	if err != nil {
-		return "", ""
-	}
-	pw, err := s.cfg.Sealer.Open(inst.AdminSecret)
-	if err != nil {
-		return "", ""
-	}
-	return e.AdminUser(), datastore.Secret(pw)
-}
-
-// notFound is the fault for an instance that does not exist or is not
-// visible to the tenant.
-func notFound(op, id string) error {
-	return fault.Errorf(fault.NotFound, op, "Resource %s cannot be found.", id)
-}
-
-// mapStoreErr classifies common store errors for instance operations.
-func mapStoreErr(op, id string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return notFound(op, id)
-	}
-	var se *store.StateError
-	if errors.As(err, &se) {
-		return fault.Errorf(fault.Unprocessable, op,
-			"Instance %s is not currently available for an action to be performed (instance status was %s).", id, se.Status)
-	}
-	return fmt.Errorf("%s %s: %w", op, id, err)
+	return s.Instances.recover(ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,14 @@ func (e *fakeEngine) CreateDatabases(_ context.Context, _ datastore.Conn, dbs []
 	e.dbs = append(e.dbs, dbs...)
 	return nil
 }
+func (e *fakeEngine) ListDatabases(context.Context, datastore.Conn) ([]datastore.Database, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.dbs), nil
+}
+func (e *fakeEngine) DeleteDatabase(context.Context, datastore.Conn, string) error {
+	return errors.New("fakeEngine: DeleteDatabase is not used")
+}
 func (e *fakeEngine) CreateUsers(_ context.Context, _ datastore.Conn, us []datastore.User) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -100,7 +109,8 @@ func newEnv(t *testing.T) *env {
 		Backoff: func(int) time.Duration { return time.Millisecond },
 	})
 	svc := New(Config{
-		Store: st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
+		DefaultDatastore: "mysql",
+		Store:            st, Driver: drv, Engines: map[string]datastore.Engine{"fakedb": eng}, Sealer: sealer,
 		Notify: runner.Notify, Addresses: []string{"127.0.9.1", "127.0.9.2", "127.0.9.3"},
 		MaxVolumeGB: 10, MaxInstances: 3, ReadyTimeout: 200 * time.Millisecond,
 	})

@@ -12,7 +12,7 @@ import (
 // Observe receives the driver's events and reflects them in instance
 // statuses, without ever overwriting an operation in progress: an engine
 // that died shows SHUTDOWN until the driver has it answering again.
-func (s *Service) Observe(ev driver.Event) {
+func (s *Instances) Observe(ev driver.Event) {
 	ctx := context.Background()
 	var (
 		from []model.InstanceStatus
@@ -36,10 +36,9 @@ func (s *Service) Observe(ev driver.Event) {
 	}
 }
 
-// Recover re-attaches the driver to the engines of every known instance and
-// lets it remove what belongs to no instance. Call it once at start-up,
-// before the task runner starts.
-func (s *Service) Recover(ctx context.Context) error {
+// recover re-attaches the driver to the engines of every known instance and
+// lets it remove what belongs to no instance (Service.Recover).
+func (s *Instances) recover(ctx context.Context) error {
 	var specs []driver.Spec
 	marker := ""
 	for {

@@ -22,6 +22,58 @@ import (
 // withEngine (inline.go), which serialises them per instance and makes them
 // mutually exclusive with the actions that take the engine away.
 
+// Schema is the part of the service that administers what lives inside an
+// instance's engine: databases, users and their access, and root.
+type Schema struct {
+	*deps
+}
+
+// withWritableEngine is withEngine for an operation that changes the
+// engine's databases, users or root: a read replica takes those from its
+// source (its engine is read-only, and some engines do not replicate
+// accounts), so they are refused on it (400) and made on the source.
+func (s *Schema) withWritableEngine(ctx context.Context, tenantID, id, op string, fn func(ctx context.Context, t adminTarget) error) error {
+	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+		if src := t.inst.ReplicaOf; src != "" {
+			return fault.Errorf(fault.Invalid, op, "Instance %s is a read replica: change its databases, users and root on its source %s.", t.inst.ID, src)
+		}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		s.applyToReplicas(ctx, op, t, fn)
+		return nil
+	})
+}
+
+// applyToReplicas makes an account change made on source t on its ready
+// replicas too, when the engine does not replicate accounts
+// (datastore.AccountsNotReplicated). A replica that refuses or cannot be
+// reached is logged: the change stands on the source, which the request
+// was about, and a replica re-created later is seeded with it.
+func (s *Schema) applyToReplicas(ctx context.Context, op string, t adminTarget, fn func(ctx context.Context, t adminTarget) error) {
+	if _, ok := t.eng.(datastore.AccountsNotReplicated); !ok {
+		return
+	}
+	replicas, err := s.st.ListReplicas(ctx, t.inst.ID)
+	if err != nil {
+		s.log.Warn("account change not applied to replicas", "instance_id", t.inst.ID, "op", op, "err", err)
+		return
+	}
+	for _, r := range replicas {
+		if !slices.Contains(adminAllowed, r.Status) {
+			s.log.Warn("account change not applied to a replica that is not ready", "instance_id", r.ID, "source_id", t.inst.ID, "op", op, "status", string(r.Status))
+			continue
+		}
+		rt, _, err := s.reach(ctx, r)
+		if err == nil {
+			err = fn(ctx, rt)
+		}
+		if err != nil {
+			s.log.Warn("account change not applied to a replica", "instance_id", r.ID, "source_id", t.inst.ID, "op", op, "err", err)
+		}
+	}
+}
+
 // adminTimeout bounds one inline engine operation.
 const adminTimeout = 30 * time.Second
 
@@ -74,12 +126,12 @@ func rootAdmin(op string, t adminTarget) (datastore.RootAdmin, error) {
 // CreateDatabases implements api.Backend: 400 for an invalid, reserved,
 // repeated or existing name, then the databases are created by the same
 // engine call as at instance create.
-func (s *Service) CreateDatabases(ctx context.Context, tenantID, id string, dbs []datastore.Database) error {
+func (s *Schema) CreateDatabases(ctx context.Context, tenantID, id string, dbs []datastore.Database) error {
 	const op = "database.create"
 	if len(dbs) == 0 {
 		return fault.New(fault.Invalid, op, "No databases given.")
 	}
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		da, err := databaseAdmin(op, t)
 		if err != nil {
 			return err
@@ -96,7 +148,7 @@ func (s *Service) CreateDatabases(ctx context.Context, tenantID, id string, dbs 
 				return fault.Errorf(fault.Invalid, op, "A database with the name \"%s\" already exists.", d.Name)
 			}
 		}
-		if err := t.eng.CreateDatabases(ctx, t.conn, dbs); err != nil {
+		if err := da.CreateDatabases(ctx, t.conn, dbs); err != nil {
 			return err
 		}
 		s.log.Info("databases created", "instance_id", id, "tenant_id", tenantID, "count", len(dbs))
@@ -106,7 +158,7 @@ func (s *Service) CreateDatabases(ctx context.Context, tenantID, id string, dbs 
 
 // ListDatabases implements api.Backend: one page by name, and whether more
 // follow.
-func (s *Service) ListDatabases(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.Database, bool, error) {
+func (s *Schema) ListDatabases(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.Database, bool, error) {
 	const op = "database.list"
 	var out []datastore.Database
 	var more bool
@@ -147,9 +199,9 @@ func pageOf[T any](items []T, page store.Page, afterMarker func(T) int) ([]T, bo
 
 // DeleteDatabase implements api.Backend: 404 for a missing database, 400
 // for an invalid or reserved name.
-func (s *Service) DeleteDatabase(ctx context.Context, tenantID, id, name string) error {
+func (s *Schema) DeleteDatabase(ctx context.Context, tenantID, id, name string) error {
 	const op = "database.delete"
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		da, err := databaseAdmin(op, t)
 		if err != nil {
 			return err
@@ -165,12 +217,12 @@ func (s *Service) DeleteDatabase(ctx context.Context, tenantID, id, name string)
 // CreateUsers implements api.Backend: every user is validated, must be new
 // and may only name existing databases; then the users are created by the
 // same engine call as at instance create.
-func (s *Service) CreateUsers(ctx context.Context, tenantID, id string, users []datastore.User) error {
+func (s *Schema) CreateUsers(ctx context.Context, tenantID, id string, users []datastore.User) error {
 	const op = "user.create"
 	if len(users) == 0 {
 		return fault.New(fault.Invalid, op, "No users given.")
 	}
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ua, err := userAdmin(op, t)
 		if err != nil {
 			return err
@@ -223,7 +275,7 @@ func (s *Service) CreateUsers(ctx context.Context, tenantID, id string, users []
 }
 
 // validateDatabaseName checks one database name with the engine's rules.
-func (s *Service) validateDatabaseName(eng datastore.Engine, name string) error {
+func (s *Schema) validateDatabaseName(eng datastore.Engine, name string) error {
 	if v, ok := eng.(datastore.Validator); ok {
 		return v.ValidateDatabase(datastore.Database{Name: name})
 	}
@@ -232,7 +284,7 @@ func (s *Service) validateDatabaseName(eng datastore.Engine, name string) error 
 
 // checkUsers applies the user rules of instance create (names, reserved,
 // repeats) without requiring the databases to be in the request.
-func (s *Service) checkUsers(eng datastore.Engine, users []datastore.User) error {
+func (s *Schema) checkUsers(eng datastore.Engine, users []datastore.User) error {
 	stripped := make([]datastore.User, len(users))
 	for i, u := range users {
 		u.Databases = nil
@@ -253,7 +305,7 @@ func (s *Service) checkUsers(eng datastore.Engine, users []datastore.User) error
 
 // ListUsers implements api.Backend: one page ordered by name, then host;
 // the marker is "name@host" (split on the last '@').
-func (s *Service) ListUsers(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.UserInfo, bool, error) {
+func (s *Schema) ListUsers(ctx context.Context, tenantID, id string, page store.Page) ([]datastore.UserInfo, bool, error) {
 	const op = "user.list"
 	var out []datastore.UserInfo
 	var more bool
@@ -286,7 +338,7 @@ func SplitUserHost(s string) (name, host string) {
 }
 
 // GetUser implements api.Backend.
-func (s *Service) GetUser(ctx context.Context, tenantID, id, name, host string) (*datastore.UserInfo, error) {
+func (s *Schema) GetUser(ctx context.Context, tenantID, id, name, host string) (*datastore.UserInfo, error) {
 	const op = "user.get"
 	var out datastore.UserInfo
 	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
@@ -305,12 +357,12 @@ func (s *Service) GetUser(ctx context.Context, tenantID, id, name, host string) 
 
 // UpdateUser implements api.Backend: rename, move and/or set the password
 // of one user; at least one change.
-func (s *Service) UpdateUser(ctx context.Context, tenantID, id, name, host string, ch datastore.UserChange) error {
+func (s *Schema) UpdateUser(ctx context.Context, tenantID, id, name, host string, ch datastore.UserChange) error {
 	const op = "user.update"
 	if ch == (datastore.UserChange{}) {
 		return fault.New(fault.Invalid, op, "User update error: nothing to change (give name, host or password).")
 	}
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ua, err := userAdmin(op, t)
 		if err != nil {
 			return err
@@ -328,12 +380,12 @@ func (s *Service) UpdateUser(ctx context.Context, tenantID, id, name, host strin
 
 // UpdatePasswords implements api.Backend: every user must exist (else 404
 // and nothing changes); then each gets its new password.
-func (s *Service) UpdatePasswords(ctx context.Context, tenantID, id string, users []datastore.User) error {
+func (s *Schema) UpdatePasswords(ctx context.Context, tenantID, id string, users []datastore.User) error {
 	const op = "user.update_passwords"
 	if len(users) == 0 {
 		return fault.New(fault.Invalid, op, "No users given.")
 	}
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ua, err := userAdmin(op, t)
 		if err != nil {
 			return err
@@ -360,9 +412,9 @@ func (s *Service) UpdatePasswords(ctx context.Context, tenantID, id string, user
 }
 
 // DeleteUser implements api.Backend.
-func (s *Service) DeleteUser(ctx context.Context, tenantID, id, name, host string) error {
+func (s *Schema) DeleteUser(ctx context.Context, tenantID, id, name, host string) error {
 	const op = "user.delete"
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ua, err := userAdmin(op, t)
 		if err != nil {
 			return err
@@ -376,12 +428,12 @@ func (s *Service) DeleteUser(ctx context.Context, tenantID, id, name, host strin
 }
 
 // GrantAccess implements api.Backend.
-func (s *Service) GrantAccess(ctx context.Context, tenantID, id, name, host string, dbs []string) error {
+func (s *Schema) GrantAccess(ctx context.Context, tenantID, id, name, host string, dbs []string) error {
 	const op = "user.grant"
 	if len(dbs) == 0 {
 		return fault.New(fault.Invalid, op, "No databases given.")
 	}
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ua, err := userAdmin(op, t)
 		if err != nil {
 			return err
@@ -395,9 +447,9 @@ func (s *Service) GrantAccess(ctx context.Context, tenantID, id, name, host stri
 }
 
 // RevokeAccess implements api.Backend.
-func (s *Service) RevokeAccess(ctx context.Context, tenantID, id, name, host, db string) error {
+func (s *Schema) RevokeAccess(ctx context.Context, tenantID, id, name, host, db string) error {
 	const op = "user.revoke"
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ua, err := userAdmin(op, t)
 		if err != nil {
 			return err
@@ -413,7 +465,7 @@ func (s *Service) RevokeAccess(ctx context.Context, tenantID, id, name, host, db
 // EnableRoot implements api.Backend: it sets password (a generated one if
 // empty) on the engine's network superuser and records the enabling. It
 // returns the user name and the password, which is shown only once.
-func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password datastore.Secret) (string, datastore.Secret, error) {
+func (s *Schema) EnableRoot(ctx context.Context, tenantID, id string, password datastore.Secret) (string, datastore.Secret, error) {
 	const op = "root.enable"
 	if iso, ok := s.cfg.Driver.(driver.Isolation); ok && !iso.IsolatesInstances() && !s.cfg.AllowSharedRoot {
 		return "", "", fault.New(fault.Forbidden, op,
@@ -423,7 +475,7 @@ func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password 
 		password = datastore.Secret(secret.Password(rootPasswordLen))
 	}
 	var user string
-	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	err := s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		ra, err := rootAdmin(op, t)
 		if err != nil {
 			return err
@@ -446,7 +498,7 @@ func (s *Service) EnableRoot(ctx context.Context, tenantID, id string, password 
 
 // RootEnabled implements api.Backend: true once root was ever enabled
 // (reference §10, Kilo behaviour), from the store's root history.
-func (s *Service) RootEnabled(ctx context.Context, tenantID, id string) (bool, error) {
+func (s *Schema) RootEnabled(ctx context.Context, tenantID, id string) (bool, error) {
 	const op = "root.check"
 	var on bool
 	err := s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
@@ -457,7 +509,7 @@ func (s *Service) RootEnabled(ctx context.Context, tenantID, id string) (bool, e
 	return on, err
 }
 
-func (s *Service) rootEverEnabled(ctx context.Context, op string, t adminTarget) (bool, error) {
+func (s *Schema) rootEverEnabled(ctx context.Context, op string, t adminTarget) (bool, error) {
 	if _, err := rootAdmin(op, t); err != nil {
 		return false, err
 	}
@@ -470,9 +522,9 @@ func (s *Service) rootEverEnabled(ctx context.Context, op string, t adminTarget)
 
 // DisableRoot implements api.Backend: 404 if root was never enabled;
 // otherwise the network superuser is removed (again, if need be).
-func (s *Service) DisableRoot(ctx context.Context, tenantID, id string) error {
+func (s *Schema) DisableRoot(ctx context.Context, tenantID, id string) error {
 	const op = "root.disable"
-	return s.withEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
+	return s.withWritableEngine(ctx, tenantID, id, op, func(ctx context.Context, t adminTarget) error {
 		on, err := s.rootEverEnabled(ctx, op, t)
 		if err != nil {
 			return err

@@ -119,7 +119,8 @@ func newTestService(t *testing.T, status model.InstanceStatus) (*Service, *memEn
 	}
 	mem := &memEngine{}
 	s := New(Config{
-		Store: st, Driver: stubDriver{}, Sealer: sealer,
+		DefaultDatastore: "mysql",
+		Store:            st, Driver: stubDriver{}, Sealer: sealer,
 		Engines: map[string]datastore.Engine{"bare": bareEngine{}, "mem": mem},
 		Logger:  slog.New(slog.DiscardHandler),
 	})
@@ -139,7 +140,7 @@ func newTestService(t *testing.T, status model.InstanceStatus) (*Service, *memEn
 			Datastore: engine + "db", DatastoreVersion: "1", DatastoreVersionID: dv.ID, Address: "127.0.1." + string(rune('1'+len(ids))),
 			Port: 3306, AdminSecret: sealed, Created: now, Updated: now,
 		}
-		if err := st.CreateInstance(ctx, inst, nil); err != nil {
+		if err := st.CreateInstance(ctx, inst, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		ids[engine] = inst.ID
@@ -164,7 +165,7 @@ func TestAdminStateGate(t *testing.T) {
 	// ACTIVE with a task running is not ready either (after a bounded
 	// wait for the task, which this test does not make).
 	s, _, ids = newTestService(t, model.StatusActive)
-	s.admin.wait = -1
+	s.inline.wait = -1
 	now := time.Now()
 	task := &model.Task{ID: "task-1", InstanceID: ids["mem"], Kind: model.TaskRestart, State: model.TaskPending, Created: now, Updated: now}
 	if _, err := s.st.StartAction(ctx, "t1", ids["mem"], []model.InstanceStatus{model.StatusActive}, model.StatusActive, task, now); err != nil {

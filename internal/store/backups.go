@@ -22,8 +22,10 @@ type Backups interface {
 	// StartBackup is the state gate of a backup: in one transaction it
 	// checks that the tenant's instance b.InstanceID has one of the allowed
 	// statuses and no unfinished task (else *StateError; ErrNotFound if it
-	// does not exist), sets its status to newStatus, and inserts b and task.
-	StartBackup(ctx context.Context, b *model.Backup, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) error
+	// does not exist), that the backup fits quota q (see [Quota]; a backup
+	// adds one of model.QuotaBackups; else *QuotaError), sets its status
+	// to newStatus, and inserts b and task.
+	StartBackup(ctx context.Context, b *model.Backup, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, q *Quota) error
 	// GetBackup returns one backup; tenantID "" matches any tenant.
 	GetBackup(ctx context.Context, tenantID, id string) (*model.Backup, error)
 	// ListBackups returns the matching backups, newest (by Created, then

@@ -18,6 +18,11 @@ var (
 	// ErrBusy means an inline engine operation holds a live lease on the
 	// instance (see [InlineLeases]).
 	ErrBusy = errors.New("store: instance busy with an inline operation")
+	// ErrIsReplica means a replica was asked of an instance that is itself
+	// a replica.
+	ErrIsReplica = errors.New("store: the source is a replica")
+	// ErrReplicaLimit means the source has as many replicas as it may.
+	ErrReplicaLimit = errors.New("store: the source has the most replicas it may have")
 )
 
 // StateError is returned when a state gate refuses a change: Status is the
@@ -46,6 +51,8 @@ type Store interface {
 	SettingsCopy
 	Settings
 	InlineLeases
+	Quotas
+	HAGroups
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -57,6 +64,14 @@ type Store interface {
 type SettingsCopy interface {
 	// AllSettings returns every setting (empty, not nil, if none).
 	AllSettings(ctx context.Context) (map[string]string, error)
+}
+
+// TaskCounter counts the tasks not finished, for the queue depth metric.
+// It is apart from [Tasks], which the task runner's test doubles implement.
+type TaskCounter interface {
+	// CountTasks returns how many tasks are pending and running; finished
+	// tasks are not counted.
+	CountTasks(ctx context.Context) (pending, running int, err error)
 }
 
 // TaskCopy reads and writes tasks verbatim, for copying a whole data set
@@ -101,13 +116,17 @@ type InlineLeases interface {
 type Page struct {
 	Marker string
 	Limit  int
+	// SkipReplicas leaves read replicas out of a list of instances
+	// (Rackspace's include_replicas=false); other lists ignore it.
+	SkipReplicas bool
 }
 
 // Instances stores instances. Lookups with a non-empty tenantID only see
 // that tenant's instances (another tenant's instance is ErrNotFound).
 type Instances interface {
-	// CreateInstance inserts inst and its first task in one transaction.
-	CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error
+	// CreateInstance inserts inst and its first task in one transaction,
+	// within quota q (see [Quota]; the instance adds model.Usage(inst)).
+	CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task, q *Quota) error
 	// GetInstance returns one instance; tenantID "" matches any tenant.
 	GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error)
 	// ListInstances returns a tenant's instances ordered by id, one page;
@@ -116,6 +135,8 @@ type Instances interface {
 	// ListInstanceSummaries is ListInstances for the summary list view: only
 	// ID, TenantID, Name, Status, FlavorID, VolumeSize, Datastore,
 	// DatastoreVersion and Address are set, every other field is zero.
+	// The instances may be shared with other callers (a store may serve
+	// them from memory): they must not be modified.
 	ListInstanceSummaries(ctx context.Context, tenantID string, page Page) ([]*model.Instance, error)
 	// CountInstances returns how many instances a tenant has.
 	CountInstances(ctx context.Context, tenantID string) (int, error)
@@ -131,6 +152,12 @@ type Instances interface {
 	// then it drops any ended lease, sets its status to newStatus (and
 	// Deleting if task is a delete) and inserts task.
 	StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error)
+	// StartVolumeResize is StartAction for a volume resize to size GB: in
+	// the gate's transaction it also records size as the instance's
+	// VolumeSize (what the project's quota counts from then on), after
+	// checking quota q (see [Quota]; the resize adds size minus the
+	// recorded size, if larger).
+	StartVolumeResize(ctx context.Context, tenantID, id string, size int, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time, q *Quota) (*model.Instance, error)
 	// SetObservedStatus sets the status of instance id to status only if its
 	// current status is one of from and it has no unfinished task; it reports
 	// whether it changed anything. The supervisor uses it so that observed
@@ -142,6 +169,53 @@ type Instances interface {
 	AssignAddress(ctx context.Context, id string, candidates []string) (string, error)
 	// DeleteInstance removes instance id and its finished tasks.
 	DeleteInstance(ctx context.Context, id string) error
+	// CreateReplica inserts inst, a replica of instance inst.ReplicaOf, and
+	// its first task in one transaction, after checking the source with
+	// its row locked: ErrNotFound if it does not exist or is not of
+	// inst.TenantID; *StateError if its status is not one of allowed, it
+	// is being deleted or it has an unfinished task; ErrIsReplica if it is
+	// a replica itself; ErrReplicaLimit if it has max replicas already
+	// (max <= 0: no limit); *QuotaError if it exceeds quota q (see
+	// [Quota]; the replica adds model.Usage(inst)). A source without a
+	// ReplicationSecret is given secret.
+	CreateReplica(ctx context.Context, inst *model.Instance, task *model.Task, allowed []model.InstanceStatus, max int, secret []byte, q *Quota) error
+	// ListReplicas returns the replicas of instance sourceID, by id.
+	ListReplicas(ctx context.Context, sourceID string) ([]*model.Instance, error)
+	// StartGroupAction is StartAction for an action on several instances
+	// of one tenant at once (a replication set's switchover): in one
+	// transaction it gates every instance of ids as StartAction does (the
+	// first refusal wins: *StateError or ErrBusy; ErrNotFound for an
+	// unknown one), sets them all to newStatus and inserts task, which
+	// names one of them.
+	StartGroupAction(ctx context.Context, tenantID string, ids []string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) error
+}
+
+// HAGroups stores HA instance groups (Rackspace /ha). Lookups with a
+// non-empty tenantID only see that tenant's groups.
+type HAGroups interface {
+	// CreateHAGroup gives g the first candidate address no other group
+	// has (ErrNoAddress if none is free), and inserts g and its first
+	// member, source (HAID g.ID), with source's first task, in one
+	// transaction, checking source against quota q as CreateInstance does
+	// (nil: no check).
+	CreateHAGroup(ctx context.Context, g *model.HAGroup, candidates []string, source *model.Instance, task *model.Task, q *Quota) error
+	// InsertHAGroup inserts g as it is, address included (hoard migrate's
+	// copy); ErrExists on a duplicate id or address.
+	InsertHAGroup(ctx context.Context, g *model.HAGroup) error
+	// GetHAGroup returns one group; tenantID "" matches any tenant.
+	GetHAGroup(ctx context.Context, tenantID, id string) (*model.HAGroup, error)
+	// ListHAGroups returns a tenant's groups by id; tenantID "" lists
+	// every tenant's.
+	ListHAGroups(ctx context.Context, tenantID string) ([]*model.HAGroup, error)
+	// UpdateHAGroup reads group id, calls fn on it and writes it back
+	// (bumping Updated) in one transaction; an error of fn is returned and
+	// nothing is written.
+	UpdateHAGroup(ctx context.Context, id string, fn func(*model.HAGroup) error) (*model.HAGroup, error)
+	// DeleteHAGroup removes group id (its members are removed by their own
+	// delete tasks); ErrNotFound if it does not exist.
+	DeleteHAGroup(ctx context.Context, id string) error
+	// ListHAMembers returns the instances whose HAID is haID, by id.
+	ListHAMembers(ctx context.Context, haID string) ([]*model.Instance, error)
 }
 
 // Tasks stores durable tasks and their leases.
@@ -198,9 +272,31 @@ type Identity interface {
 	GetUserByName(ctx context.Context, name string) (*model.User, error)
 	ListUsers(ctx context.Context) ([]model.User, error)
 	SetUserPassword(ctx context.Context, id string, hash []byte) error
+	// UpdateProject writes p's name, description and enabled flag (not
+	// Created): ErrNotFound if project p.ID does not exist, ErrExists if
+	// another project has the name.
+	UpdateProject(ctx context.Context, p model.Project) error
+	// DeleteProject removes project id with its role assignments and every
+	// token scoped to it, in one transaction; ErrNotFound if there is none.
+	DeleteProject(ctx context.Context, id string) error
+	// UpdateUser writes u's name and enabled flag (not the password hash,
+	// nor Created): ErrNotFound if user u.ID does not exist, ErrExists if
+	// another user has the name.
+	UpdateUser(ctx context.Context, u model.User) error
+	// DeleteUser removes user id with its role assignments and every token
+	// of it, in one transaction; ErrNotFound if there is none.
+	DeleteUser(ctx context.Context, id string) error
 
 	// GrantRole is idempotent.
 	GrantRole(ctx context.Context, a model.RoleAssignment) error
+	// RevokeRole removes one role assignment and every token of its user
+	// scoped to its project (their roles are a copy of the assignments), in
+	// one transaction; ErrNotFound if there was no such assignment.
+	RevokeRole(ctx context.Context, a model.RoleAssignment) error
+	// RoleAssignments returns the assignments matching filter (an empty
+	// field matches any), ordered by user, project and role; empty, not
+	// nil, if none.
+	RoleAssignments(ctx context.Context, filter model.RoleAssignment) ([]model.RoleAssignment, error)
 	// Roles returns a user's role names on a project (empty if none).
 	Roles(ctx context.Context, userID, projectID string) ([]string, error)
 	// ProjectsOf returns the projects a user has any role on.
@@ -211,6 +307,10 @@ type Identity interface {
 	// tokens are still returned; the caller checks ExpiresAt).
 	GetToken(ctx context.Context, hash []byte) (*model.Token, error)
 	DeleteToken(ctx context.Context, hash []byte) error
+	// DeleteUserTokens removes user userID's tokens: those scoped to
+	// projectID, or every one if projectID is "". It returns how many
+	// there were; none is not an error.
+	DeleteUserTokens(ctx context.Context, userID, projectID string) (int, error)
 	// DeleteExpiredTokens removes tokens that expired before now.
 	DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error)
 }

@@ -68,7 +68,7 @@ func BenchmarkAPI(b *testing.B) {
 		in := &model.Instance{ID: uuid.NewString(), TenantID: tenant, Name: fmt.Sprintf("bench-%05d", i),
 			Status: model.StatusActive, FlavorID: 1, VolumeSize: 1, Datastore: "mysql", DatastoreVersion: "10.11",
 			Address: fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250), Port: 3306, Created: now, Updated: now}
-		if err := st.CreateInstance(ctx, in, nil); err != nil {
+		if err := st.CreateInstance(ctx, in, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 		idsList = append(idsList, in.ID)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +65,16 @@ var (
 	poolMu      sync.Mutex
 	poolCounter = 0
 )
+
+// haPool is the HA group address pool that goes with instance pool p:
+// 127.X.Y.0/24 → 127.(X+50).Y.0/24 (X is 100–149).
+func haPool(p string) string {
+	var x, y int
+	if _, err := fmt.Sscanf(p, "127.%d.%d.0/24", &x, &y); err != nil {
+		panic("haPool: " + p)
+	}
+	return fmt.Sprintf("127.%d.%d.0/24", x+50, y)
+}
 
 func nextPool() string {
 	poolMu.Lock()
@@ -121,6 +133,7 @@ func (h *hoard) start(env ...string) {
 		"--data-dir", h.dataDir,
 		"--admin-password", adminPassword,
 		"--address-pool", h.pool,
+		"--ha-address-pool", haPool(h.pool),
 		"--rate-limit", "0",
 		"--log-level", "debug",
 		"--shutdown-grace", "5s",
@@ -144,8 +157,13 @@ func (h *hoard) start(env ...string) {
 	h.done = make(chan error, 1)
 	go func() { h.done <- cmd.Wait(); pw.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
+	health := http.Get
+	healthURL := "http://" + h.listen + "/healthcheck"
+	if slices.Contains(env, tlsAutoEnv) { // tls_test.go
+		health, healthURL = readinessOverTLS, "https://"+h.listen+"/healthcheck"
+	}
 	for {
-		resp, err := http.Get("http://" + h.listen + "/healthcheck")
+		resp, err := health(healthURL)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -354,3 +372,28 @@ func (h *hoard) rootSQL(t *testing.T, id, query string) string {
 
 // pollPause waits between two polls of a condition that has a deadline.
 func pollPause(d time.Duration) { <-time.After(d) }
+
+// acceptedOrCut reports whether an API call was accepted: a 2xx, or no
+// answer at all because hoard was killed right after it committed the
+// task (the client then sees EOF; the operation still happens).
+func acceptedOrCut(err error) bool {
+	var code gophercloud.ErrUnexpectedResponseCode
+	return err == nil || !errors.As(err, &code)
+}
+
+// crashAt restarts h so that it kills itself (SIGKILL) at the task step
+// boundary spec ("kind:step:phase", HOARD_TEST_CRASH_AT), runs act with
+// *sc logged in to it, checks that it crashed, and starts it again; it
+// returns a client of the restarted hoard.
+func (h *hoard) crashAt(ctx context.Context, t *testing.T, spec string, sc **gophercloud.ServiceClient, act func()) *gophercloud.ServiceClient {
+	t.Helper()
+	h.stop()
+	h.start("HOARD_TEST_CRASH_AT=" + spec)
+	*sc = h.client(ctx)
+	act()
+	if err := h.wait(activeTimeout); err == nil {
+		t.Fatalf("hoard exited cleanly, want a crash at %s", spec)
+	}
+	h.start()
+	return h.client(ctx)
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
@@ -148,21 +149,39 @@ func TestConcurrentRestarts(t *testing.T) {
 	}
 	waitStatus(ctx, t, sc, inst.ID, "ACTIVE", activeTimeout)
 
-	// The work shows in /metrics (Prometheus text, no token needed).
-	resp, err := http.Get("http://" + h.listen + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{
+	// The work shows in /metrics (Prometheus text, no token needed). The
+	// instance turns ACTIVE a moment before its task is counted as
+	// finished, so the counters are polled, not read once.
+	wants := []string{
 		`hoard_task_finished_total{kind="create",state="done"} 1`,
 		`hoard_task_finished_total{kind="restart",state="done"} 1`,
-		`hoard_api_requests_total{code="422",method="POST",route="POST /v1.0/{tenant}/instances/{id}/action"} 9`,
-		`hoard_instances{status="ACTIVE"} 1`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
+		`hoard_api_requests_total{code="422",method="POST",route="/v1.0/{tenant}/instances/{id}/action"} 9`,
+		`hoard_instances{datastore="mysql",status="ACTIVE"} 1`,
+		`hoard_instances{datastore="postgresql",status="ACTIVE"} 0`,
+		`hoard_task_queue_depth{state="pending"} 0`,
+		`hoard_task_duration_seconds_count{kind="restart",state="done"} 1`,
+	}
+	var missing []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + h.listen + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(string(body), want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		pollPause(20 * time.Millisecond)
+	}
+	for _, want := range missing {
+		t.Errorf("/metrics lacks %q", want)
 	}
 }

@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
 )
 
@@ -22,25 +20,8 @@ func TestCrashResume(t *testing.T) {
 	h := startHoard(t)
 	sc := h.client(ctx)
 
-	// accepted reports whether an API call was accepted: a 2xx, or no
-	// answer at all because hoard was killed right after it committed the
-	// task (the client then sees EOF; the operation still happens).
-	accepted := func(err error) bool {
-		var code gophercloud.ErrUnexpectedResponseCode
-		return err == nil || !errors.As(err, &code)
-	}
-	crashAt := func(t *testing.T, spec string, act func()) {
-		t.Helper()
-		h.stop()
-		h.start("HOARD_TEST_CRASH_AT=" + spec)
-		sc = h.client(ctx)
-		act()
-		if err := h.wait(activeTimeout); err == nil {
-			t.Fatalf("hoard exited cleanly, want a crash at %s", spec)
-		}
-		h.start()
-		sc = h.client(ctx)
-	}
+	accepted := acceptedOrCut
+	crashAt := func(t *testing.T, spec string, act func()) { sc = h.crashAt(ctx, t, spec, &sc, act) }
 
 	var live []string
 	for _, spec := range []string{

@@ -218,7 +218,7 @@ func seedK8sInstance(t *testing.T, cl *k8stest.Cluster, dsn, keyPath, tenant str
 	sp := driver.Spec{InstanceID: inst.ID, TenantID: tenant, Engine: maria.Name(), Port: inst.Port, RAMMB: flavor.RAM, VolumeGB: inst.VolumeSize}
 	inst.Address = drv.Address(sp)
 	sp.Address = inst.Address
-	if err := st.CreateInstance(ctx, inst, nil); err != nil {
+	if err := st.CreateInstance(ctx, inst, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := drv.Provision(ctx, sp); err != nil {

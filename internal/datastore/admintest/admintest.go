@@ -57,18 +57,6 @@ type Harness struct {
 	NoRuntime string
 }
 
-// databaseCreator is how databases are made: Engine.CreateDatabases, or
-// the same method on the database-admin capability.
-type databaseCreator interface {
-	CreateDatabases(ctx context.Context, c datastore.Conn, dbs []datastore.Database) error
-}
-
-// databases is the engine's database capability, when it has one.
-type databases interface {
-	datastore.DatabaseAdmin
-	databaseCreator
-}
-
 // A kase is one case of the suite.
 type kase struct {
 	name        string
@@ -95,7 +83,7 @@ var cases = []kase{
 
 func needsDatabases(e *env) string {
 	if e.dbs == nil {
-		return fmt.Sprintf("%s has no databases (no datastore.DatabaseAdmin with CreateDatabases)", e.h.Engine.Name())
+		return fmt.Sprintf("%s has no databases (no datastore.DatabaseAdmin)", e.h.Engine.Name())
 	}
 	return ""
 }
@@ -114,9 +102,9 @@ type env struct {
 	t               *testing.T
 	h               *Harness
 	users           datastore.UserAdmin
-	dbs             databases           // nil without databases
-	root            datastore.RootAdmin // nil without root
-	valid           datastore.Validator // nil without a Validator
+	dbs             datastore.DatabaseAdmin // nil without databases
+	root            datastore.RootAdmin     // nil without root
+	valid           datastore.Validator     // nil without a Validator
 }
 
 // Run bootstraps the harness's server and runs every case against it, in
@@ -134,7 +122,7 @@ func Run(t *testing.T, h Harness) {
 	if e.users, ok = h.Engine.(datastore.UserAdmin); !ok {
 		t.Fatalf("%s has no datastore.UserAdmin: every engine has users", h.Engine.Name())
 	}
-	if d, ok := h.Engine.(databases); ok {
+	if d, ok := h.Engine.(datastore.DatabaseAdmin); ok {
 		e.dbs = d
 	}
 	e.root, _ = h.Engine.(datastore.RootAdmin)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/pki"
 )
 
 // RequireEnv is the environment variable that turns a missing engine from
@@ -117,6 +118,18 @@ type Options struct {
 	// hoard user cannot be created, instead of giving up (MariaDB can run
 	// as root; PostgreSQL cannot).
 	RootFallback bool
+	// Fill, when set, fills the empty data directory instead of the
+	// engine's init, as hoard's restore does (a Backuper's Restore); the
+	// files are then handed to the instance user.
+	Fill func(spec datastore.Spec) error
+	// ReplicaOf is set on the spec before its first render (a replica).
+	ReplicaOf *datastore.ReplicaSource
+	// Replicated is set on the spec before its first render (a server
+	// that replicas may follow).
+	Replicated bool
+	// TLS, when set, gives the server a certificate for its address from
+	// this CA before its first render (see Server.IssueTLS).
+	TLS *pki.CA
 }
 
 // Server is one real engine server in a temporary instance directory.
@@ -192,6 +205,8 @@ func Start(tb testing.TB, e datastore.Engine, opts Options) *Server {
 		Port:       FreePort(tb),
 		RAMMB:      opts.RAMMB,
 		VolumeGB:   1,
+		ReplicaOf:  opts.ReplicaOf,
+		Replicated: opts.Replicated,
 	}
 	// Modes as the local driver makes them (internal/driver/local).
 	for _, d := range []struct {
@@ -210,8 +225,20 @@ func Start(tb testing.TB, e datastore.Engine, opts Options) *Server {
 	if err := os.Mkdir(s.Spec.ConfDir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
+	if opts.TLS != nil {
+		s.IssueTLS(tb)
+	}
 	s.render(tb)
-	if args := e.Process().InitArgs(s.Spec); len(args) > 0 {
+	if opts.Fill != nil {
+		if err := opts.Fill(s.Spec); err != nil {
+			tb.Fatalf("fill the data directory of %s: %v", e.Name(), err)
+		}
+		if cred != nil {
+			if err := chownTree(s.Spec.DataDir, int(cred.Uid), int(cred.Gid)); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	} else if args := e.Process().InitArgs(s.Spec); len(args) > 0 {
 		init := exec.CommandContext(ctx, args[0], args[1:]...)
 		init.Dir = s.Spec.DataDir
 		init.Env = s.env()
@@ -407,4 +434,15 @@ func (s *Server) Log() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
+}
+
+// chownTree hands dir and everything below it to uid:gid, without
+// following symbolic links.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
 }

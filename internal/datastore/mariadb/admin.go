@@ -480,8 +480,12 @@ func (e *Engine) RevokeAccess(ctx context.Context, c datastore.Conn, name, host,
 func (e *Engine) RootUser() string { return rootUser }
 
 // EnableRoot implements datastore.RootAdmin: root@'%' with ALL PRIVILEGES
-// WITH GRANT OPTION. root@localhost keeps authenticating by unix_socket
-// only (Bootstrap), so the password works over the network.
+// WITH GRANT OPTION, but for the privilege that lets an account write
+// despite read_only (READ_ONLY ADMIN; see readOnlyBypass), so that root
+// cannot write on a replica either (replication.go). Root can therefore
+// not GRANT ALL PRIVILEGES ON *.* to others (it can grant everything else,
+// and ALL PRIVILEGES on a database). root@localhost keeps authenticating
+// by unix_socket only (Bootstrap), so the password works over the network.
 func (e *Engine) EnableRoot(ctx context.Context, c datastore.Conn, password datastore.Secret) error {
 	if err := ValidatePassword(string(password)); err != nil {
 		return err
@@ -501,6 +505,17 @@ func (e *Engine) EnableRoot(ctx context.Context, c datastore.Conn, password data
 		if err := s.exec(ctx, q); err != nil {
 			return fmt.Errorf("mariadb: enable root: %w", err)
 		}
+	}
+	var version string
+	if err := s.conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return fmt.Errorf("mariadb: enable root: server version: %w", err)
+	}
+	privs, err := readOnlyBypass(version)
+	if err != nil {
+		return fmt.Errorf("mariadb: enable root: %w", err)
+	}
+	if err := s.exec(ctx, "REVOKE "+strings.Join(privs, ", ")+" ON *.* FROM "+acct); err != nil {
+		return fmt.Errorf("mariadb: enable root: withhold the read-only bypass: %w", err)
 	}
 	e.log.Debug("root enabled")
 	return nil

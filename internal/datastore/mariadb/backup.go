@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,8 @@ const (
 	// checkpointsFile is written by mariadb-backup into --extra-lsndir (and
 	// into the stream): backup_type, from_lsn, to_lsn, last_lsn.
 	checkpointsFile = "xtrabackup_checkpoints"
+	// infoFile is written beside it: tool, server and binary log position.
+	infoFile = "xtrabackup_info"
 )
 
 // Meta keys recorded with a backup.
@@ -35,6 +38,11 @@ const (
 	MetaFromLSN    = "from_lsn"
 	MetaToLSN      = "to_lsn"
 	MetaLastLSN    = "last_lsn"
+	// MetaGTIDPos is the server's GTID position at the backup
+	// (gtid_binlog_pos, e.g. "0-1234-56"; "" for a server that had not
+	// logged a transaction yet), where a replica restored from it starts.
+	// It is absent for a backup of a server that wrote no binary log.
+	MetaGTIDPos = "gtid_pos"
 )
 
 // Backup implements datastore.Backuper with mariadb-backup (engines.md §4):
@@ -83,13 +91,50 @@ func (e *Engine) Backup(ctx context.Context, c datastore.Conn, spec datastore.Sp
 	if err != nil {
 		return nil, fmt.Errorf("mariadb: backup: %w", err)
 	}
+	// The binary log position at the backup, which a replica restored from
+	// it starts from (replication.go); none when the server logs nothing.
+	if b, err := os.ReadFile(filepath.Join(lsnDir, infoFile)); err == nil {
+		if pos, ok := ParseGTIDPos(b); ok {
+			meta[MetaGTIDPos] = pos
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("mariadb: backup: %w", err)
+	}
 	return meta, nil
+}
+
+// gtidPosRE is a GTID position: comma-separated domain-server-sequence
+// triples, or nothing.
+var gtidPosRE = regexp.MustCompile(`^([0-9]{1,10}-[0-9]{1,10}-[0-9]{1,20}(,[0-9]{1,10}-[0-9]{1,10}-[0-9]{1,20})*)?$`)
+
+// binlogPosRE finds the GTID in xtrabackup_info's binlog_pos line, e.g.
+// "binlog_pos = filename 'mariadb-bin.000001', position '802', GTID of the
+// last change '0-7-3'". mariadb-backup reads it (SHOW MASTER STATUS and
+// gtid_binlog_pos) while commits are blocked, so it matches the data.
+var binlogPosRE = regexp.MustCompile(`(?m)^binlog_pos = .*GTID of the last change '([^']*)'`)
+
+// ParseGTIDPos returns the GTID position in the content of an
+// xtrabackup_info file; ok is false when there is none (a server without
+// a binary log) or it is malformed.
+func ParseGTIDPos(info []byte) (pos string, ok bool) {
+	m := binlogPosRE.FindSubmatch(info)
+	if m == nil || !gtidPosRE.Match(m[1]) {
+		return "", false
+	}
+	return string(m[1]), true
 }
 
 // Restore implements datastore.Backuper: each stream is unpacked with
 // mbstream into work/<n>; the full backup is prepared, then every
 // incremental is applied to it in order (--prepare --incremental-dir),
 // and the result is copied into spec.DataDir with --copy-back.
+//
+// The result holds no replication connection, even from a backup of a
+// replica: mariadb-backup copies neither master.info, relay-log.info nor
+// the relay logs, so the restored server follows no source until
+// StartReplica makes it (TestRestoreReplicaBackup). Only the replica's
+// mysql.gtid_slave_pos comes along; nothing reads it but a replica, and
+// StartReplica sets it before it follows a source.
 func (e *Engine) Restore(ctx context.Context, spec datastore.Spec, work string, chain []io.Reader) error {
 	const op = "mariadb.restore"
 	if len(chain) == 0 {

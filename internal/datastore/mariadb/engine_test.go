@@ -2,11 +2,15 @@ package mariadb
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 )
@@ -94,5 +98,22 @@ func TestEngineIdentity(t *testing.T) {
 	}
 	if ds := e.Datastores(); len(ds) != 2 || ds[0] != "mysql" || ds[1] != "mariadb" {
 		t.Errorf("Datastores() = %v, want [mysql mariadb]", ds)
+	}
+}
+
+func TestUnreachableClassifier(t *testing.T) {
+	e := New(Config{})
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("exec: %w", driver.ErrBadConn), true},
+		{mysql.ErrInvalidConn, true},
+		{&mysql.MySQLError{Number: 1045, Message: "Access denied"}, false},
+	}
+	for _, tt := range tests {
+		if got := datastore.Unreachable(e, tt.err); got != tt.want {
+			t.Errorf("Unreachable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

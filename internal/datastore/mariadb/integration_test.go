@@ -317,7 +317,7 @@ func testCreateUsers(t *testing.T, srv *testServer, admin datastore.Conn) {
 		u    datastore.User
 		want string
 	}{
-		{datastore.User{Name: "root", Password: "pw1"}, `User name "root" is on the reserved list: ['mariadb.sys', 'os_admin', 'root'].`},
+		{datastore.User{Name: "root", Password: "pw1"}, `User name "root" is on the reserved list: ['mariadb.sys', 'os_admin', 'os_repl', 'root'].`},
 		{datastore.User{Name: "a'@'%' IDENTIFIED BY 'x'; --", Password: "pw1"}, "User name 'a'@'%' IDENTIFIED BY 'x'; --' is too long. Max length = 16."},
 		{datastore.User{Name: "a';--", Password: "pw1"}, "'a';--' is not a valid user name."},
 		{datastore.User{Name: "carol", Host: "%' OR 1=1", Password: "pw1"}, "'%' OR 1=1' is not a valid hostname."},

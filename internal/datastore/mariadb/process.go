@@ -144,9 +144,9 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	for _, t := range tunables(spec) {
 		kv(t[0], t[1])
 	}
-	// No binary log: there is no replication yet, and backups do not
-	// need it.
-	kv("skip-log-bin", "1")
+	for _, r := range replicationSettings(spec) {
+		kv(r[0], r[1])
+	}
 	// Tenants must not read files of the host through LOAD DATA LOCAL or
 	// follow symbolic links out of the data directory; LOAD DATA INFILE,
 	// LOAD_FILE() and SELECT ... INTO OUTFILE/DUMPFILE (root has FILE)
@@ -154,6 +154,14 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	kv("local-infile", "0")
 	kv("symbolic-links", "0")
 	kv("secure_file_priv", filesDir(spec))
+	// The guest logs (logs.go); a configuration group, below, may still
+	// switch them.
+	for _, l := range logLines(spec) {
+		kv(l[0], l[1])
+	}
+	for _, t := range tlsSettings(spec) {
+		kv(t[0], t[1])
+	}
 	files := []datastore.File{}
 	if spec.AdminPassword != "" {
 		// A tenant's root (ALL PRIVILEGES WITH GRANT OPTION) can change or
@@ -206,6 +214,13 @@ func adminInit(spec datastore.Spec) ([]byte, error) {
 	}
 	hash := quoteString(passwordHash(string(spec.AdminPassword)))
 	var b strings.Builder
+	// Not binlogged: the file runs at every start, on sources and replicas
+	// alike. Logged on a source, each start would send the source's admin
+	// password hash to its replicas (which may have an admin password of
+	// their own); logged on a replica, it would add transactions of the
+	// replica's own to its binary log that its source never had. The init
+	// thread holds every privilege, so read_only does not stop it.
+	b.WriteString("SET sql_log_bin = 0;\n")
 	for _, host := range []string{"localhost", "%"} {
 		acct := quoteAccount(user, host)
 		fmt.Fprintf(&b, "CREATE USER IF NOT EXISTS %s IDENTIFIED BY PASSWORD %s;\n", acct, hash)

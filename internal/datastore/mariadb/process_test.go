@@ -54,10 +54,14 @@ innodb_buffer_pool_size=256M
 innodb_log_file_size=48M
 character-set-server=utf8mb4
 collation-server=utf8mb4_general_ci
-skip-log-bin=1
+server-id=1939140928
+relay-log=relay-bin
 local-infile=0
 symbolic-links=0
 secure_file_priv=/var/lib/hoard/i1/run
+log_output=FILE
+general_log_file=/var/lib/hoard/i1/log/general.log
+slow_query_log_file=/var/lib/hoard/i1/log/slow_query.log
 `
 	if diff := cmp.Diff(want, string(files[0].Content)); diff != "" {
 		t.Errorf("Render my.cnf mismatch (-want +got):\n%s", diff)
@@ -87,6 +91,11 @@ func TestRenderAdminInit(t *testing.T) {
 	}
 	if strings.Contains(init, "s3cret-admin-pw") || !strings.Contains(init, passwordHash("s3cret-admin-pw")) {
 		t.Errorf("init-file must hold the hash, not the password:\n%s", init)
+	}
+	// Not binlogged: its statements would reach every replica at each
+	// start of a source, and give a replica transactions of its own.
+	if !strings.HasPrefix(init, "SET sql_log_bin = 0;\n") {
+		t.Errorf("init-file does not start by turning off the binary log:\n%s", init)
 	}
 	for _, want := range []string{"CREATE USER IF NOT EXISTS 'os_admin'@'%'", "ACCOUNT UNLOCK", "GRANT ALL PRIVILEGES ON *.* TO 'os_admin'@'localhost' WITH GRANT OPTION"} {
 		if !strings.Contains(init, want) {
@@ -241,8 +250,44 @@ func FuzzRender(f *testing.F) {
 				t.Fatalf("bad line %q in:\n%s", line, files[0].Content)
 			}
 		}
-		if len(seen) != 21 {
-			t.Fatalf("rendered %d keys, want 21:\n%s", len(seen), files[0].Content)
+		if len(seen) != 25 {
+			t.Fatalf("rendered %d keys, want 25:\n%s", len(seen), files[0].Content)
 		}
 	})
+}
+
+// TestRenderLogs checks that the enabled guest logs are switched on in
+// my.cnf, and that the log files are named whether enabled or not.
+func TestRenderLogs(t *testing.T) {
+	tests := []struct {
+		logs    []string
+		want    []string
+		notWant []string
+	}{
+		{nil, []string{"general_log_file=/var/lib/hoard/i1/log/general.log\n"}, []string{"general_log=1", "slow_query_log=1"}},
+		{[]string{"general"}, []string{"general_log=1\n"}, []string{"slow_query_log=1"}},
+		{[]string{"slow_query"}, []string{"slow_query_log=1\n", "long_query_time=1\n"}, []string{"general_log=1"}},
+		{[]string{"general", "slow_query", "error"}, []string{"general_log=1\n", "slow_query_log=1\n"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.logs, ","), func(t *testing.T) {
+			spec := testSpec()
+			spec.Logs = tt.logs
+			files, err := New(Config{}).Process().Render(spec)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			got := string(files[0].Content)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Render(Logs %v) lacks %q", tt.logs, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("Render(Logs %v) has %q", tt.logs, w)
+				}
+			}
+		})
+	}
 }

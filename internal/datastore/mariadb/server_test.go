@@ -36,10 +36,21 @@ func freePort(t *testing.T) int { return enginetest.FreePort(t) }
 // as root and the hoard user cannot be made, mariadbd runs as root.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, enginetest.Options{})
+}
+
+// startServerWith is startServer with opts (Fill, ReplicaOf); the log file
+// and the root fallback are set here.
+func startServerWith(t *testing.T, opts enginetest.Options) *testServer {
+	t.Helper()
 	_, err := enginetest.Credential()
 	logs := &enginetest.LogBuffer{}
 	e := New(Config{RunAsRoot: err != nil, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	srv := enginetest.Start(t, e, enginetest.Options{LogFile: "error.log", RootFallback: true})
+	// Every test server may be a source (its binary log on), as the
+	// replication tests need; TestReplicationSettings covers a standalone
+	// server's rendering.
+	opts.LogFile, opts.RootFallback, opts.Replicated = "error.log", true, true
+	srv := enginetest.Start(t, e, opts)
 	return &testServer{Server: srv, engine: e, logs: logs, spec: srv.Spec, base: srv.Base}
 }
 

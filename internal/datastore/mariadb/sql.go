@@ -3,6 +3,7 @@ package mariadb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,13 @@ import (
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
 )
+
+// Unreachable implements datastore.UnreachableClassifier: database/sql's
+// driver.ErrBadConn and the MySQL driver's ErrInvalidConn say that the
+// connection failed or was lost.
+func (e *Engine) Unreachable(err error) bool {
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn)
+}
 
 // timeouts bound a connection's dial and each of its reads and writes;
 // queries are further bounded by the caller's ctx.
@@ -152,7 +160,9 @@ func (e *Engine) Ping(ctx context.Context, c datastore.Conn) error {
 //     OS root user over the socket gets in; no password works);
 //   - drops root at every other host, the anonymous accounts and
 //     mysql@localhost;
-//   - flushes privileges.
+//   - flushes privileges,
+//
+// all without writing to the binary log.
 func (e *Engine) Bootstrap(ctx context.Context, c datastore.Conn) error {
 	const op = "mariadb.bootstrap"
 	admin := c.User
@@ -175,6 +185,12 @@ func (e *Engine) Bootstrap(ctx context.Context, c datastore.Conn) error {
 		e.log.Debug("bootstrap: connected as admin (already bootstrapped)")
 	}
 	defer s.Close()
+	// Not binlogged: on a new source nothing follows yet (replicas start
+	// from a backup), and run on a replica it would add transactions of the
+	// replica's own to its binary log.
+	if err := s.exec(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
+		return fmt.Errorf("mariadb: bootstrap: %w", err)
+	}
 
 	hash := passwordHash(string(c.Password))
 	for _, host := range []string{"localhost", "%"} {

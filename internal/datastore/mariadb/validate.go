@@ -37,16 +37,18 @@ var reservedDatabases = []string{
 	"#mysql50#lost+found", "information_schema", "lost+found", "mysql", "performance_schema", "sys",
 }
 
-// reservedUsers are Trove's ignore_users plus MariaDB's own system account.
-var reservedUsers = []string{"mariadb.sys", "os_admin", "root"}
+// reservedUsers are Trove's ignore_users, MariaDB's own system account and
+// hoard's replication account (replUser), sorted.
+var reservedUsers = []string{"mariadb.sys", "os_admin", "os_repl", "root"}
 
 // ReservedDatabases returns the database names tenants can neither create,
 // delete nor see: Trove's ignore_dbs for MySQL (Kilo and HEAD together).
 func ReservedDatabases() []string { return slices.Clone(reservedDatabases) }
 
 // ReservedUsers returns the user names tenants can neither create, delete
-// nor see: Trove's ignore_users (root, os_admin) and mariadb.sys, the
-// account MariaDB's system views run as.
+// nor see: Trove's ignore_users (root, os_admin), mariadb.sys, the account
+// MariaDB's system views run as, and os_repl, the account replicas log in
+// to their source with.
 func ReservedUsers() []string { return slices.Clone(reservedUsers) }
 
 // databaseNameRE is Trove's MySQLSchema.dbname with the middle run limited

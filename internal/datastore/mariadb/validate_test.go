@@ -73,7 +73,7 @@ func TestValidateDatabaseName(t *testing.T) {
 }
 
 func TestValidateUserName(t *testing.T) {
-	reserved := `['mariadb.sys', 'os_admin', 'root']`
+	reserved := `['mariadb.sys', 'os_admin', 'os_repl', 'root']`
 	tests := []struct{ in, want string }{
 		{"bob", ""},
 		{"b", ""},
@@ -105,6 +105,7 @@ func TestValidateUserName(t *testing.T) {
 		{"root", `User name "root" is on the reserved list: ` + reserved + "."},
 		{"os_admin", `User name "os_admin" is on the reserved list: ` + reserved + "."},
 		{"mariadb.sys", `User name "mariadb.sys" is on the reserved list: ` + reserved + "."},
+		{"os_repl", `User name "os_repl" is on the reserved list: ` + reserved + "."},
 	}
 	for _, tt := range tests {
 		check(t, "ValidateUserName", ValidateUserName, tt.in, tt.want)

@@ -48,10 +48,41 @@ const (
 	maxSocketPath = 107
 )
 
+// Replication (see replication.go). Every server is rendered ready to be a
+// source: a replica needs nothing from its source but the replication
+// account (PrepareSource) and a wal sender, and any server may become a
+// source after the fact (a promoted replica, a backup seeding a replica).
+const (
+	// maxWalSenders is how many replicas (and pg_basebackup runs) may
+	// stream at once; a standby needs at least its source's value, and
+	// every instance renders the same.
+	maxWalSenders = 10
+	// walKeepPercent of the volume is kept as WAL (wal_keep_size) behind
+	// the current position, so that a replica can catch up after its
+	// seed (WAL written between the backup and its first connection) or
+	// after a while away; walKeep is bounded by minWalKeepMB (4 segments)
+	// and maxWalKeepMB. A replica that falls further behind must be
+	// seeded again. Replication slots would keep exactly what each
+	// replica needs, but PrepareSource does not know the replica, and a
+	// slot of a replica that is gone keeps WAL until someone drops it;
+	// a bounded wal_keep_size needs no bookkeeping on the source.
+	walKeepPercent = 10
+	minWalKeepMB   = 64
+	maxWalKeepMB   = 16 << 10
+	// maxVolumeGB bounds Spec.VolumeGB (1 PiB) in the arithmetic.
+	maxVolumeGB = 1 << 20
+)
+
 func sharedBuffersMB(ramMB int) int { return max(ramMB*sharedBuffersPercent/100, minSharedBuffersMB) }
 
 func effectiveCacheMB(ramMB int) int {
 	return max(ramMB*effectiveCachePercent/100, minEffectiveCacheMB)
+}
+
+// walKeepMB is wal_keep_size for a volume of volumeGB (0: unknown).
+func walKeepMB(volumeGB int) int {
+	gb := min(max(volumeGB, 0), maxVolumeGB)
+	return min(max(gb*1024*walKeepPercent/100, minWalKeepMB), maxWalKeepMB)
 }
 
 func maxConnections(ramMB int) int {
@@ -99,7 +130,7 @@ type setting struct{ name, value string }
 // settings returns the managed settings for spec, in file order. Each is
 // rendered into postgresql.conf and passed with -c (see the package doc).
 func settings(spec datastore.Spec, addr netip.Addr) []setting {
-	return []setting{
+	return append([]setting{
 		{"listen_addresses", addr.String()},
 		{"port", strconv.Itoa(spec.Port)},
 		{"unix_socket_directories", spec.RunDir},
@@ -111,12 +142,17 @@ func settings(spec datastore.Spec, addr netip.Addr) []setting {
 		{"shared_buffers", strconv.Itoa(sharedBuffersMB(spec.RAMMB)) + "MB"},
 		{"effective_cache_size", strconv.Itoa(effectiveCacheMB(spec.RAMMB)) + "MB"},
 		{"password_encryption", "scram-sha-256"},
-		{"ssl", "off"},
-		// The driver captures stderr into LogDir/server.log.
-		{"logging_collector", "off"},
+		// The driver captures stderr into LogDir/server.log; the
+		// general log (logs.go) turns the collector on.
 		{"log_destination", "stderr"},
 		{"dynamic_shared_memory_type", "posix"},
-	}
+		// Streaming replication (replication.go): every server can be a
+		// source, and a replica answers reads.
+		{"wal_level", "replica"},
+		{"max_wal_senders", strconv.Itoa(maxWalSenders)},
+		{"wal_keep_size", strconv.Itoa(walKeepMB(spec.VolumeGB)) + "MB"},
+		{"hot_standby", "on"},
+	}, append(logSettings(spec), tlsSettings(spec)...)...)
 }
 
 // confValue quotes a value for postgresql.conf; values come from settings,
@@ -129,7 +165,8 @@ func confValue(v string) string {
 }
 
 // Render implements datastore.Process: postgresql.conf with the managed
-// settings, pg_hba.conf (see the package doc) and an empty pg_ident.conf.
+// settings (and, for a replica, primary_conninfo: see replicaLines),
+// pg_hba.conf (see the package doc) and an empty pg_ident.conf.
 func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	addr, err := checkSpec(spec)
 	if err != nil {
@@ -140,6 +177,13 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 		"# also passed on the command line, so ALTER SYSTEM cannot override it.\n")
 	for _, s := range settings(spec, addr) {
 		fmt.Fprintf(&b, "%s = %s\n", s.name, confValue(s.value))
+	}
+	replica, err := replicaLines(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range replica {
+		b.WriteString(l + "\n")
 	}
 	group, err := confLines(spec.Config)
 	if err != nil {
@@ -160,7 +204,9 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 		"local   all          all                   scram-sha-256\n" +
 		"local   replication  all                   scram-sha-256\n" +
 		"host    all          all       0.0.0.0/0   scram-sha-256\n" +
-		"host    all          all       ::/0        scram-sha-256\n"
+		"host    all          all       ::/0        scram-sha-256\n" +
+		"# Replicas stream from any address, as the replication role only.\n" +
+		"host    replication  " + replicationUser + " all         scram-sha-256\n"
 	return []datastore.File{
 		{Name: ConfigFile, Content: []byte(b.String())},
 		{Name: HBAFile, Content: []byte(hba)},
@@ -220,7 +266,13 @@ func socketPath(spec datastore.Spec) string {
 }
 
 // Prepare implements datastore.Preparer: it removes postgresql.auto.conf so
-// that ALTER SYSTEM values do not survive a restart (see the package doc).
+// that ALTER SYSTEM values do not survive a restart (see the package doc),
+// and for a replica (spec.ReplicaOf set) makes sure standby.signal exists,
+// so that the server starts as a standby (see ensureStandbySignal), and
+// writes the password file of primary_conninfo (writeReplicaPassFile;
+// without ReplicaOf it is removed). Without ReplicaOf it leaves
+// standby.signal alone: promotion removes it, and removing it from a
+// standby that still follows its source would start a diverging primary.
 // os.Remove does not follow a symbolic link in the last element.
 func (p process) Prepare(spec datastore.Spec) error {
 	if !filepath.IsAbs(spec.DataDir) {
@@ -229,6 +281,19 @@ func (p process) Prepare(spec datastore.Spec) error {
 	err := os.Remove(filepath.Join(spec.DataDir, autoConfFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("postgresql: prepare: %w", err)
+	}
+	if spec.ReplicaOf != nil {
+		if err := ensureStandbySignal(spec.DataDir); err != nil {
+			return fmt.Errorf("postgresql: prepare: %w", err)
+		}
+	}
+	if spec.RunDir != "" {
+		if !filepath.IsAbs(spec.RunDir) {
+			return fault.New(fault.Invalid, "postgresql.prepare", "run dir must be absolute")
+		}
+		if err := writeReplicaPassFile(spec); err != nil {
+			return fmt.Errorf("postgresql: prepare: %w", err)
+		}
 	}
 	return nil
 }

@@ -33,9 +33,16 @@ func freePort(t *testing.T) int { return enginetest.FreePort(t) }
 // startServer starts a real postgres; see enginetest.Start.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, enginetest.Options{})
+}
+
+// startServerWith starts a real postgres with opts (a restored data
+// directory, a replica); see enginetest.Start.
+func startServerWith(t *testing.T, opts enginetest.Options) *testServer {
+	t.Helper()
 	logs := &enginetest.LogBuffer{}
 	e := New(Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	srv := enginetest.Start(t, e, enginetest.Options{})
+	srv := enginetest.Start(t, e, opts)
 	return &testServer{Server: srv, engine: e, logs: logs, spec: srv.Spec}
 }
 

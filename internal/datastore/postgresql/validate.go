@@ -31,9 +31,9 @@ const maxPassword = 255
 var reservedDatabases = []string{"postgres", "template0", "template1"}
 
 // reservedUsers are initdb's superuser, hoard's admin, the network
-// superuser root enable creates, and the names PostgreSQL does not allow
-// as role names.
-var reservedUsers = []string{"postgres", adminUser, rootUser, "public", "none", "current_user", "session_user", "current_role"}
+// superuser root enable creates, the account replicas log in with, and
+// the names PostgreSQL does not allow as role names.
+var reservedUsers = []string{"postgres", adminUser, rootUser, replicationUser, "public", "none", "current_user", "session_user", "current_role"}
 
 // ReservedDatabases returns the database names tenants can neither create,
 // delete nor see.

@@ -38,9 +38,13 @@ const rootUser = "root"
 // ACL commands that change or reveal users (SETUSER, DELUSER, LIST, SAVE,
 // LOAD, GETUSER, DRYRUN), so that root can never change or remove hoard's
 // account, nor read its password hash; it may still ask who it is and
-// what categories exist. CONFIG's protected settings (dir, dbfilename)
-// and DEBUG and MODULE stay refused by the server configuration.
-var rootRules = []string{"~*", "&*", "+@all", "-acl", "+acl|whoami", "+acl|cat", "+acl|genpass", "+acl|help"}
+// what categories exist. Nor may root lift or shorten a fence
+// (switchover.go): CLIENT PAUSE and UNPAUSE, SHUTDOWN (the driver would
+// start the server again, unpaused) and FAILOVER (a topology change that
+// is hoard's). CONFIG's protected settings (dir, dbfilename) and DEBUG and
+// MODULE stay refused by the server configuration.
+var rootRules = []string{"~*", "&*", "+@all", "-acl", "+acl|whoami", "+acl|cat", "+acl|genpass", "+acl|help",
+	"-client|pause", "-client|unpause", "-shutdown", "-failover"}
 
 // anyHost is the host every Redis user is shown with.
 const anyHost = "%"
@@ -161,9 +165,9 @@ func (e *Engine) GetUser(ctx context.Context, c datastore.Conn, name, host strin
 }
 
 // UpdateUser implements datastore.UserAdmin. ACL has no rename: a rename
-// creates the new user with the tenant rules and the old user's password
-// hashes (so its password still works), then deletes the old user, which
-// disconnects its clients. A new name that is taken is a fault.Invalid
+// creates the new user with the tenant rules (and replicaDeny on a
+// replica) and the old user's password hashes (so its password still
+// works), then deletes the old user, which disconnects its clients. A new name that is taken is a fault.Invalid
 // error; the host can only be "%". A new password replaces every old one.
 func (e *Engine) UpdateUser(ctx context.Context, c datastore.Conn, name, host string, ch datastore.UserChange) error {
 	const op = "redis.update_user"
@@ -194,11 +198,16 @@ func (e *Engine) UpdateUser(ctx context.Context, c datastore.Conn, name, host st
 		if taken != nil {
 			return fault.Errorf(fault.Invalid, op, "A user with the name \"%s\" already exists.", ch.Name)
 		}
+		extra, err := roleExtra(ctx, cl)
+		if err != nil {
+			return fmt.Errorf("redis: rename user: %w", err)
+		}
 		args := []string{"ACL", "SETUSER", ch.Name, "reset", "on"}
 		for _, p := range u.passwords {
 			args = append(args, "#"+p)
 		}
-		if _, err := cl.do(ctx, append(args, tenantRules...)...); err != nil {
+		args = append(append(args, tenantRules...), extra...)
+		if _, err := cl.do(ctx, args...); err != nil {
 			return fmt.Errorf("redis: rename user: %w", err)
 		}
 		if _, err := cl.do(ctx, "ACL", "DELUSER", name); err != nil {
@@ -251,8 +260,9 @@ func (e *Engine) RevokeAccess(context.Context, datastore.Conn, string, string, s
 // RootUser implements datastore.RootAdmin.
 func (e *Engine) RootUser() string { return rootUser }
 
-// EnableRoot implements datastore.RootAdmin: the ACL user root with every
-// permission and the hash of password (reset if it exists).
+// EnableRoot implements datastore.RootAdmin: the ACL user root with
+// rootRules (and replicaDeny on a replica) and the hash of password (reset
+// if it exists).
 func (e *Engine) EnableRoot(ctx context.Context, c datastore.Conn, password datastore.Secret) error {
 	if err := ValidatePassword(string(password)); err != nil {
 		return err
@@ -262,7 +272,12 @@ func (e *Engine) EnableRoot(ctx context.Context, c datastore.Conn, password data
 		return err
 	}
 	defer cl.Close()
+	extra, err := roleExtra(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("redis: enable root: %w", err)
+	}
 	args := append([]string{"ACL", "SETUSER", rootUser, "reset", "on", hashedPassword(password)}, rootRules...)
+	args = append(args, extra...)
 	if _, err := cl.do(ctx, args...); err != nil {
 		return fmt.Errorf("redis: enable root: %w", err)
 	}

@@ -122,18 +122,10 @@ func notSupported(op, what string) error {
 	return fault.Errorf(fault.NotImplemented, op, "The '%s' operation is not supported for the 'redis' datastore.", what)
 }
 
-// CreateDatabases implements datastore.Engine: Redis has no databases, so
-// it fails with fault.NotImplemented (an empty list is a no-op).
-func (e *Engine) CreateDatabases(_ context.Context, _ datastore.Conn, dbs []datastore.Database) error {
-	if len(dbs) == 0 {
-		return nil
-	}
-	return notSupported("redis.create_database", "databases")
-}
-
 // CreateUsers implements datastore.Engine. Each user becomes an ACL user
-// with tenantRules and the hash of its password (a repeat resets the user
-// and so changes its password); then the ACLs are saved to the aclfile.
+// with tenantRules (and replicaDeny on a replica) and the hash of its
+// password (a repeat resets the user and so changes its password); then
+// the ACLs are saved to the aclfile.
 func (e *Engine) CreateUsers(ctx context.Context, c datastore.Conn, users []datastore.User) error {
 	for _, u := range users {
 		if err := validateUser(u); err != nil {
@@ -145,8 +137,13 @@ func (e *Engine) CreateUsers(ctx context.Context, c datastore.Conn, users []data
 		return err
 	}
 	defer cl.Close()
+	extra, err := roleExtra(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("redis: create user: %w", err)
+	}
 	for _, u := range users {
 		args := append([]string{"ACL", "SETUSER", u.Name, "reset", "on", hashedPassword(u.Password)}, tenantRules...)
+		args = append(args, extra...)
 		if _, err := cl.do(ctx, args...); err != nil {
 			return fmt.Errorf("redis: create user: %w", err)
 		}

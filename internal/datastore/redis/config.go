@@ -42,11 +42,15 @@ var (
 // catalogue is what a configuration group may set on Redis: a safe subset
 // of CONFIG GET *, every entry settable with CONFIG SET (so none needs a
 // restart). Never: dir, dbfilename, logfile, pidfile, bind, port,
-// unixsocket, requirepass, masterauth, aclfile, rename-command, save and
-// appendonly (persistence hoard relies on for backups), maxmemory (from
-// the flavor), replica settings, modules and anything protected.
+// unixsocket, requirepass, masterauth, aclfile, rename-command, save
+// (the snapshots backups are made of), appendonly (an append-only file
+// turned off and on again across restarts would be loaded stale, losing
+// what was written meanwhile; appendfsync no is the cheap setting),
+// maxmemory (from the flavor), replica settings, modules and anything
+// protected.
 var catalogue = map[string]paramDef{
 	"activerehashing":             boolean,
+	"appendfsync":                 {typ: datastore.ParamString, allowed: []string{"always", "everysec", "no"}},
 	"active-expire-effort":        {typ: datastore.ParamInteger, min: "1", max: "10"},
 	"busy-reply-threshold":        count,
 	"dynamic-hz":                  boolean,
@@ -291,5 +295,7 @@ func (e *Engine) Defaults(spec datastore.Spec) map[string]string {
 		"port":             strconv.Itoa(spec.Port),
 		"maxmemory":        strconv.FormatInt(int64(maxmemoryMB(ram))<<20, 10),
 		"maxmemory-policy": "noeviction",
+		"appendonly":       "yes",
+		"appendfsync":      "everysec",
 	}
 }

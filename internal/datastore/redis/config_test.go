@@ -80,7 +80,7 @@ func FuzzParseInfo(f *testing.F) {
 
 func TestDefaults(t *testing.T) {
 	d := New(Config{}).Defaults(datastore.Spec{Port: 6379, RAMMB: 1024})
-	if d["maxmemory"] != "536870912" || d["maxmemory-policy"] != "noeviction" {
+	if d["maxmemory"] != "536870912" || d["maxmemory-policy"] != "noeviction" || d["appendfsync"] != "everysec" {
 		t.Errorf("Defaults = %v", d)
 	}
 }

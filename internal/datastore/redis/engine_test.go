@@ -55,7 +55,8 @@ func TestRender(t *testing.T) {
 	conf := string(files[0].Content)
 	for _, want := range []string{"bind 127.0.1.9\n", "port 6379\n", "unixsocket /srv/i/run/redis.sock\n",
 		"pidfile /srv/i/run/redis.pid\n", "daemonize no\n", "logfile /srv/i/log/redis.log\n", "dir /srv/i/data\n",
-		"maxmemory 512mb\n", "maxmemory-policy noeviction\n", "aclfile /srv/i/data/users.acl\n", "save 3600 1 300 100 60 10000\n"} {
+		"maxmemory 512mb\n", "maxmemory-policy noeviction\n", "aclfile /srv/i/data/users.acl\n", "save 3600 1 300 100 60 10000\n",
+		"appendonly yes\n", "appendfsync everysec\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("redis.conf lacks %q:\n%s", want, conf)
 		}

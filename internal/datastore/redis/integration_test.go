@@ -85,9 +85,12 @@ func TestIntegration(t *testing.T) {
 		}
 	})
 	t.Run("Databases", func(t *testing.T) {
-		err := e.CreateDatabases(testCtx(t), admin, []datastore.Database{{Name: "x"}})
+		if _, ok := any(e).(datastore.DatabaseAdmin); ok {
+			t.Error("Redis is a datastore.DatabaseAdmin; it has no databases")
+		}
+		err := e.ValidateDatabase(datastore.Database{Name: "x"})
 		if !fault.Is(err, fault.NotImplemented) || !strings.Contains(fault.Message(err), "'redis' datastore") {
-			t.Errorf("CreateDatabases = %v, want NotImplemented naming redis", err)
+			t.Errorf("ValidateDatabase = %v, want NotImplemented naming redis", err)
 		}
 	})
 	t.Run("Users", func(t *testing.T) {

@@ -66,7 +66,11 @@ func checkSpec(spec datastore.Spec) (netip.Addr, error) {
 }
 
 // Render implements datastore.Process: redis.conf as in engines.md §2.3,
-// with maxmemory from the flavor, noeviction, and the aclfile in DataDir.
+// with maxmemory from the flavor, noeviction, the append-only file on
+// (appendfsync everysec), the aclfile in DataDir and,
+// for a replica (spec.ReplicaOf), replicaof, masteruser, masterauth (the
+// replication password: redis.conf is readable by hoard and the instance
+// user only) and replica-read-only yes.
 func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	addr, err := checkSpec(spec)
 	if err != nil {
@@ -87,15 +91,39 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 	kv("dir", spec.DataDir)
 	kv("dbfilename", "dump.rdb")
 	kv("save", "3600 1 300 100 60 10000")
-	kv("appendonly", "no")
+	// Durable by default, as managed Redis services are: every write goes
+	// to the append-only file, fsynced once a second, so a crash of the
+	// server or the host loses at most the last second (a configuration
+	// group may set appendfsync to always or no). The RDB save points stay:
+	// backups are RDB snapshots (backup.go).
+	kv("appendonly", "yes")
+	kv("appendfsync", "everysec")
+	kv("aof-use-rdb-preamble", "yes")
 	kv("maxmemory", strconv.Itoa(maxmemoryMB(spec.RAMMB))+"mb")
 	kv("maxmemory-policy", "noeviction")
 	kv("aclfile", filepath.Join(spec.DataDir, aclName))
+	// Any server may become a replica's source: send a replica the
+	// snapshot at once instead of waiting 5 s for more to come (hoard
+	// adds replicas one at a time).
+	kv("repl-diskless-sync-delay", "0")
 	// Tenants may CONFIG SET; these stay off so that dir, dbfilename and
 	// the like cannot be pointed elsewhere (Redis 7 default, made explicit).
 	kv("enable-protected-configs", "no")
 	kv("enable-debug-command", "no")
 	kv("enable-module-command", "no")
+	for _, l := range tlsLines(spec) {
+		b.WriteString(l + "\n")
+	}
+	if spec.ReplicaOf != nil {
+		lines, err := replicaLines(*spec.ReplicaOf)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("# A read-only replica (replication.go).\n")
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
+	}
 	group, err := configLines(spec.Config)
 	if err != nil {
 		return nil, err

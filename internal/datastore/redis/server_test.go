@@ -36,6 +36,15 @@ func startServer(t *testing.T) *testServer {
 	return &testServer{Server: srv, engine: e, logs: logs, spec: srv.Spec}
 }
 
+// startSibling starts another real redis-server with s's engine (and its
+// logs) and opts (LogFile is set).
+func (s *testServer) startSibling(t *testing.T, opts enginetest.Options) *testServer {
+	t.Helper()
+	opts.LogFile = "redis.log"
+	srv := enginetest.Start(t, s.engine, opts)
+	return &testServer{Server: srv, engine: s.engine, logs: s.logs, spec: srv.Spec}
+}
+
 // start starts the server again with s.spec.
 func (s *testServer) start(t *testing.T) {
 	t.Helper()

@@ -13,9 +13,10 @@ const opValidate = "redis.validate"
 
 const maxUserName, maxPassword = 64, 255
 
-// reservedUsers are Redis's default user, hoard's admin and the network
-// superuser root enable creates.
-var reservedUsers = []string{"default", adminUser, rootUser}
+// reservedUsers are Redis's default user, hoard's admin, the network
+// superuser root enable creates and the account replicas log in to a
+// source with (replication.go).
+var reservedUsers = []string{"default", adminUser, rootUser, replUser}
 
 // ReservedUsers returns the ACL user names tenants can neither create nor
 // see.
@@ -26,7 +27,7 @@ func ReservedUsers() []string { return slices.Clone(reservedUsers) }
 var userNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@-]*$`)
 
 // ValidateUserName checks an ACL user name: 1–64 letters, digits and
-// _.@- (not starting with . @ -), not "default" or "os_admin".
+// _.@- (not starting with . @ -), not one of the reserved users.
 func ValidateUserName(name string) error {
 	switch {
 	case name == "":
@@ -36,7 +37,7 @@ func ValidateUserName(name string) error {
 	case !userNameRE.MatchString(name):
 		return fault.New(fault.Invalid, opValidate, "User name is not valid: use letters, digits and _.@- only.")
 	case slices.Contains(reservedUsers, strings.ToLower(name)):
-		return fault.Errorf(fault.Invalid, opValidate, "User name \"%s\" is on the reserved list: ['default', 'os_admin', 'root'].", name)
+		return fault.Errorf(fault.Invalid, opValidate, "User name \"%s\" is on the reserved list: ['default', 'os_admin', 'root', 'os_replicator'].", name)
 	}
 	return nil
 }

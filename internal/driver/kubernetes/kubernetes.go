@@ -46,13 +46,6 @@ const (
 	DefaultOrphanMinAge    = 5 * time.Minute
 )
 
-// DefaultImages are the engine images used when Config.Images names none.
-var DefaultImages = map[string]string{
-	"mariadb":    "docker.io/library/mariadb:10.11",
-	"postgresql": "docker.io/library/postgres:15",
-	"redis":      "docker.io/library/redis:7.0",
-}
-
 // Config configures a Driver.
 type Config struct {
 	// Client talks to the API server; see NewClient.
@@ -65,16 +58,21 @@ type Config struct {
 	// It must allow volume expansion for volume resizes.
 	StorageClass string
 	// Images maps an engine name to its container image; engines missing
-	// here use DefaultImages.
+	// here use their own default (datastore.Containerized), and an engine
+	// without one cannot run.
 	Images map[string]string
-	// Engines are the engines this driver runs, by Engine.Name().
+	// Engines are the engines this driver runs, by Engine.Name(). Those
+	// that implement datastore.Containerized say what their container
+	// needs (image, variables, readiness command); the others run only
+	// with an image from Images, and a readiness probe that opens the port
+	// unless Readiness has a command for them.
 	Engines map[string]datastore.Engine
 	// Readiness maps an engine name to the command the readiness probe of
 	// its database container runs (exec, without a shell unless the
 	// command starts one); the pod is Ready, and the instance's engine
 	// ready for hoard (driver.Readier), while it exits 0. Engines missing
-	// here use the engine's own check (see docs/kubernetes.md): set it for
-	// images without mariadb-admin, pg_isready or redis-cli.
+	// here use the engine's own check (datastore.Container.Readiness, see
+	// docs/kubernetes.md): set it for images without the engine's tools.
 	Readiness map[string][]string
 	// KeepVolumes keeps an instance's claim (and so its data) when the
 	// instance is destroyed.
@@ -343,16 +341,16 @@ func (d *Driver) engine(op string, s driver.Spec) (datastore.Engine, error) {
 }
 
 // Image returns the container image instances of engine run: the one
-// configured in Config.Images, else DefaultImages' ("" for an engine it
-// knows no image of).
-func (d *Driver) Image(engine string) string { return d.image(engine) }
-
-// image is the container image of engine.
-func (d *Driver) image(engine string) string {
+// configured in Config.Images, else the engine's default
+// (datastore.Containerized); "" for an engine it knows no image of.
+func (d *Driver) Image(engine string) string {
 	if img := d.cfg.Images[engine]; img != "" {
 		return img
 	}
-	return DefaultImages[engine]
+	if c, ok := d.cfg.Engines[engine].(datastore.Containerized); ok {
+		return c.Container(datastore.Spec{}).Image
+	}
+	return ""
 }
 
 // Address implements driver.Addresser: the DNS name of the instance's

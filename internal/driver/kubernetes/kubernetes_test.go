@@ -623,6 +623,13 @@ func TestEngines(t *testing.T) {
 		if c.Image != tc.image || c.Args[0] != tc.arg0 {
 			t.Errorf("%s: image %q args %q", tc.engine, c.Image, c.Args)
 		}
+		// Redis prepares its data directory (the append-only file) in an
+		// init container of its image; PostgreSQL has nothing to prepare.
+		inits := sts.Spec.Template.Spec.InitContainers
+		if wantInit := tc.engine == "redis"; (len(inits) == 1) != wantInit ||
+			wantInit && (inits[0].Image != tc.image || len(inits[0].Command) == 0 || inits[0].VolumeMounts[0].MountPath != volumeMount) {
+			t.Errorf("%s: init containers %+v", tc.engine, inits)
+		}
 		var found bool
 		for _, e := range c.Env {
 			found = found || e.Name == tc.env

@@ -81,12 +81,13 @@ func dsSpec(s driver.Spec, e datastore.Engine) datastore.Spec {
 	}
 }
 
-// engineEnv names the environment variables through which an engine's
-// container image learns the admin account (the images' documented
-// variables), besides HOARD_ADMIN_USER and HOARD_ADMIN_PASSWORD.
-var engineEnv = map[string]struct{ user, password string }{
-	"mariadb":    {password: "MARIADB_ROOT_PASSWORD"},
-	"postgresql": {user: "POSTGRES_USER", password: "POSTGRES_PASSWORD"},
+// engineContainer is what e's container needs (datastore.Containerized);
+// the zero Container for an engine that does not say.
+func engineContainer(e datastore.Engine, ds datastore.Spec) datastore.Container {
+	if c, ok := e.(datastore.Containerized); ok {
+		return c.Container(ds)
+	}
+	return datastore.Container{}
 }
 
 // build returns the objects instance s should have.
@@ -95,7 +96,7 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := d.image(s.Engine)
+	img := d.Image(s.Engine)
 	if img == "" {
 		return nil, fault.Errorf(fault.Invalid, op, "no container image for engine %q", s.Engine)
 	}
@@ -107,6 +108,7 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 		return nil, fault.Errorf(fault.Invalid, op, "no admin credentials for instance %s", s.InstanceID)
 	}
 	ds := dsSpec(s, e)
+	ec := engineContainer(e, ds)
 	files, err := e.Process().Render(ds)
 	if err != nil {
 		return nil, fmt.Errorf("render %s config of %s: %w", s.Engine, s.InstanceID, err)
@@ -163,20 +165,20 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: nm}, Key: key}}
 	}
+	// The order of the variables is part of the pod template, and so of
+	// its hash: changing it would roll every running instance.
 	env := []corev1.EnvVar{
-		{Name: "HOARD_ADMIN_USER", ValueFrom: sec(secretUser)},
-		{Name: "HOARD_ADMIN_PASSWORD", ValueFrom: sec(secretPassword)},
+		{Name: datastore.EnvAdminUser, ValueFrom: sec(secretUser)},
+		{Name: datastore.EnvAdminPassword, ValueFrom: sec(secretPassword)},
 	}
-	if v, ok := engineEnv[s.Engine]; ok {
-		if v.user != "" {
-			env = append(env, corev1.EnvVar{Name: v.user, ValueFrom: sec(secretUser)})
-		}
-		if v.password != "" {
-			env = append(env, corev1.EnvVar{Name: v.password, ValueFrom: sec(secretPassword)})
-		}
+	if ec.AdminUserEnv != "" {
+		env = append(env, corev1.EnvVar{Name: ec.AdminUserEnv, ValueFrom: sec(secretUser)})
 	}
-	if s.Engine == "postgresql" {
-		env = append(env, corev1.EnvVar{Name: "PGDATA", Value: dataDir})
+	if ec.AdminPasswordEnv != "" {
+		env = append(env, corev1.EnvVar{Name: ec.AdminPasswordEnv, ValueFrom: sec(secretPassword)})
+	}
+	for _, v := range ec.Env {
+		env = append(env, corev1.EnvVar{Name: v.Name, Value: v.Value})
 	}
 	var res corev1.ResourceRequirements
 	if s.RAMMB > 0 {
@@ -187,6 +189,17 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 	one := int32(1)
 	noToken := false
 	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	// The engine's preparation of its data directory before each start
+	// (datastore.Container.Prepare), where it has one.
+	var initContainers []corev1.Container
+	if len(ec.Prepare) > 0 {
+		initContainers = []corev1.Container{{
+			Name:         "prepare",
+			Image:        img,
+			Command:      ec.Prepare,
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: volumeMount}},
+		}}
+	}
 	o.sts = &appsv1.StatefulSet{ObjectMeta: meta(), Spec: appsv1.StatefulSetSpec{
 		Replicas:            &one,
 		ServiceName:         nm,
@@ -198,6 +211,7 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 			Spec: corev1.PodSpec{
 				// The engine has no business with the Kubernetes API.
 				AutomountServiceAccountToken: &noToken,
+				InitContainers:               initContainers,
 				Containers: []corev1.Container{{
 					Name:      container,
 					Image:     img,
@@ -216,7 +230,7 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 					// process, so the kubelet restarts it when it dies, and
 					// killing an engine that answers slowly (crash
 					// recovery, a long checkpoint) would only make it worse.
-					ReadinessProbe: d.readinessProbe(s.Engine, e.DefaultPort()),
+					ReadinessProbe: d.readinessProbe(s.Engine, ec.Readiness),
 				}},
 				Volumes: []corev1.Volume{
 					{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{

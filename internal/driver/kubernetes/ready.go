@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,45 +26,11 @@ const (
 	probeFailureThreshold = 3
 )
 
-// defaultReadiness returns the command the readiness probe of engine's
-// container runs, with the engine listening on port inside the pod; nil
-// for an engine it knows nothing of (the probe then only opens the port).
-//
-// Each command asks the engine itself, over TCP on the loopback address:
-// the official images initialise an empty data directory with a temporary
-// server that does not listen on TCP (MariaDB's --skip-networking,
-// PostgreSQL's empty listen_addresses), so a pod is not ready while that
-// runs. Neither command needs hoard's admin account, which the bootstrap
-// step creates only once the pod is ready:
-//
-//   - mariadb: `mariadb-admin ping` exits 0 once the server answers, even
-//     when it refuses the (empty) credentials;
-//   - postgresql: `pg_isready` exits 0 only once the server accepts
-//     connections (not while it starts up, recovers or shuts down);
-//   - redis: `redis-cli ping` must print PONG, as hoard's admin when the
-//     account exists, else as the default user (a fresh instance), so that
-//     an engine still loading its dataset (LOADING) is not ready. redis-cli
-//     exits 0 on error replies: the output is compared, through sh. The
-//     password reaches redis-cli in REDISCLI_AUTH, never in its arguments.
-func defaultReadiness(engine string, port int) []string {
-	p := strconv.Itoa(port)
-	switch engine {
-	case "mariadb":
-		return []string{"mariadb-admin", "--no-defaults", "--protocol=tcp", "--host=127.0.0.1", "--port=" + p,
-			"--connect-timeout=2", "ping"}
-	case "postgresql":
-		return []string{"pg_isready", "--host=127.0.0.1", "--port=" + p, "--timeout=2"}
-	case "redis":
-		return []string{"sh", "-c", `REDISCLI_AUTH="$HOARD_ADMIN_PASSWORD" redis-cli --user "$HOARD_ADMIN_USER" ` +
-			`-h 127.0.0.1 -p ` + p + ` ping 2>/dev/null | grep -qx PONG`}
-	}
-	return nil
-}
-
 // readinessProbe is the readiness probe of engine's container: the
-// configured command (Config.Readiness), else the default one, else a TCP
-// check of the port.
-func (d *Driver) readinessProbe(engine string, port int) *corev1.Probe {
+// configured command (Config.Readiness), else the engine's own (def, its
+// datastore.Container.Readiness; each engine's Container method explains
+// its command), else a TCP check of the port.
+func (d *Driver) readinessProbe(engine string, def []string) *corev1.Probe {
 	pr := &corev1.Probe{
 		PeriodSeconds:    probePeriodSeconds,
 		TimeoutSeconds:   probeTimeoutSeconds,
@@ -74,7 +39,7 @@ func (d *Driver) readinessProbe(engine string, port int) *corev1.Probe {
 	}
 	cmd := d.cfg.Readiness[engine]
 	if len(cmd) == 0 {
-		cmd = defaultReadiness(engine, port)
+		cmd = def
 	}
 	if len(cmd) == 0 {
 		pr.TCPSocket = &corev1.TCPSocketAction{Port: intstr.FromString(portName)}

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/datastore/mariadb"
 	"github.com/hoard-db/hoard/internal/fault"
 )
 
@@ -58,6 +61,61 @@ func TestReadinessProbe(t *testing.T) {
 				t.Error("the probe command holds the password")
 			}
 		})
+	}
+}
+
+// plainEngine is an engine that does not implement datastore.Containerized.
+type plainEngine struct{ datastore.Engine }
+
+func (plainEngine) Name() string { return "plain" }
+
+// TestEngineWithoutContainer: an engine that does not say what its
+// container needs runs only with a configured image, gets hoard's own
+// variables only, and a readiness probe that opens the port.
+func TestEngineWithoutContainer(t *testing.T) {
+	ctx := context.Background()
+	if _, ok := any(plainEngine{}).(datastore.Containerized); ok {
+		t.Fatal("plainEngine implements datastore.Containerized")
+	}
+	engines := func(c *Config) {
+		c.Engines = map[string]datastore.Engine{"plain": plainEngine{mariadb.New(mariadb.Config{})}}
+	}
+	s := testSpec()
+	s.Engine = "plain"
+
+	d, _ := newTestDriver(t, fake.NewClientset(), engines)
+	if img := d.Image("plain"); img != "" {
+		t.Errorf("Image(plain) = %q, want none", img)
+	}
+	if err := d.Provision(ctx, s); fault.KindOf(err) != fault.Invalid {
+		t.Errorf("Provision without an image = %v, want Invalid", err)
+	}
+
+	cs := fake.NewClientset()
+	d, _ = newTestDriver(t, cs, func(c *Config) {
+		engines(c)
+		c.Images = map[string]string{"plain": "registry.example/plain:1.0"}
+	})
+	if err := d.Provision(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := cs.AppsV1().StatefulSets(d.namespace(s)).Get(ctx, name(s.InstanceID), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	if c.Image != "registry.example/plain:1.0" {
+		t.Errorf("image = %q", c.Image)
+	}
+	var env []string
+	for _, e := range c.Env {
+		env = append(env, e.Name)
+	}
+	if want := []string{datastore.EnvAdminUser, datastore.EnvAdminPassword}; !slices.Equal(env, want) {
+		t.Errorf("env = %q, want %q", env, want)
+	}
+	if pr := c.ReadinessProbe; pr == nil || pr.Exec != nil || pr.TCPSocket == nil || pr.TCPSocket.Port.String() != portName {
+		t.Errorf("readiness probe %+v, want a TCP check of port %q", pr, portName)
 	}
 }
 

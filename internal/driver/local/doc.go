@@ -33,6 +33,14 @@
 // a hoard restart are not children, so their supervisor polls /proc instead,
 // treating a zombie as dead (PID 1 reaps orphans late).
 //
+// # Logs
+//
+// Each instance's log/ holds what its engine writes (its error log, the
+// guest logs a tenant enables, the driver's capture of its standard error
+// in server.log). It is outside the volume, and the supervisor of a
+// running engine keeps every file there bounded (logrotate.go:
+// Config.MaxLogBytes, one rotated generation).
+//
 // # Sharing Root
 //
 // Several Drivers, in several hoard processes (replicas on one host and

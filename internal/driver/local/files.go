@@ -13,9 +13,36 @@ import (
 
 // writeConfFile writes a file of hoard's own atomically (temp file, fsync,
 // rename): owned by hoard, mode 0640, group of the instance user a, so the
-// engine can read it but not rewrite it.
+// engine can read it but not rewrite it. A file that is already exactly
+// that is left alone: every start renders the configuration again, and
+// rewriting unchanged files cost a restart an fsync per file.
 func (d *Driver) writeConfFile(path string, data []byte, a account) error {
+	if unchanged(path, data, 0o640, a) {
+		return nil
+	}
 	return writeAtomic(path, data, 0o640, a)
+}
+
+// unchanged reports whether path is a regular file (not a symbolic link)
+// holding exactly data, with mode perm and the ownership writeAtomic gives
+// it for a.
+func unchanged(path string, data []byte, perm os.FileMode, a account) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != perm || fi.Size() != int64(len(data)) {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid != uint32(os.Geteuid()) || (a.asRoot && st.Gid != a.gid) {
+		return false
+	}
+	buf := make([]byte, len(data)+1) // one more: a file that grew meanwhile differs
+	n, err := io.ReadFull(f, buf)
+	return (err == nil || errors.Is(err, io.ErrUnexpectedEOF)) && bytes.Equal(buf[:n], data)
 }
 
 // writePrivateFile writes a file only hoard may read (mode 0600)

@@ -132,6 +132,11 @@ func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
 	if f := d.cfg.Credentials; f != nil {
 		ds.AdminUser, ds.AdminPassword = f(s.InstanceID)
 	}
+	if d.cfg.TLS != nil {
+		if _, _, err := d.ensureTLS(s, a); err != nil {
+			return err
+		}
+	}
 	files, err := eng.Process().Render(ds)
 	if err != nil {
 		return fmt.Errorf("while rendering config of instance %s: %w", s.InstanceID, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/pki"
 )
 
 // Defaults for Config fields left zero.
@@ -77,6 +78,19 @@ type Config struct {
 	// should run and that nobody supervises (the supervisor's process died:
 	// several hoard processes may share Root); DefaultAdoptEvery if zero.
 	AdoptEvery time.Duration
+	// MaxLogBytes bounds each file in an instance's log directory: a
+	// larger one is rotated (logrotate.go); DefaultMaxLogBytes if zero.
+	MaxLogBytes int64
+
+	// TLS is the CA that issues every instance a certificate for its
+	// address (tls.go); nil means engines serve no TLS.
+	TLS *pki.CA
+	// TLSLifetime is how long an instance certificate is valid;
+	// pki.LeafLifetime if zero. One is renewed when less than a third
+	// of it is left: at every render (start, restart, reconfigure) and
+	// by the supervisor every TLSCheckEvery (DefaultTLSCheckEvery if zero).
+	TLSLifetime   time.Duration
+	TLSCheckEvery time.Duration
 
 	// tune, if set (tests), adjusts the Driver's tunables before its
 	// goroutines start.
@@ -102,12 +116,14 @@ type Driver struct {
 	growHook func(step string) error
 
 	// Tunables, set by New; tests shorten them.
-	backoffMin time.Duration
-	backoffMax time.Duration
-	pollEvery  time.Duration // re-attached process liveness
-	pingEvery  time.Duration // readiness after a supervision restart
-	killWait   time.Duration // how long a SIGKILLed process may take to go
-	adoptEvery time.Duration
+	backoffMin  time.Duration
+	backoffMax  time.Duration
+	pollEvery   time.Duration // re-attached process liveness
+	pingEvery   time.Duration // readiness after a supervision restart
+	killWait    time.Duration // how long a SIGKILLed process may take to go
+	adoptEvery  time.Duration
+	rotateEvery time.Duration // log rotation of each running engine
+	tlsEvery    time.Duration // certificate renewal check
 
 	members *os.File // shared flock on Root/.locks/members, for the Driver's life
 
@@ -157,6 +173,12 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.AdoptEvery <= 0 {
 		cfg.AdoptEvery = DefaultAdoptEvery
+	}
+	if cfg.MaxLogBytes <= 0 {
+		cfg.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if cfg.TLSCheckEvery <= 0 {
+		cfg.TLSCheckEvery = DefaultTLSCheckEvery
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -249,6 +271,8 @@ func New(cfg Config) (*Driver, error) {
 		pingEvery:   50 * time.Millisecond,
 		killWait:    10 * time.Second,
 		adoptEvery:  cfg.AdoptEvery,
+		rotateEvery: 10 * time.Second,
+		tlsEvery:    cfg.TLSCheckEvery,
 		members:     members,
 		ctx:         ctx,
 		cancel:      cancel,
@@ -431,18 +455,28 @@ func (d *Driver) dir(id string) string { return filepath.Join(d.root, id) }
 // dsSpec is the engine's view of s.
 func (d *Driver) dsSpec(s driver.Spec) datastore.Spec {
 	dir := d.dir(s.InstanceID)
+	var tls *datastore.TLSFiles
+	if d.cfg.TLS != nil {
+		f := d.tlsFiles(s.InstanceID) // written by render (tls.go)
+		tls = &f
+	}
 	return datastore.Spec{
-		InstanceID: s.InstanceID,
-		DataDir:    d.dataDir(s.InstanceID),
-		RunDir:     filepath.Join(dir, "run"),
-		LogDir:     filepath.Join(dir, "log"),
-		ConfDir:    filepath.Join(dir, "conf"),
-		FilesDir:   d.filesDir(s.InstanceID),
-		Address:    s.Address,
-		Port:       s.Port,
-		RAMMB:      s.RAMMB,
-		VolumeGB:   s.VolumeGB,
-		Config:     s.Config,
+		TLS:         tls,
+		InstanceID:  s.InstanceID,
+		DataDir:     d.dataDir(s.InstanceID),
+		RunDir:      filepath.Join(dir, "run"),
+		LogDir:      filepath.Join(dir, "log"),
+		ConfDir:     filepath.Join(dir, "conf"),
+		FilesDir:    d.filesDir(s.InstanceID),
+		Address:     s.Address,
+		Port:        s.Port,
+		RAMMB:       s.RAMMB,
+		VolumeGB:    s.VolumeGB,
+		Config:      s.Config,
+		ReplicaOf:   s.ReplicaOf,
+		Replicated:  s.Replicated,
+		Synchronous: s.Synchronous,
+		Logs:        s.Logs,
 	}
 }
 

@@ -107,7 +107,11 @@ func (s *supervisor) run(cur *proc) {
 		restart <-chan time.Time
 		ping    <-chan time.Time
 		ready   <-chan time.Time
+		rotate  = time.NewTicker(s.d.rotateEvery)
+		renew   = time.NewTicker(s.d.tlsEvery)
 	)
+	defer rotate.Stop()
+	defer renew.Stop()
 	// follow makes p, which another hoard process started, the current
 	// process; an outage ends once it answers.
 	follow := func(h *handle, p *proc) {
@@ -229,6 +233,18 @@ func (s *supervisor) run(cur *proc) {
 				outage = false
 				log.Info("engine recovered", "pid", cur.pid)
 				s.d.report(driver.Event{InstanceID: id, Kind: driver.EventRecovered, Detail: "answers again"})
+			}
+
+		case <-rotate.C:
+			// The log files stay bounded (logrotate.go), whatever the
+			// engine writes.
+			if err := rotateLogs(s.d.dsSpec(s.spec).LogDir, s.d.cfg.MaxLogBytes); err != nil {
+				log.Warn("log rotation failed", "err", err)
+			}
+
+		case <-renew.C:
+			if cur != nil && !outage {
+				s.renewTLS()
 			}
 
 		case <-ready:

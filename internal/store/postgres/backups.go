@@ -20,7 +20,7 @@ var (
 
 const backupCols = `id, tenant_id, name, description, instance_id, parent_id, status, automated,
 	datastore, datastore_version, datastore_version_id, volume_size, flavor_id, size, location,
-	checksum, meta, admin_secret, fault, created, updated`
+	checksum, meta, admin_secret, fault, created, updated, backup_type`
 
 func scanBackup(sc pgx.Row) (*model.Backup, error) {
 	var (
@@ -30,7 +30,7 @@ func scanBackup(sc pgx.Row) (*model.Backup, error) {
 	)
 	if err := sc.Scan(&b.ID, &b.TenantID, &b.Name, &b.Description, &b.InstanceID, &b.ParentID, &b.Status,
 		&b.Automated, &b.Datastore, &b.DatastoreVersion, &b.DatastoreVersionID, &b.VolumeSize, &b.FlavorID,
-		&b.Size, &b.Location, &b.Checksum, &meta, &b.AdminSecret, &b.Fault, &created, &updated); err != nil {
+		&b.Size, &b.Location, &b.Checksum, &meta, &b.AdminSecret, &b.Fault, &created, &updated, &b.Type); err != nil {
 		return nil, err
 	}
 	var err error
@@ -49,7 +49,7 @@ func backupArgs(b *model.Backup) ([]any, error) {
 	}
 	return []any{b.ID, b.TenantID, b.Name, b.Description, b.InstanceID, b.ParentID, string(b.Status),
 		b.Automated, b.Datastore, b.DatastoreVersion, b.DatastoreVersionID, b.VolumeSize, b.FlavorID,
-		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, ts(b.Created), ts(b.Updated)}, nil
+		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, ts(b.Created), ts(b.Updated), b.Type}, nil
 }
 
 // getBackup reads one backup; tenantID "" matches any tenant. With lock it
@@ -67,16 +67,22 @@ func getBackup(ctx context.Context, q queryRower, tenantID, id string, lock bool
 }
 
 // StartBackup implements store.Backups.
-func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) error {
+func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, q *store.Quota) error {
 	if b == nil || task == nil {
 		return errors.New("postgres: start backup: nil backup or task")
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockQuota(ctx, tx, q, b.TenantID); err != nil {
+			return err
+		}
 		inst, err := getInstance(ctx, tx, b.TenantID, b.InstanceID, true)
 		if err != nil {
 			return err
 		}
 		if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, inst.ID) }); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, b.TenantID, model.QuotaUsage{model.QuotaBackups: 1}); err != nil {
 			return err
 		}
 		now := s.now()
@@ -90,7 +96,7 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...); err != nil {
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, args...); err != nil {
 			if isUnique(err) {
 				return store.ErrExists
 			}
@@ -189,7 +195,7 @@ func (s *Store) UpdateBackup(ctx context.Context, id string, fn func(*model.Back
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...)
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, args...)
 		out = b
 		return err
 	})
@@ -219,7 +225,7 @@ func (s *Store) InsertBackup(ctx context.Context, b *model.Backup) error {
 	args, err := backupArgs(b)
 	if err == nil {
 		_, err = s.pool.Exec(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...)
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, args...)
 		if isUnique(err) {
 			err = store.ErrExists
 		}

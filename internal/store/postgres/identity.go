@@ -248,3 +248,110 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, er
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// UpdateProject implements store.Identity.
+func (s *Store) UpdateProject(ctx context.Context, p model.Project) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET name = $1, description = $2, enabled = $3 WHERE id = $4`,
+		p.Name, p.Description, p.Enabled, p.ID)
+	if isUnique(err) {
+		err = store.ErrExists
+	}
+	if err == nil && tag.RowsAffected() == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: update project %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// deleteThen runs the DELETE del (ErrNotFound if it removed no row), then
+// the statement then, in one transaction; each takes the leading args it
+// uses ($1 or $1, $2, ...), nThen for then.
+func (s *Store) deleteThen(ctx context.Context, del, then string, nThen int, args ...any) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, del, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, then, args[:nThen]...)
+		return err
+	})
+}
+
+// DeleteProject implements store.Identity; role assignments go by the
+// foreign key's ON DELETE CASCADE.
+func (s *Store) DeleteProject(ctx context.Context, id string) error {
+	if err := s.deleteThen(ctx, `DELETE FROM projects WHERE id = $1`, `DELETE FROM tokens WHERE project_id = $1`, 1, id); err != nil {
+		return fmt.Errorf("postgres: delete project %s: %w", id, err)
+	}
+	return nil
+}
+
+// UpdateUser implements store.Identity.
+func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET name = $1, enabled = $2 WHERE id = $3`, u.Name, u.Enabled, u.ID)
+	if isUnique(err) {
+		err = store.ErrExists
+	}
+	if err == nil && tag.RowsAffected() == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: update user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// DeleteUser implements store.Identity; role assignments go by the
+// foreign key's ON DELETE CASCADE.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if err := s.deleteThen(ctx, `DELETE FROM users WHERE id = $1`, `DELETE FROM tokens WHERE user_id = $1`, 1, id); err != nil {
+		return fmt.Errorf("postgres: delete user %s: %w", id, err)
+	}
+	return nil
+}
+
+// RevokeRole implements store.Identity.
+func (s *Store) RevokeRole(ctx context.Context, a model.RoleAssignment) error {
+	err := s.deleteThen(ctx, `DELETE FROM role_assignments WHERE user_id = $1 AND project_id = $2 AND role = $3`,
+		`DELETE FROM tokens WHERE user_id = $1 AND project_id = $2`, 2, a.UserID, a.ProjectID, a.Role)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke role %s of user %s on project %s: %w", a.Role, a.UserID, a.ProjectID, err)
+	}
+	return nil
+}
+
+// RoleAssignments implements store.Identity.
+func (s *Store) RoleAssignments(ctx context.Context, f model.RoleAssignment) ([]model.RoleAssignment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT user_id, project_id, role FROM role_assignments
+		WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR project_id = $2) AND ($3 = '' OR role = $3)
+		ORDER BY user_id, project_id, role`, f.UserID, f.ProjectID, f.Role)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: role assignments: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (model.RoleAssignment, error) {
+		var a model.RoleAssignment
+		err := row.Scan(&a.UserID, &a.ProjectID, &a.Role)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: role assignments: %w", err)
+	}
+	if out == nil {
+		out = []model.RoleAssignment{}
+	}
+	return out, nil
+}
+
+// DeleteUserTokens implements store.Identity.
+func (s *Store) DeleteUserTokens(ctx context.Context, userID, projectID string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE user_id = $1 AND ($2 = '' OR project_id = $2)`, userID, projectID)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete tokens of user %s: %w", userID, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -23,7 +23,7 @@ func TestReplicasInlineGate(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	stores := []*Store{openDSN(t, dsn), openDSN(t, dsn)}
 	ctx := t.Context()
-	if err := stores[0].CreateInstance(ctx, &model.Instance{ID: "i", TenantID: "t", Name: "i", Status: model.StatusActive}, nil); err != nil {
+	if err := stores[0].CreateInstance(ctx, &model.Instance{ID: "i", TenantID: "t", Name: "i", Status: model.StatusActive}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()

@@ -15,17 +15,20 @@ import (
 
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
 	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
-	fault_message, fault_details, fault_created, created, updated, configuration_id`
+	fault_message, fault_details, fault_created, created, updated, configuration_id,
+	replica_of, replication_secret, ha_id, logs`
 
 func scanInstance(row pgx.Row) (*model.Instance, error) {
 	var (
 		inst                           model.Instance
 		address, faultMsg, faultDetail *string
 		faultCreated, created, updated *time.Time
+		logs                           string
 	)
 	err := row.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
 		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
-		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetail, &faultCreated, &created, &updated, &inst.ConfigurationID)
+		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetail, &faultCreated, &created, &updated, &inst.ConfigurationID,
+		&inst.ReplicaOf, &inst.ReplicationSecret, &inst.HAID, &logs)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +41,7 @@ func scanInstance(row pgx.Row) (*model.Instance, error) {
 			inst.Fault.Details = *faultDetail
 		}
 	}
+	inst.Logs = model.SplitLogs(logs)
 	inst.Created = fromTS(created)
 	inst.Updated = fromTS(updated)
 	return &inst, nil
@@ -52,7 +56,7 @@ func instanceArgs(inst *model.Instance) []any {
 	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
 		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
 		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
-		ts(inst.Created), ts(inst.Updated), inst.ConfigurationID}
+		ts(inst.Created), ts(inst.Updated), inst.ConfigurationID, inst.ReplicaOf, inst.ReplicationSecret, inst.HAID, model.JoinLogs(inst.Logs)}
 }
 
 // getInstance reads one instance; tenantID "" matches any tenant. With lock
@@ -82,12 +86,18 @@ func hasUnfinishedTask(ctx context.Context, q queryRower, id string) (bool, erro
 
 // CreateInstance implements store.Instances. Zero Created/Updated times of
 // inst and task are set to now, and an empty task State to pending.
-func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error {
+func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task, q *store.Quota) error {
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockQuota(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 			instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
@@ -146,12 +156,16 @@ func (s *Store) pageInstances(ctx context.Context, cols, tenantID string, page s
 	if page.Limit > 0 {
 		limit = page.Limit
 	}
+	skip := ""
+	if page.SkipReplicas {
+		skip = ` AND replica_of = ''`
+	}
 	if tenantID == "" {
 		return s.pool.Query(ctx, `SELECT `+cols+` FROM instances
-			WHERE id > $1 ORDER BY id LIMIT $2`, page.Marker, limit)
+			WHERE id > $1`+skip+` ORDER BY id LIMIT $2`, page.Marker, limit)
 	}
 	return s.pool.Query(ctx, `SELECT `+cols+` FROM instances
-		WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, page.Marker, limit)
+		WHERE tenant_id = $1 AND id > $2`+skip+` ORDER BY id LIMIT $3`, tenantID, page.Marker, limit)
 }
 
 // summaryCols are the columns of the summary list view, all of them in the
@@ -215,7 +229,8 @@ func putInstance(ctx context.Context, tx pgx.Tx, inst *model.Instance) error {
 	_, err := tx.Exec(ctx, `UPDATE instances SET tenant_id = $1, name = $2, status = $3, deleting = $4,
 		flavor_id = $5, volume_size = $6, datastore = $7, datastore_version = $8, datastore_version_id = $9,
 		address = $10, port = $11, admin_secret = $12, fault_message = $13, fault_details = $14,
-		fault_created = $15, created = $16, updated = $17, configuration_id = $18 WHERE id = $19`, args...)
+		fault_created = $15, created = $16, updated = $17, configuration_id = $18, replica_of = $19,
+		replication_secret = $20, ha_id = $21, logs = $22 WHERE id = $23`, args...)
 	if isUnique(err) {
 		return store.ErrExists
 	}
@@ -256,14 +271,47 @@ func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.In
 // tasks_unfinished index refuses the second task and the gate reports a
 // *store.StateError.
 func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
+	return s.startAction(ctx, tenantID, id, 0, allowed, newStatus, task, now, nil)
+}
+
+// StartVolumeResize implements store.Instances.
+func (s *Store) StartVolumeResize(ctx context.Context, tenantID, id string, size int, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time, q *store.Quota) (*model.Instance, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("postgres: start volume resize of instance %s: size %d", id, size)
+	}
+	return s.startAction(ctx, tenantID, id, size, allowed, newStatus, task, now, q)
+}
+
+// startAction is StartAction, and StartVolumeResize with a size > 0.
+func (s *Store) startAction(ctx context.Context, tenantID, id string, size int, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time, q *store.Quota) (*model.Instance, error) {
 	if task == nil {
 		return nil, fmt.Errorf("postgres: start action on instance %s: nil task", id)
 	}
 	var out *model.Instance
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if size > 0 && q != nil {
+			// The quota lock comes before the row lock (lockQuota).
+			project := tenantID
+			if project == "" {
+				inst, err := getInstance(ctx, tx, "", id, false)
+				if err != nil {
+					return err
+				}
+				project = inst.TenantID
+			}
+			if err := lockQuota(ctx, tx, q, project); err != nil {
+				return err
+			}
+		}
 		inst, err := gateInline(ctx, tx, tenantID, id, allowed, "", now)
 		if err != nil {
 			return err
+		}
+		if size > 0 {
+			if err := checkQuota(ctx, tx, q, inst.TenantID, model.QuotaUsage{model.QuotaVolumes: size - inst.VolumeSize}); err != nil {
+				return err
+			}
+			inst.VolumeSize = size
 		}
 		// A lease that ended is of a holder that died: it goes now.
 		if _, err := tx.Exec(ctx, `DELETE FROM inline_leases WHERE instance_id = $1`, id); err != nil {
@@ -276,8 +324,8 @@ func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []
 			inst.Deleting = true
 		}
 		inst.Updated = at
-		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, deleting = $2, updated = $3 WHERE id = $4`,
-			string(inst.Status), inst.Deleting, ts(at), id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, deleting = $2, volume_size = $3, updated = $4 WHERE id = $5`,
+			string(inst.Status), inst.Deleting, inst.VolumeSize, ts(at), id); err != nil {
 			return err
 		}
 		task.InstanceID = id
@@ -380,6 +428,111 @@ func (s *Store) DeleteInstance(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: delete instance %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateReplica implements store.Instances.
+func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *model.Task, allowed []model.InstanceStatus, max int, secret []byte, q *store.Quota) error {
+	now := s.now()
+	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockQuota(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
+		src, err := getInstance(ctx, tx, "", inst.ReplicaOf, true)
+		if err != nil {
+			return err
+		}
+		err = sqlrow.CheckReplicaSource(src, inst, allowed, max,
+			func() (bool, error) { return hasUnfinishedTask(ctx, tx, src.ID) },
+			func() (int, error) {
+				var n int
+				err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM instances WHERE replica_of = $1 AND replica_of <> ''`, src.ID).Scan(&n)
+				return n, err
+			})
+		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+			return err
+		}
+		if len(src.ReplicationSecret) == 0 {
+			if _, err := tx.Exec(ctx, `UPDATE instances SET replication_secret = $1 WHERE id = $2`, secret, src.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			instanceArgs(inst)...)
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		if err != nil {
+			return err
+		}
+		if task.InstanceID == "" {
+			task.InstanceID = inst.ID
+		}
+		return insertTask(ctx, tx, task, now)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: create replica %s of %s: %w", inst.ID, inst.ReplicaOf, err)
+	}
+	return nil
+}
+
+// ListReplicas implements store.Instances. The index instances_replica_of
+// is partial (on non-empty replica_of): the second term lets a generic plan
+// use it rather than scan the table.
+func (s *Store) ListReplicas(ctx context.Context, sourceID string) ([]*model.Instance, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+instanceCols+` FROM instances WHERE replica_of = $1 AND replica_of <> '' ORDER BY id`, sourceID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list replicas of %s: %w", sourceID, err)
+	}
+	defer rows.Close()
+	var out []*model.Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list replicas of %s: %w", sourceID, err)
+		}
+		out = append(out, inst)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list replicas of %s: %w", sourceID, err)
+	}
+	return out, nil
+}
+
+// StartGroupAction implements store.Instances. Rows are locked in id
+// order, so that two group actions never deadlock.
+func (s *Store) StartGroupAction(ctx context.Context, tenantID string, ids []string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) error {
+	sorted := slices.Sorted(slices.Values(ids))
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		for _, id := range sorted {
+			if _, err := gateInline(ctx, tx, tenantID, id, allowed, "", now); err != nil {
+				return err
+			}
+		}
+		at := s.now()
+		for _, id := range sorted {
+			if _, err := tx.Exec(ctx, `DELETE FROM inline_leases WHERE instance_id = $1`, id); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE instances SET status = $1, updated = $2 WHERE id = $3`,
+				string(newStatus), ts(at), id); err != nil {
+				return err
+			}
+		}
+		err := insertTask(ctx, tx, task, at)
+		if constraint(err) == "tasks_unfinished" {
+			return &store.StateError{InstanceID: task.InstanceID, Status: newStatus}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: start action on instances %v: %w", ids, err)
 	}
 	return nil
 }

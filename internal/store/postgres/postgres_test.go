@@ -148,7 +148,7 @@ func TestReplicasClaimOnce(t *testing.T) {
 		id := fmt.Sprintf("inst-%02d", i)
 		inst := &model.Instance{ID: id, TenantID: "t", Name: id, Status: model.StatusBuild}
 		task := &model.Task{ID: "task-" + id, Kind: model.TaskCreate, Created: t0.Add(time.Duration(i) * time.Second)}
-		if err := a.CreateInstance(ctx, inst, task); err != nil {
+		if err := a.CreateInstance(ctx, inst, task, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +208,7 @@ func TestReplicasStateGate(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	stores := []*Store{openDSN(t, dsn), openDSN(t, dsn)}
 	ctx := t.Context()
-	if err := stores[0].CreateInstance(ctx, &model.Instance{ID: "i", TenantID: "t", Name: "i", Status: model.StatusActive}, nil); err != nil {
+	if err := stores[0].CreateInstance(ctx, &model.Instance{ID: "i", TenantID: "t", Name: "i", Status: model.StatusActive}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	const n = 16
@@ -246,7 +246,7 @@ func TestUniqueBackstop(t *testing.T) {
 	s := openTemp(t)
 	ctx := t.Context()
 	if err := s.CreateInstance(ctx, &model.Instance{ID: "i", TenantID: "t", Name: "i", Status: model.StatusBuild},
-		&model.Task{ID: "create", Kind: model.TaskCreate}); err != nil {
+		&model.Task{ID: "create", Kind: model.TaskCreate}, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO tasks (id, instance_id, kind, state) VALUES ('x', 'i', 'restart', 'pending')`)

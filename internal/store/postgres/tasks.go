@@ -167,6 +167,20 @@ func (s *Store) ActiveTask(ctx context.Context, instanceID string) (*model.Task,
 	return t, nil
 }
 
+var _ store.TaskCounter = (*Store)(nil)
+
+// CountTasks implements store.TaskCounter.
+func (s *Store) CountTasks(ctx context.Context) (pending, running int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0)
+		FROM tasks WHERE state IN ('pending', 'running')`).Scan(&pending, &running)
+	if err != nil {
+		return 0, 0, fmt.Errorf("postgres: count tasks: %w", err)
+	}
+	return pending, running, nil
+}
+
 var _ store.TaskCopy = (*Store)(nil)
 
 // AllTasks implements store.TaskCopy.

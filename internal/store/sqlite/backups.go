@@ -18,7 +18,7 @@ var (
 
 const backupCols = `id, tenant_id, name, description, instance_id, parent_id, status, automated,
 	datastore, datastore_version, datastore_version_id, volume_size, flavor_id, size, location,
-	checksum, meta, admin_secret, fault, created, updated`
+	checksum, meta, admin_secret, fault, created, updated, backup_type`
 
 func scanBackup(sc scanner) (*model.Backup, error) {
 	var (
@@ -28,7 +28,7 @@ func scanBackup(sc scanner) (*model.Backup, error) {
 	)
 	if err := sc.Scan(&b.ID, &b.TenantID, &b.Name, &b.Description, &b.InstanceID, &b.ParentID, &b.Status,
 		&b.Automated, &b.Datastore, &b.DatastoreVersion, &b.DatastoreVersionID, &b.VolumeSize, &b.FlavorID,
-		&b.Size, &b.Location, &b.Checksum, &meta, &b.AdminSecret, &b.Fault, &created, &updated); err != nil {
+		&b.Size, &b.Location, &b.Checksum, &meta, &b.AdminSecret, &b.Fault, &created, &updated, &b.Type); err != nil {
 		return nil, err
 	}
 	var err error
@@ -47,7 +47,7 @@ func backupArgs(b *model.Backup) ([]any, error) {
 	}
 	return []any{b.ID, b.TenantID, b.Name, b.Description, b.InstanceID, b.ParentID, string(b.Status),
 		b.Automated, b.Datastore, b.DatastoreVersion, b.DatastoreVersionID, b.VolumeSize, b.FlavorID,
-		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, unix(b.Created), unix(b.Updated)}, nil
+		b.Size, b.Location, b.Checksum, meta, b.AdminSecret, b.Fault, unix(b.Created), unix(b.Updated), b.Type}, nil
 }
 
 func getBackup(ctx context.Context, q querier, tenantID, id string) (*model.Backup, error) {
@@ -59,7 +59,7 @@ func getBackup(ctx context.Context, q querier, tenantID, id string) (*model.Back
 }
 
 // StartBackup implements store.Backups.
-func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task) error {
+func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, q *store.Quota) error {
 	if b == nil || task == nil {
 		return errors.New("sqlite: start backup: nil backup or task")
 	}
@@ -69,6 +69,9 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 			return err
 		}
 		if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, inst.ID) }); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, b.TenantID, model.QuotaUsage{model.QuotaBackups: 1}); err != nil {
 			return err
 		}
 		now := s.now()
@@ -82,7 +85,7 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
-			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 			if isUnique(err) {
 				return store.ErrExists
 			}
@@ -176,7 +179,7 @@ func (s *Store) UpdateBackup(ctx context.Context, id string, fn func(*model.Back
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
-			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		out = b
 		return err
 	})
@@ -210,7 +213,7 @@ func (s *Store) InsertBackup(ctx context.Context, b *model.Backup) error {
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO backups (`+backupCols+`) VALUES
-			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		if isUnique(err) {
 			return store.ErrExists
 		}

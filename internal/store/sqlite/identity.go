@@ -288,3 +288,126 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, er
 	}
 	return int(n), nil
 }
+
+// affected turns an UPDATE or DELETE result into ErrNotFound if it touched
+// no row.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
+// UpdateProject implements store.Identity.
+func (s *Store) UpdateProject(ctx context.Context, p model.Project) error {
+	err := affected(s.db.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, enabled = ? WHERE id = ?`,
+		p.Name, p.Description, p.Enabled, p.ID))
+	if isUnique(err) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update project %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// DeleteProject implements store.Identity; role assignments go by the
+// foreign key's ON DELETE CASCADE.
+func (s *Store) DeleteProject(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE project_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete project %s: %w", id, err)
+	}
+	return nil
+}
+
+// UpdateUser implements store.Identity.
+func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
+	err := affected(s.db.ExecContext(ctx, `UPDATE users SET name = ?, enabled = ? WHERE id = ?`, u.Name, u.Enabled, u.ID))
+	if isUnique(err) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// DeleteUser implements store.Identity; role assignments go by the
+// foreign key's ON DELETE CASCADE.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user %s: %w", id, err)
+	}
+	return nil
+}
+
+// RevokeRole implements store.Identity.
+func (s *Store) RevokeRole(ctx context.Context, a model.RoleAssignment) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM role_assignments WHERE user_id = ? AND project_id = ? AND role = ?`,
+			a.UserID, a.ProjectID, a.Role)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND project_id = ?`, a.UserID, a.ProjectID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke role %s of user %s on project %s: %w", a.Role, a.UserID, a.ProjectID, err)
+	}
+	return nil
+}
+
+// RoleAssignments implements store.Identity.
+func (s *Store) RoleAssignments(ctx context.Context, f model.RoleAssignment) ([]model.RoleAssignment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, project_id, role FROM role_assignments
+		WHERE (? = '' OR user_id = ?) AND (? = '' OR project_id = ?) AND (? = '' OR role = ?)
+		ORDER BY user_id, project_id, role`, f.UserID, f.UserID, f.ProjectID, f.ProjectID, f.Role, f.Role)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: role assignments: %w", err)
+	}
+	defer rows.Close()
+	out := []model.RoleAssignment{}
+	for rows.Next() {
+		var a model.RoleAssignment
+		if err := rows.Scan(&a.UserID, &a.ProjectID, &a.Role); err != nil {
+			return nil, fmt.Errorf("sqlite: role assignments: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: role assignments: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteUserTokens implements store.Identity.
+func (s *Store) DeleteUserTokens(ctx context.Context, userID, projectID string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND (? = '' OR project_id = ?)`,
+		userID, projectID, projectID)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete tokens of user %s: %w", userID, err)
+	}
+	return int(n), nil
+}

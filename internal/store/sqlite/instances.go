@@ -17,7 +17,8 @@ import (
 
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
 	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
-	fault_message, fault_details, fault_created, created, updated, configuration_id`
+	fault_message, fault_details, fault_created, created, updated, configuration_id,
+	replica_of, replication_secret, ha_id, logs`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -31,10 +32,12 @@ func scanInstance(sc scanner) (*model.Instance, error) {
 		faultDetails     sql.NullString
 		faultCreated     sql.NullInt64
 		created, updated int64
+		logs             string
 	)
 	err := sc.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
 		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
-		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetails, &faultCreated, &created, &updated, &inst.ConfigurationID)
+		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetails, &faultCreated, &created, &updated, &inst.ConfigurationID,
+		&inst.ReplicaOf, &inst.ReplicationSecret, &inst.HAID, &logs)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +49,7 @@ func scanInstance(sc scanner) (*model.Instance, error) {
 			Created: fromUnix(faultCreated.Int64),
 		}
 	}
+	inst.Logs = model.SplitLogs(logs)
 	inst.Created = fromUnix(created)
 	inst.Updated = fromUnix(updated)
 	return &inst, nil
@@ -60,7 +64,7 @@ func instanceArgs(inst *model.Instance) []any {
 	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
 		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
 		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
-		unix(inst.Created), unix(inst.Updated), inst.ConfigurationID}
+		unix(inst.Created), unix(inst.Updated), inst.ConfigurationID, inst.ReplicaOf, inst.ReplicationSecret, inst.HAID, model.JoinLogs(inst.Logs)}
 }
 
 // getInstance reads one instance; tenantID "" matches any tenant.
@@ -82,12 +86,15 @@ func hasUnfinishedTask(ctx context.Context, q querier, id string) (bool, error) 
 
 // CreateInstance implements store.Instances. Zero Created/Updated times of
 // inst and task are set to now, and an empty task State to pending.
-func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task) error {
+func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task, q *store.Quota) error {
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
 		}
@@ -124,12 +131,16 @@ func (s *Store) pageInstances(ctx context.Context, cols, tenantID string, page s
 	if limit <= 0 {
 		limit = -1
 	}
+	skip := ""
+	if page.SkipReplicas {
+		skip = ` AND replica_of = ''`
+	}
 	if tenantID == "" {
 		return s.ro.QueryContext(ctx, `SELECT `+cols+` FROM instances
-			WHERE id > ? ORDER BY id LIMIT ?`, page.Marker, limit)
+			WHERE id > ?`+skip+` ORDER BY id LIMIT ?`, page.Marker, limit)
 	}
 	return s.ro.QueryContext(ctx, `SELECT `+cols+` FROM instances
-		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
+		WHERE tenant_id = ? AND id > ?`+skip+` ORDER BY id LIMIT ?`, tenantID, page.Marker, limit)
 }
 
 // ListInstances implements store.Instances. A Limit <= 0 means no limit.
@@ -203,9 +214,9 @@ func unpackSummary(rec string, inst *model.Instance) error {
 	return nil
 }
 
-// ListInstanceSummaries implements store.Instances. A Limit <= 0 means no
-// limit.
-func (s *Store) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+// querySummaries reads a page of summaries from SQLite. A Limit <= 0 means
+// no limit.
+func (s *Store) querySummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
 	rows, err := s.pageInstances(ctx, summaryRecord, tenantID, page)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list instance summaries: %w", err)
@@ -263,7 +274,7 @@ func putInstance(ctx context.Context, tx *sql.Tx, inst *model.Instance) error {
 	_, err := tx.ExecContext(ctx, `UPDATE instances SET tenant_id = ?, name = ?, status = ?, deleting = ?,
 		flavor_id = ?, volume_size = ?, datastore = ?, datastore_version = ?, datastore_version_id = ?,
 		address = ?, port = ?, admin_secret = ?, fault_message = ?, fault_details = ?, fault_created = ?,
-		created = ?, updated = ?, configuration_id = ? WHERE id = ?`, args...)
+		created = ?, updated = ?, configuration_id = ?, replica_of = ?, replication_secret = ?, ha_id = ?, logs = ? WHERE id = ?`, args...)
 	if isUnique(err) {
 		return store.ErrExists
 	}
@@ -297,6 +308,19 @@ func (s *Store) UpdateInstance(ctx context.Context, id string, fn func(*model.In
 // are set to the store's clock, an empty State to pending and an empty
 // InstanceID to id.
 func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) (*model.Instance, error) {
+	return s.startAction(ctx, tenantID, id, 0, allowed, newStatus, task, now, nil)
+}
+
+// StartVolumeResize implements store.Instances.
+func (s *Store) StartVolumeResize(ctx context.Context, tenantID, id string, size int, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time, q *store.Quota) (*model.Instance, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("sqlite: start volume resize of instance %s: size %d", id, size)
+	}
+	return s.startAction(ctx, tenantID, id, size, allowed, newStatus, task, now, q)
+}
+
+// startAction is StartAction, and StartVolumeResize with a size > 0.
+func (s *Store) startAction(ctx context.Context, tenantID, id string, size int, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time, q *store.Quota) (*model.Instance, error) {
 	if task == nil {
 		return nil, fmt.Errorf("sqlite: start action on instance %s: nil task", id)
 	}
@@ -305,6 +329,12 @@ func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []
 		inst, err := gateInline(ctx, tx, tenantID, id, allowed, "", now)
 		if err != nil {
 			return err
+		}
+		if size > 0 {
+			if err := checkQuota(ctx, tx, q, inst.TenantID, model.QuotaUsage{model.QuotaVolumes: size - inst.VolumeSize}); err != nil {
+				return err
+			}
+			inst.VolumeSize = size
 		}
 		// A lease that ended is of a holder that died: it goes now.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM inline_leases WHERE instance_id = ?`, id); err != nil {
@@ -316,8 +346,8 @@ func (s *Store) StartAction(ctx context.Context, tenantID, id string, allowed []
 			inst.Deleting = true
 		}
 		inst.Updated = at
-		if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, deleting = ?, updated = ? WHERE id = ?`,
-			string(inst.Status), inst.Deleting, unix(at), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, deleting = ?, volume_size = ?, updated = ? WHERE id = ?`,
+			string(inst.Status), inst.Deleting, inst.VolumeSize, unix(at), id); err != nil {
 			return err
 		}
 		task.InstanceID = id
@@ -414,6 +444,106 @@ func (s *Store) DeleteInstance(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete instance %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateReplica implements store.Instances.
+func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *model.Task, allowed []model.InstanceStatus, max int, secret []byte, q *store.Quota) error {
+	now := s.now()
+	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		src, err := getInstance(ctx, tx, "", inst.ReplicaOf)
+		if err != nil {
+			return err
+		}
+		err = sqlrow.CheckReplicaSource(src, inst, allowed, max,
+			func() (bool, error) { return hasUnfinishedTask(ctx, tx, src.ID) },
+			func() (int, error) {
+				var n int
+				err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM instances WHERE `+replicasWhere, src.ID).Scan(&n)
+				return n, err
+			})
+		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+			return err
+		}
+		if len(src.ReplicationSecret) == 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE instances SET replication_secret = ? WHERE id = ?`, secret, src.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		if err != nil {
+			return err
+		}
+		if task.InstanceID == "" {
+			task.InstanceID = inst.ID
+		}
+		return insertTask(ctx, tx, task, now)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create replica %s of %s: %w", inst.ID, inst.ReplicaOf, err)
+	}
+	return nil
+}
+
+// replicasWhere selects the replicas of the source given as parameter. The
+// index instances_replica_of is partial (on non-empty replica_of): without
+// the second term the planner cannot use it for a parameter and scans the
+// whole table, which every GET /instances/{id} of a source pays.
+const replicasWhere = `replica_of = ? AND replica_of <> ''`
+
+// ListReplicas implements store.Instances.
+func (s *Store) ListReplicas(ctx context.Context, sourceID string) ([]*model.Instance, error) {
+	rows, err := s.ro.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE `+replicasWhere+` ORDER BY id`, sourceID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list replicas of %s: %w", sourceID, err)
+	}
+	defer rows.Close()
+	var out []*model.Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list replicas of %s: %w", sourceID, err)
+		}
+		out = append(out, inst)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list replicas of %s: %w", sourceID, err)
+	}
+	return out, nil
+}
+
+// StartGroupAction implements store.Instances.
+func (s *Store) StartGroupAction(ctx context.Context, tenantID string, ids []string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := gateInline(ctx, tx, tenantID, id, allowed, "", now); err != nil {
+				return err
+			}
+		}
+		at := s.now()
+		for _, id := range ids {
+			// A lease that ended is of a holder that died: it goes now.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM inline_leases WHERE instance_id = ?`, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, updated = ? WHERE id = ?`,
+				string(newStatus), unix(at), id); err != nil {
+				return err
+			}
+		}
+		return insertTask(ctx, tx, task, at)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: start action on instances %v: %w", ids, err)
 	}
 	return nil
 }

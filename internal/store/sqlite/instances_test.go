@@ -11,12 +11,36 @@ import (
 	"github.com/hoard-db/hoard/internal/store"
 )
 
-// TestSummaryPlan checks that a tenant's page of summaries is read from the
-// covering index alone, in id order (no table lookup, no sort).
-func TestSummaryPlan(t *testing.T) {
+// TestQueryPlans checks that the hot reads use their index: a tenant's
+// page of summaries is read from the covering index alone, in id order (no
+// table lookup, no sort), and a source's replicas from the partial index.
+func TestQueryPlans(t *testing.T) {
 	s := openTemp(t)
-	rows, err := s.db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN SELECT `+summaryRecord+` FROM instances
-		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, "t", "", 101)
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		want        string
+	}{
+		{"summary page", `SELECT ` + summaryRecord + ` FROM instances WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+			[]any{"t", "", 101}, "USING COVERING INDEX instances_tenant_summary"},
+		{"replicas", `SELECT ` + instanceCols + ` FROM instances WHERE ` + replicasWhere + ` ORDER BY id`,
+			[]any{"src"}, "USING INDEX instances_replica_of"},
+		{"replica count", `SELECT COUNT(*) FROM instances WHERE ` + replicasWhere,
+			[]any{"src"}, "USING COVERING INDEX instances_replica_of"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := queryPlan(t, s, tc.query, tc.args...)
+			if !strings.Contains(got, tc.want) || (tc.name == "summary page" && strings.Contains(got, "TEMP B-TREE")) {
+				t.Errorf("plan = %q, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// queryPlan returns the details of EXPLAIN QUERY PLAN query, joined by "; ".
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +57,7 @@ func TestSummaryPlan(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(plan, "; ")
-	if !strings.Contains(got, "USING COVERING INDEX instances_tenant_summary") || strings.Contains(got, "TEMP B-TREE") {
-		t.Errorf("plan of the summary page = %q, want a covering index scan of instances_tenant_summary and no sort", got)
-	}
+	return strings.Join(plan, "; ")
 }
 
 // packSummary is what summaryRecord computes in SQL.
@@ -63,7 +84,7 @@ func TestSummaryRecord(t *testing.T) {
 	for _, in := range want {
 		c := *in
 		c.Created = time.Unix(1, 0)
-		if err := s.CreateInstance(ctx, &c, nil); err != nil {
+		if err := s.CreateInstance(ctx, &c, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

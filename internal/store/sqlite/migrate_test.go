@@ -41,10 +41,10 @@ func populate(ctx context.Context, s *Store) error {
 	task := &model.Task{ID: "snap-task", InstanceID: inst.ID, Kind: model.TaskCreate, State: model.TaskPending,
 		Payload: []byte("p"), Created: snapTime, Updated: snapTime}
 	steps := []func() error{
-		func() error { return s.CreateInstance(ctx, inst, task) },
+		func() error { return s.CreateInstance(ctx, inst, task, nil) },
 		func() error {
 			return s.CreateInstance(ctx, &model.Instance{ID: "snap-inst-2", TenantID: "snap-project", Name: "two",
-				Status: model.StatusShutdown, Created: snapTime, Updated: snapTime}, nil)
+				Status: model.StatusShutdown, Created: snapTime, Updated: snapTime}, nil, nil)
 		},
 		func() error {
 			return s.PutFlavor(ctx, model.Flavor{ID: 1, Name: "m1.tiny", RAM: 512, VCPUs: 1, Disk: 1})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -27,6 +28,10 @@ type Store struct {
 	// ro runs the hot read-only queries as prepared statements, prepared
 	// once per query (and per connection by database/sql).
 	ro *cachedDB
+	// sums holds the summaries of listed tenants (summaries.go).
+	sums *summaryCache
+	// writes counts the write transactions that ended (see write).
+	writes atomic.Uint64
 	// now returns the current time; Updated and Created default to it.
 	now func() time.Time
 }
@@ -93,7 +98,9 @@ func open(ctx context.Context, path string, target int) (*Store, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 	s.ro = &cachedDB{db: db}
+	s.sums = newSummaryCache()
 	if err := s.migrate(ctx, target); err != nil {
+		s.sums.close()
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -110,6 +117,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	s.sums.close()
 	s.ro.close()
 	return s.db.Close()
 }
@@ -171,12 +179,15 @@ func (c *cachedDB) close() {
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if fn
-// returns nil.
+// returns nil. Every write to instances goes through write: s.writes,
+// raised once the transaction has ended, tells the summary cache that it
+// may have changed (summaries.go).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer s.writes.Add(1)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err

@@ -17,7 +17,7 @@ func newBackup(tenant, id, instance string, created time.Time) *model.Backup {
 	return &model.Backup{
 		ID: id, TenantID: tenant, Name: "b-" + id, InstanceID: instance, Status: model.BackupNew,
 		Datastore: "mysql", DatastoreVersion: "10.11", DatastoreVersionID: "dv-1", VolumeSize: 2, FlavorID: 1,
-		AdminSecret: []byte{1, 2, 3}, Created: created, Updated: created,
+		AdminSecret: []byte{1, 2, 3}, Type: "InnoBackupEx", Created: created, Updated: created,
 	}
 }
 
@@ -30,7 +30,7 @@ func testBackups(t *testing.T, s store.Store) {
 
 	b1 := newBackup("tenant-a", "bk-1", inst.ID, t0)
 	task := newTask("task-b1", inst.ID, model.TaskBackup, t0)
-	noErr(t, "StartBackup", bs.StartBackup(ctx, b1, []model.InstanceStatus{model.StatusActive}, model.StatusBackup, task))
+	noErr(t, "StartBackup", bs.StartBackup(ctx, b1, []model.InstanceStatus{model.StatusActive}, model.StatusBackup, task, nil))
 	got, err := s.GetInstance(ctx, "", inst.ID)
 	noErr(t, "GetInstance", err)
 	if got.Status != model.StatusBackup {
@@ -38,13 +38,13 @@ func testBackups(t *testing.T, s store.Store) {
 	}
 	// The gate: busy instance (status and unfinished task).
 	b2 := newBackup("tenant-a", "bk-2", inst.ID, t0.Add(time.Minute))
-	err = bs.StartBackup(ctx, b2, []model.InstanceStatus{model.StatusActive, model.StatusBackup}, model.StatusBackup, newTask("task-b2", inst.ID, model.TaskBackup, t0))
+	err = bs.StartBackup(ctx, b2, []model.InstanceStatus{model.StatusActive, model.StatusBackup}, model.StatusBackup, newTask("task-b2", inst.ID, model.TaskBackup, t0), nil)
 	var se *store.StateError
 	if !errors.As(err, &se) {
 		t.Errorf("StartBackup(busy) = %v, want *StateError", err)
 	}
 	wantErr(t, "StartBackup(other tenant)", bs.StartBackup(ctx, newBackup("tenant-b", "bk-x", inst.ID, t0),
-		[]model.InstanceStatus{model.StatusBackup}, model.StatusBackup, newTask("task-bx", inst.ID, model.TaskBackup, t0)), store.ErrNotFound)
+		[]model.InstanceStatus{model.StatusBackup}, model.StatusBackup, newTask("task-bx", inst.ID, model.TaskBackup, t0), nil), store.ErrNotFound)
 	if _, err := bs.GetBackup(ctx, "", "bk-2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("refused backup was stored: %v", err)
 	}
@@ -64,9 +64,13 @@ func testBackups(t *testing.T, s store.Store) {
 		b.Location = "file:///x"
 		b.Checksum = "abc"
 		b.Meta = map[string]string{"to_lsn": "42"}
+		b.Type = "PgBaseBackup"
 		return nil
 	})
 	noErr(t, "UpdateBackup", err)
+	if up.Type != "PgBaseBackup" {
+		t.Errorf("UpdateBackup returned type %q, want PgBaseBackup", up.Type)
+	}
 	gb, err = bs.GetBackup(ctx, "", "bk-1")
 	noErr(t, "GetBackup", err)
 	if d := cmp.Diff(up, gb, cmpOpts); d != "" {
@@ -85,7 +89,7 @@ func testBackups(t *testing.T, s store.Store) {
 		if id == "bk-4" {
 			b.Datastore, b.DatastoreVersionID = "postgresql", "dv-2"
 		}
-		noErr(t, "StartBackup "+id, bs.StartBackup(ctx, b, []model.InstanceStatus{model.StatusActive}, model.StatusBackup, newTask("task-"+id, inst.ID, model.TaskBackup, t0)))
+		noErr(t, "StartBackup "+id, bs.StartBackup(ctx, b, []model.InstanceStatus{model.StatusActive}, model.StatusBackup, newTask("task-"+id, inst.ID, model.TaskBackup, t0), nil))
 		noErr(t, "Finish", finishAny(t, s, "task-"+id))
 	}
 	ids := func(list []*model.Backup) []string {

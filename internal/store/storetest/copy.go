@@ -182,17 +182,18 @@ func testInsertBackup(t *testing.T, s store.Store) {
 			ParentID: "", Status: model.BackupCompleted, Automated: i%2 == 1,
 			Datastore: "mysql", DatastoreVersion: "10.11", DatastoreVersionID: "dv-1", VolumeSize: 3, FlavorID: 2,
 			Size: 1 << 40, Location: fmt.Sprintf("/var/lib/hoard/backups/%s.xb.zst", id), Checksum: "sha256:abc",
-			Meta: map[string]string{"gtid": "0-1-42"}, AdminSecret: []byte{9, 8, 7, byte(i)},
+			Meta: map[string]string{"gtid": "0-1-42"}, AdminSecret: []byte{9, 8, 7, byte(i)}, Type: "InnoBackupEx",
 			Created: t0.Add(time.Duration(i) * time.Minute).In(zone), Updated: t0.Add(time.Hour),
 		}
 	}
 	full := mk("ib-1", 0)
 	incr := mk("ib-2", 1)
-	incr.ParentID, incr.Meta, incr.Status = "ib-1", nil, model.BackupFailed
+	incr.ParentID, incr.Meta, incr.Status, incr.Type = "ib-1", nil, model.BackupFailed, "InnoBackupExIncremental"
 	incr.Fault = "disk full"
 	// The backup of an instance already removed: backups outlive it.
 	gone := mk("ib-3", 2)
-	gone.InstanceID, gone.Status = "inst-removed", model.BackupDeleteFailed
+	// A backup recorded before types were: copied without one.
+	gone.InstanceID, gone.Status, gone.Type = "inst-removed", model.BackupDeleteFailed, ""
 	for _, b := range []*model.Backup{full, incr, gone} {
 		noErr(t, "InsertBackup("+b.ID+")", s.InsertBackup(ctx, b))
 	}

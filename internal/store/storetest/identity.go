@@ -154,3 +154,137 @@ func testTokens(t *testing.T, s store.Store) {
 	_, err = s.GetToken(ctx, live.Hash)
 	wantErr(t, "GetToken(deleted)", err, store.ErrNotFound)
 }
+
+func testIdentityUpdate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p1 := model.Project{ID: "p1", Name: "alpha", Description: "first", Enabled: true, Created: t0}
+	p2 := model.Project{ID: "p2", Name: "beta", Enabled: true, Created: t0}
+	u1 := model.User{ID: "u1", Name: "alice", PasswordHash: []byte("hash-1"), Enabled: true, Created: t0}
+	u2 := model.User{ID: "u2", Name: "bob", Enabled: true, Created: t0}
+	for _, p := range []model.Project{p1, p2} {
+		noErr(t, "CreateProject", s.CreateProject(ctx, p))
+	}
+	for _, u := range []model.User{u1, u2} {
+		noErr(t, "CreateUser", s.CreateUser(ctx, u))
+	}
+
+	// Created and the password hash are not written by an update.
+	p1.Name, p1.Description, p1.Enabled = "alpha2", "renamed", false
+	noErr(t, "UpdateProject", s.UpdateProject(ctx, model.Project{ID: "p1", Name: "alpha2", Description: "renamed", Created: t0.Add(time.Hour)}))
+	got, err := s.GetProject(ctx, "p1")
+	noErr(t, "GetProject", err)
+	diff(t, "GetProject after UpdateProject", got, &p1)
+	wantErr(t, "UpdateProject(name taken)", s.UpdateProject(ctx, model.Project{ID: "p1", Name: "beta"}), store.ErrExists)
+	wantErr(t, "UpdateProject(missing)", s.UpdateProject(ctx, model.Project{ID: "p9", Name: "gamma"}), store.ErrNotFound)
+
+	u1.Name, u1.Enabled = "alice2", false
+	noErr(t, "UpdateUser", s.UpdateUser(ctx, model.User{ID: "u1", Name: "alice2", PasswordHash: []byte("other"), Created: t0.Add(time.Hour)}))
+	gotU, err := s.GetUser(ctx, "u1")
+	noErr(t, "GetUser", err)
+	diff(t, "GetUser after UpdateUser", gotU, &u1)
+	wantErr(t, "UpdateUser(name taken)", s.UpdateUser(ctx, model.User{ID: "u1", Name: "bob"}), store.ErrExists)
+	wantErr(t, "UpdateUser(missing)", s.UpdateUser(ctx, model.User{ID: "u9", Name: "carol"}), store.ErrNotFound)
+}
+
+// testIdentityDelete covers deletes, revocations and assignment listing,
+// and that each takes the tokens it must with it (and no others).
+func testIdentityDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, p := range []string{"p1", "p2"} {
+		noErr(t, "CreateProject", s.CreateProject(ctx, model.Project{ID: p, Name: "name-" + p, Enabled: true, Created: t0}))
+	}
+	for _, u := range []string{"u1", "u2"} {
+		noErr(t, "CreateUser", s.CreateUser(ctx, model.User{ID: u, Name: "name-" + u, Enabled: true, Created: t0}))
+	}
+	grants := []model.RoleAssignment{
+		{UserID: "u1", ProjectID: "p1", Role: model.RoleMember},
+		{UserID: "u1", ProjectID: "p1", Role: model.RoleReader},
+		{UserID: "u1", ProjectID: "p2", Role: model.RoleMember},
+		{UserID: "u2", ProjectID: "p1", Role: model.RoleAdmin},
+		{UserID: "u2", ProjectID: "p2", Role: model.RoleReader},
+	}
+	for _, a := range grants {
+		noErr(t, "GrantRole", s.GrantRole(ctx, a))
+	}
+	token := func(user, project string) []byte {
+		h := []byte("hash-" + user + "-" + project)
+		noErr(t, "CreateToken", s.CreateToken(ctx, model.Token{Hash: h, UserID: user, ProjectID: project,
+			IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		return h
+	}
+	alive := func(name string, h []byte, want bool) {
+		t.Helper()
+		_, err := s.GetToken(ctx, h)
+		switch {
+		case want:
+			noErr(t, "GetToken("+name+")", err)
+		default:
+			wantErr(t, "GetToken("+name+")", err, store.ErrNotFound)
+		}
+	}
+	assignments := func(f model.RoleAssignment) []model.RoleAssignment {
+		t.Helper()
+		as, err := s.RoleAssignments(ctx, f)
+		noErr(t, "RoleAssignments", err)
+		return as
+	}
+
+	diff(t, "RoleAssignments(all)", assignments(model.RoleAssignment{}), grants)
+	diff(t, "RoleAssignments(u1)", assignments(model.RoleAssignment{UserID: "u1"}), grants[:3])
+	diff(t, "RoleAssignments(p1)", assignments(model.RoleAssignment{ProjectID: "p1"}),
+		[]model.RoleAssignment{grants[0], grants[1], grants[3]})
+	diff(t, "RoleAssignments(u1, p1)", assignments(model.RoleAssignment{UserID: "u1", ProjectID: "p1"}), grants[:2])
+	diff(t, "RoleAssignments(reader)", assignments(model.RoleAssignment{Role: model.RoleReader}),
+		[]model.RoleAssignment{grants[1], grants[4]})
+	diff(t, "RoleAssignments(none)", assignments(model.RoleAssignment{UserID: "u9"}), []model.RoleAssignment{})
+
+	// RevokeRole takes the user's tokens on that project only.
+	u1p1, u1p2, u1none := token("u1", "p1"), token("u1", "p2"), token("u1", "")
+	noErr(t, "RevokeRole", s.RevokeRole(ctx, grants[1]))
+	wantErr(t, "RevokeRole(again)", s.RevokeRole(ctx, grants[1]), store.ErrNotFound)
+	diff(t, "RoleAssignments(u1, p1) after revoke", assignments(model.RoleAssignment{UserID: "u1", ProjectID: "p1"}), grants[:1])
+	alive("u1/p1 after revoke", u1p1, false)
+	alive("u1/p2 after revoke", u1p2, true)
+	alive("u1 unscoped after revoke", u1none, true)
+
+	// DeleteUserTokens: one project, then all.
+	u1p1 = token("u1", "p1")
+	n, err := s.DeleteUserTokens(ctx, "u1", "p2")
+	noErr(t, "DeleteUserTokens(u1, p2)", err)
+	if n != 1 {
+		t.Errorf("DeleteUserTokens(u1, p2) = %d, want 1", n)
+	}
+	alive("u1/p1 after DeleteUserTokens(p2)", u1p1, true)
+	alive("u1/p2 after DeleteUserTokens(p2)", u1p2, false)
+	u2p1 := token("u2", "p1")
+	n, err = s.DeleteUserTokens(ctx, "u1", "")
+	noErr(t, "DeleteUserTokens(u1)", err)
+	if n != 2 {
+		t.Errorf("DeleteUserTokens(u1) = %d, want 2", n)
+	}
+	alive("u1/p1 after DeleteUserTokens", u1p1, false)
+	alive("u2/p1 after DeleteUserTokens(u1)", u2p1, true)
+
+	// DeleteProject takes its assignments and the tokens scoped to it.
+	u1p1, u2p2 := token("u1", "p1"), token("u2", "p2")
+	noErr(t, "DeleteProject", s.DeleteProject(ctx, "p1"))
+	wantErr(t, "DeleteProject(again)", s.DeleteProject(ctx, "p1"), store.ErrNotFound)
+	_, err = s.GetProject(ctx, "p1")
+	wantErr(t, "GetProject(deleted)", err, store.ErrNotFound)
+	diff(t, "RoleAssignments after DeleteProject", assignments(model.RoleAssignment{}), []model.RoleAssignment{grants[2], grants[4]})
+	alive("u1/p1 after DeleteProject", u1p1, false)
+	alive("u2/p1 after DeleteProject", u2p1, false)
+	alive("u2/p2 after DeleteProject", u2p2, true)
+
+	// DeleteUser takes its assignments and every token of it.
+	u2none := token("u2", "")
+	u1p2 = token("u1", "p2")
+	noErr(t, "DeleteUser", s.DeleteUser(ctx, "u2"))
+	wantErr(t, "DeleteUser(again)", s.DeleteUser(ctx, "u2"), store.ErrNotFound)
+	_, err = s.GetUser(ctx, "u2")
+	wantErr(t, "GetUser(deleted)", err, store.ErrNotFound)
+	diff(t, "RoleAssignments after DeleteUser", assignments(model.RoleAssignment{}), []model.RoleAssignment{grants[2]})
+	alive("u2/p2 after DeleteUser", u2p2, false)
+	alive("u2 unscoped after DeleteUser", u2none, false)
+	alive("u1/p2 after DeleteUser(u2)", u1p2, true)
+}

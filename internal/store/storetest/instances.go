@@ -44,7 +44,7 @@ func testCreateGetInstance(t *testing.T, s store.Store) {
 	wantErr(t, "GetInstance(missing)", err, store.ErrNotFound)
 
 	dup := newInstance("tenant-b", inst.ID, model.StatusBuild)
-	wantErr(t, "CreateInstance(duplicate id)", s.CreateInstance(ctx, dup, nil), store.ErrExists)
+	wantErr(t, "CreateInstance(duplicate id)", s.CreateInstance(ctx, dup, nil, nil), store.ErrExists)
 
 	gotTask, err := s.GetTask(ctx, task.ID)
 	noErr(t, "GetTask", err)
@@ -162,11 +162,13 @@ func testUpdateInstance(t *testing.T, s store.Store) {
 		i.Status = model.StatusError
 		i.Fault = fault
 		i.VolumeSize = 10
+		i.Logs = []string{"general", "slow_query"}
 		return nil
 	})
 	noErr(t, "UpdateInstance", err)
 	want := *before
 	want.Name, want.Status, want.Fault, want.VolumeSize = "renamed", model.StatusError, fault, 10
+	want.Logs = []string{"general", "slow_query"}
 	diff(t, "UpdateInstance result", got, &want, ignoreUpdated)
 	if got.Updated.Before(before.Updated) {
 		t.Errorf("UpdateInstance: Updated = %v, before %v", got.Updated, before.Updated)
@@ -192,13 +194,14 @@ func testUpdateInstance(t *testing.T, s store.Store) {
 	got, err = s.UpdateInstance(ctx, inst.ID, func(i *model.Instance) error {
 		i.Fault = nil
 		i.AdminSecret = nil
+		i.Logs = nil
 		return nil
 	})
 	noErr(t, "UpdateInstance(clear)", err)
 	reread, err = s.GetInstance(ctx, "", inst.ID)
 	noErr(t, "GetInstance", err)
-	if reread.Fault != nil || len(reread.AdminSecret) != 0 {
-		t.Errorf("after clearing: Fault = %v, AdminSecret = %q, want none", reread.Fault, reread.AdminSecret)
+	if reread.Fault != nil || len(reread.AdminSecret) != 0 || reread.Logs != nil {
+		t.Errorf("after clearing: Fault = %v, AdminSecret = %q, Logs = %q, want none", reread.Fault, reread.AdminSecret, reread.Logs)
 	}
 	diff(t, "UpdateInstance(clear) result", got, reread)
 
@@ -417,7 +420,7 @@ func testAssignAddress(t *testing.T, s store.Store) {
 	// An address in use cannot be given to another instance by other means.
 	dup := newInstance("tenant-b", "i4", model.StatusBuild)
 	dup.Address = "10.0.0.1"
-	wantErr(t, "CreateInstance(address in use)", s.CreateInstance(ctx, dup, nil), store.ErrExists)
+	wantErr(t, "CreateInstance(address in use)", s.CreateInstance(ctx, dup, nil, nil), store.ErrExists)
 	_, err := s.UpdateInstance(ctx, "i3", func(i *model.Instance) error {
 		i.Address = "10.0.0.2"
 		return nil

@@ -32,18 +32,24 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AssignAddress", testAssignAddress},
 		{"AssignAddressConcurrent", testAssignAddressConcurrent},
 		{"DeleteInstance", testDeleteInstance},
+		{"Replicas", testReplicas},
+		{"StartGroupAction", testStartGroupAction},
+		{"HAGroups", testHAGroups},
 		{"ClaimTaskOrder", testClaimTaskOrder},
 		{"TaskLease", testTaskLease},
 		{"AdvanceTask", testAdvanceTask},
 		{"FinishTask", testFinishTask},
 		{"ReleaseTask", testReleaseTask},
 		{"ReleaseLeases", testReleaseLeases},
+		{"CountTasks", testCountTasks},
 		{"Flavors", testFlavors},
 		{"Datastores", testDatastores},
 		{"Projects", testProjects},
 		{"Users", testUsers},
 		{"Roles", testRoles},
 		{"Tokens", testTokens},
+		{"IdentityUpdate", testIdentityUpdate},
+		{"IdentityDelete", testIdentityDelete},
 		{"RootHistory", testRootHistory},
 		{"Backups", testBackups},
 		{"Schedules", testSchedules},
@@ -55,6 +61,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"InsertBackup", testInsertBackup},
 		{"SettingsCopy", testSettingsCopy},
 		{"Settings", testSettings},
+		{"ProjectQuotas", testProjectQuotas},
+		{"QuotaWrites", testQuotaWrites},
+		{"QuotaConcurrent", testQuotaConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,7 +181,7 @@ func newTask(id, instance string, kind model.TaskKind, created time.Time) *model
 // mustCreate creates inst (with task, if not nil).
 func mustCreate(t *testing.T, s store.Store, inst *model.Instance, task *model.Task) {
 	t.Helper()
-	noErr(t, fmt.Sprintf("CreateInstance(%s)", inst.ID), s.CreateInstance(t.Context(), inst, task))
+	noErr(t, fmt.Sprintf("CreateInstance(%s)", inst.ID), s.CreateInstance(t.Context(), inst, task, nil))
 }
 
 func diff(t *testing.T, what string, got, want any, opts ...cmp.Option) {

@@ -210,3 +210,29 @@ func testReleaseLeases(t *testing.T, s store.Store) {
 		t.Errorf("claimed %v after ReleaseLeases, want %s and %s", claimed, a.ID, b.ID)
 	}
 }
+
+func testCountTasks(t *testing.T, s store.Store) {
+	c, ok := s.(store.TaskCounter)
+	if !ok {
+		t.Skip("not a store.TaskCounter")
+	}
+	count := func(wantPending, wantRunning int) {
+		t.Helper()
+		p, r, err := c.CountTasks(t.Context())
+		noErr(t, "CountTasks", err)
+		if p != wantPending || r != wantRunning {
+			t.Errorf("CountTasks = %d pending, %d running; want %d, %d", p, r, wantPending, wantRunning)
+		}
+	}
+	count(0, 0)
+	for i, id := range []string{"cnt-a", "cnt-b", "cnt-c"} {
+		mustCreate(t, s, newInstance("tenant-a", id, model.StatusBuild), newTask("task-"+id, id, model.TaskCreate, t0.Add(time.Duration(i)*time.Second)))
+	}
+	count(3, 0)
+	now := t0.Add(time.Hour)
+	a := claim(t, s, "runner", now, time.Minute)
+	claim(t, s, "runner", now, time.Minute)
+	count(1, 2)
+	noErr(t, "FinishTask", s.FinishTask(t.Context(), a.ID, "runner", model.TaskDone, ""))
+	count(1, 1)
+}

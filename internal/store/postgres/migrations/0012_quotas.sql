@@ -1,0 +1,11 @@
+-- 0012: per-project quotas (reference §3.4): the limits an admin recorded
+-- for a project, one row per resource ('instances', 'volumes' in GB,
+-- 'backups', 'replicas'); -1 is no limit. A resource without a row has the
+-- deployment's default (hoard serve's --max-* flags).
+
+CREATE TABLE quotas (
+    project_id text    NOT NULL,
+    resource   text    NOT NULL,
+    hard_limit integer NOT NULL,
+    PRIMARY KEY (project_id, resource)
+);

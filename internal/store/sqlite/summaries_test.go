@@ -1,0 +1,215 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
+)
+
+// waitCached lists tenantID's summaries until the page comes from a
+// current snapshot in memory, or fails the test after a deadline.
+func waitCached(t *testing.T, s *Store, tenantID string) {
+	t.Helper()
+	ctx := t.Context()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); <-tick.C {
+		if _, err := s.ListInstanceSummaries(ctx, tenantID, store.Page{Limit: 1}); err != nil {
+			t.Fatal(err)
+		}
+		gen, err := s.instanceGeneration(ctx, tenantID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.sums.get(tenantID, gen) != nil {
+			return
+		}
+	}
+	t.Fatalf("tenant %s's summaries never cached", tenantID)
+}
+
+// pagesDiff compares the pages ListInstanceSummaries serves with those
+// read from SQLite, for pages that start before, at, between and after
+// the rows, and returns the first difference ("" if none).
+func pagesDiff(t *testing.T, s *Store, tenantID string) string {
+	t.Helper()
+	ctx := t.Context()
+	all, err := s.querySummaries(ctx, tenantID, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	markers := []string{"", "~"}
+	for i := 0; i < len(all); i += 37 {
+		markers = append(markers, all[i].ID, all[i].ID+"0")
+	}
+	for _, m := range markers {
+		for _, limit := range []int{0, 1, 100, 1000} {
+			p := store.Page{Marker: m, Limit: limit}
+			want, err := s.querySummaries(ctx, tenantID, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.ListInstanceSummaries(ctx, tenantID, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				return fmt.Sprintf("ListInstanceSummaries(%q, %+v) differs from SQLite (-sqlite +served):\n%s", tenantID, p, d)
+			}
+		}
+	}
+	return ""
+}
+
+func checkPages(t *testing.T, s *Store, tenantID string) {
+	t.Helper()
+	if d := pagesDiff(t, s, tenantID); d != "" {
+		t.Fatal(d)
+	}
+}
+
+// TestSummaryCache checks that pages served from memory are those SQLite
+// gives, that every change the store makes is seen by the very next list,
+// and that a change made in SQL behind the store's back is seen within
+// maxTrusted.
+func TestSummaryCache(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Second)
+	mk := func(tenant string, i int) *model.Instance {
+		net := map[string]int{"t": 1, "u": 2}[tenant]
+		return &model.Instance{ID: fmt.Sprintf("%s-%04d", tenant, i), TenantID: tenant, Name: fmt.Sprintf("db-%d", i),
+			Status: model.StatusActive, FlavorID: 1 + i%3, VolumeSize: 1 + i%5, Datastore: "mysql", DatastoreVersion: "10.11",
+			Address: fmt.Sprintf("127.%d.%d.%d", net, i/250, i%250), Created: now, Updated: now}
+	}
+	for i := range 250 {
+		if err := s.CreateInstance(ctx, mk("t", i), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		if err := s.CreateInstance(ctx, mk("u", i), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCached(t, s, "t")
+	waitCached(t, s, "u")
+	checkPages(t, s, "t")
+	if snap := s.sums.last("t"); snap == nil || !snap.trusted(s.writes.Load(), time.Now()) {
+		t.Fatal("a current snapshot just checked is not trusted")
+	}
+
+	changes := []struct {
+		name string
+		fn   func() error
+		raw  bool // made behind the store's back
+	}{
+		{"rename", func() error {
+			_, err := s.UpdateInstance(ctx, "t-0010", func(i *model.Instance) error { i.Name = "renamed"; return nil })
+			return err
+		}, false},
+		{"status", func() error {
+			_, err := s.SetObservedStatus(ctx, "t-0011", []model.InstanceStatus{model.StatusActive}, model.StatusShutdown)
+			return err
+		}, false},
+		{"create", func() error { return s.CreateInstance(ctx, mk("t", 1000), nil, nil) }, false},
+		{"delete", func() error { return s.DeleteInstance(ctx, "t-0012") }, false},
+		{"raw SQL", func() error {
+			_, err := s.db.ExecContext(ctx, `UPDATE instances SET volume_size = 9 WHERE id = 't-0013'`)
+			return err
+		}, true},
+		{"move to another tenant", func() error {
+			_, err := s.db.ExecContext(ctx, `UPDATE instances SET tenant_id = 'u' WHERE id = 't-0014'`)
+			return err
+		}, true},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			waitCached(t, s, "t")
+			waitCached(t, s, "u")
+			if err := c.fn(); err != nil {
+				t.Fatal(err)
+			}
+			if c.raw {
+				for _, tenant := range []string{"t", "u"} {
+					d := pagesDiff(t, s, tenant)
+					tick := time.NewTicker(20 * time.Millisecond)
+					for deadline := time.Now().Add(maxTrusted + 5*time.Second); d != "" && time.Now().Before(deadline); {
+						<-tick.C // polling, with a deadline
+						d = pagesDiff(t, s, tenant)
+					}
+					tick.Stop()
+					if d != "" {
+						t.Fatal(d)
+					}
+				}
+			} else {
+				checkPages(t, s, "t") // at once: no waiting for the cache
+				checkPages(t, s, "u")
+			}
+			waitCached(t, s, "t")
+			checkPages(t, s, "t") // and from the new snapshot
+		})
+	}
+}
+
+// TestSummaryCacheBound checks that the cache holds no more than
+// maxCachedSummaries instances, dropping other tenants to make room.
+func TestSummaryCacheBound(t *testing.T) {
+	c := newSummaryCache()
+	defer c.close()
+	snap := func(n int) *summarySnapshot { return &summarySnapshot{rows: make([]*model.Instance, n)} }
+	c.put("a", snap(maxCachedSummaries/2))
+	c.put("b", snap(maxCachedSummaries/2))
+	c.put("c", snap(1))
+	if c.held > maxCachedSummaries || c.tenants["c"] == nil {
+		t.Errorf("after three puts: %d held, c cached %v; want at most %d and c cached", c.held, c.tenants["c"] != nil, maxCachedSummaries)
+	}
+	c.put("huge", snap(maxCachedSummaries+1))
+	if c.tenants["huge"] != nil {
+		t.Error("a tenant larger than the bound was cached")
+	}
+	c.put("c", snap(3)) // replacing counts the old snapshot out
+	total := 0
+	for _, s := range c.tenants {
+		total += len(s.rows)
+	}
+	if total != c.held {
+		t.Errorf("held = %d, the snapshots have %d", c.held, total)
+	}
+	c.close()
+	c.refresh("d", func(context.Context) (*summarySnapshot, error) { t.Error("read after close"); return nil, nil })
+}
+
+// TestSummaryReadSpacing checks that a tenant is not read again sooner than
+// readSpacing times its last read's duration after that read started.
+func TestSummaryReadSpacing(t *testing.T) {
+	c := newSummaryCache()
+	defer c.close()
+	reads := make(chan string, 4)
+	read := func(context.Context) (*summarySnapshot, error) { reads <- "read"; return &summarySnapshot{}, nil }
+	now := time.Now()
+	c.mu.Lock()
+	c.reads["slow"] = summaryRead{start: now, took: time.Hour}
+	c.reads["fast"] = summaryRead{start: now.Add(-time.Minute), took: time.Second}
+	c.mu.Unlock()
+	c.refresh("slow", read)
+	c.refresh("fast", read)
+	c.refresh("huge", func(context.Context) (*summarySnapshot, error) {
+		return &summarySnapshot{rows: make([]*model.Instance, maxCachedSummaries+1)}, nil
+	})
+	c.close() // waits for the reads started
+	if len(reads) != 1 {
+		t.Errorf("%d reads started, want 1 (only the tenant whose last read is old enough)", len(reads))
+	}
+	if got := c.reads["huge"]; got.took != tooLargeWait/readSpacing || c.tenants["huge"] != nil {
+		t.Errorf("a tenant too large to cache: read recorded as taking %v, cached %v; want %v, not cached",
+			got.took, c.tenants["huge"] != nil, tooLargeWait/readSpacing)
+	}
+}
