@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/driver/local"
+	"github.com/hoard-db/hoard/internal/pki"
 	"github.com/hoard-db/hoard/internal/store/sqlite"
 )
 
@@ -117,8 +118,11 @@ instances keep their state: the next hoard serve starts their engines again.
 // store needs besides itself: secret.key seals every password hoard keeps
 // (without it the sealed secrets in the store are lost), node.id binds the
 // store to this data directory (checkLocalNode), admin-password is the
-// generated password of the bootstrap admin.
-var selfBackupFiles = []string{"secret.key", nodeIDName, "admin-password"}
+// generated password of the bootstrap admin, and hoard's CA (its
+// certificate and its key sealed with secret.key) issued every instance's
+// certificate: without it they are re-issued from a new CA, which every
+// client must fetch again.
+var selfBackupFiles = []string{"secret.key", nodeIDName, "admin-password", pki.CertFile, pki.SealedKeyFile}
 
 // storeBackupCmd is `hoard store-backup DEST`: an online, consistent copy
 // of hoard's own SQLite store (VACUUM INTO) and of the files that go with
@@ -128,7 +132,7 @@ func storeBackupCmd(ctx context.Context, args []string, stdout io.Writer) error 
 
 Copies hoard's own metadata while hoard serve runs: a consistent copy of the
 SQLite store (hoard.db, made with VACUUM INTO) and the files that go with it
-(secret.key, node.id, admin-password), into DEST, a new directory readable by
+(secret.key, node.id, admin-password, ca.crt, ca.key.sealed), into DEST, a new directory readable by
 its owner only. Database instances are backed up through the API instead.
 
 `, args, true, nil)

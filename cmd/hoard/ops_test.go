@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoard-db/hoard/internal/pki"
 	"github.com/hoard-db/hoard/internal/store"
 	"github.com/hoard-db/hoard/internal/store/sqlite"
 )
@@ -24,7 +25,7 @@ func TestStoreBackup(t *testing.T) {
 	if _, err := st.InitSetting(ctx, "probe", "value"); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"secret.key", nodeIDName} {
+	for _, f := range []string{"secret.key", nodeIDName, pki.CertFile, pki.SealedKeyFile} {
 		if err := os.WriteFile(filepath.Join(data, f), []byte(f+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +35,7 @@ func TestStoreBackup(t *testing.T) {
 	if err := storeBackupCmd(ctx, []string{"--data-dir", data, dest}, &out); err != nil {
 		t.Fatalf("store-backup: %v\n%s", err, out.String())
 	}
-	for _, f := range []string{"hoard.db", "secret.key", nodeIDName} {
+	for _, f := range []string{"hoard.db", "secret.key", nodeIDName, pki.CertFile, pki.SealedKeyFile} {
 		fi, err := os.Stat(filepath.Join(dest, f))
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s in the copy: %v, %v; want mode 0600", f, fi, err)

@@ -50,6 +50,9 @@ type Env struct {
 	// Environ is the environment handed to an engine client (default
 	// os.Environ).
 	Environ func() []string
+	// CacheDir is where instance connect keeps instances' CA certificates
+	// for their clients (default os.UserCacheDir).
+	CacheDir func() (string, error)
 }
 
 func (e *Env) fill() {
@@ -86,6 +89,9 @@ func (e *Env) fill() {
 	if e.Environ == nil {
 		e.Environ = os.Environ
 	}
+	if e.CacheDir == nil {
+		e.CacheDir = os.UserCacheDir
+	}
 }
 
 // command is one leaf command such as "instance create".
@@ -118,7 +124,7 @@ type opts struct {
 	replicaOf, backup                                       string
 	replicas                                                int
 	user, database                                          string
-	print                                                   bool
+	print, noTLS                                            bool
 }
 
 // defaultTimeout bounds every --wait unless --timeout says otherwise.

@@ -20,11 +20,24 @@ type engineClient struct {
 	database string   // the database when --database is not given
 	// argv is the client's command line, without a password.
 	argv func(host string, port int, user, db string) []string
+	// tls says how the client verifies the instance's certificate against
+	// the CA in caFile: extra arguments and environment, the port to use
+	// and the query of the connection URI.
+	tls func(caFile string, port int) clientTLS
 }
 
-// engineClients maps a datastore type to its engine's client. hoard's
-// engines speak no TLS today, so no TLS options are given; a service that
-// adds it would show it in the instance view first.
+// clientTLS is what a client needs to speak TLS to an instance and verify
+// its certificate.
+type clientTLS struct {
+	args, env []string
+	port      int
+	scheme    string // of the URI, when it differs (rediss)
+	query     url.Values
+}
+
+// engineClients maps a datastore type to its engine's client. When the
+// instance serves TLS (its CA route answers), the client verifies the
+// instance's certificate against that CA; --no-tls leaves TLS out.
 var engineClients = map[string]*engineClient{
 	"mysql":      mariadbClient,
 	"mariadb":    mariadbClient,
@@ -41,12 +54,26 @@ var mariadbClient = &engineClient{
 		}
 		return a
 	},
+	tls: func(caFile string, port int) clientTLS {
+		return clientTLS{
+			args:  []string{"--ssl", "--ssl-ca=" + caFile, "--ssl-verify-server-cert"},
+			port:  port,
+			query: url.Values{"ssl-mode": {"VERIFY_IDENTITY"}, "ssl-ca": {caFile}},
+		}
+	},
 }
 
 var postgresClient = &engineClient{
 	scheme: "postgresql", clients: []string{"psql"}, pwEnv: "PGPASSWORD", port: 5432, database: "postgres",
 	argv: func(host string, port int, user, db string) []string {
 		return []string{"--host=" + host, "--port=" + strconv.Itoa(port), "--username=" + user, "--dbname=" + db}
+	},
+	tls: func(caFile string, port int) clientTLS {
+		return clientTLS{
+			env:   []string{"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + caFile},
+			port:  port,
+			query: url.Values{"sslmode": {"verify-full"}, "sslrootcert": {caFile}},
+		}
 	},
 }
 
@@ -59,13 +86,30 @@ var redisClient = &engineClient{
 		}
 		return a
 	},
+	// Redis serves TLS on its own port, the plain port + 1.
+	tls: func(caFile string, port int) clientTLS {
+		return clientTLS{
+			args:   []string{"--tls", "--cacert", caFile},
+			port:   port + 1,
+			scheme: "rediss",
+			query:  url.Values{"ssl_ca_certs": {caFile}},
+		}
+	},
 }
 
-// connectURI is the URI of a connection, never with a password.
-func connectURI(e *engineClient, host string, port int, user, db string) string {
+// connectURI is the URI of a connection, never with a password; with tls
+// (nil for none) it asks for TLS with the instance's CA.
+func connectURI(e *engineClient, host string, port int, user, db string, tls *clientTLS) string {
 	u := url.URL{Scheme: e.scheme, User: url.User(user), Host: net.JoinHostPort(host, strconv.Itoa(port))}
 	if db != "" {
 		u.Path = "/" + db
+	}
+	if tls != nil {
+		if tls.scheme != "" {
+			u.Scheme = tls.scheme
+		}
+		u.Host = net.JoinHostPort(host, strconv.Itoa(tls.port))
+		u.RawQuery = tls.query.Encode()
 	}
 	return u.String()
 }
@@ -80,6 +124,7 @@ func init() {
 			fs.StringVar(&o.user, "user", "root", "database user (root is the user root enable creates)")
 			fs.StringVar(&o.database, "database", "", "database (PostgreSQL: default postgres; Redis: its number)")
 			fs.BoolVar(&o.print, "print", false, "print the connection URI (without a password) instead of starting the client")
+			fs.BoolVar(&o.noTLS, "no-tls", false, "connect without TLS even when the instance serves it")
 		},
 		run: func(ctx context.Context, c *call) error {
 			if c.o.user == "" {
@@ -112,12 +157,23 @@ func init() {
 			if db == "" {
 				db = e.database
 			}
-			uri := connectURI(e, host, port, c.o.user, db)
+			var tls *clientTLS
+			if !c.o.noTLS {
+				caFile, err := c.instanceCAFile(ctx, in.ID)
+				if err != nil {
+					return fmt.Errorf("cli: connect: %w", err)
+				}
+				if caFile != "" {
+					t := e.tls(caFile, port)
+					tls = &t
+				}
+			}
+			uri := connectURI(e, host, port, c.o.user, db, tls)
 			if c.o.print {
 				c.say("%s", uri)
 				return nil
 			}
-			return c.execClient(e, in.Name, host, port, db, uri)
+			return c.execClient(e, in.Name, host, port, db, uri, tls)
 		},
 	})
 }
@@ -126,7 +182,7 @@ func init() {
 // through the client's environment variable: taken as it is from hoard's
 // environment, else asked for on the terminal; never on the command line,
 // where any user could read it in ps.
-func (c *call) execClient(e *engineClient, name, host string, port int, db, uri string) error {
+func (c *call) execClient(e *engineClient, name, host string, port int, db, uri string, tls *clientTLS) error {
 	var path string
 	for _, bin := range e.clients {
 		if p, err := c.env.LookPath(bin); err == nil {
@@ -153,7 +209,14 @@ func (c *call) execClient(e *engineClient, name, host string, port int, db, uri 
 			envv = append(envv, e.pwEnv+"="+pw)
 		}
 	}
+	if tls != nil {
+		port = tls.port
+		envv = append(envv, tls.env...)
+	}
 	argv := append([]string{path}, e.argv(host, port, c.o.user, db)...)
+	if tls != nil {
+		argv = append(argv, tls.args...)
+	}
 	if err := c.env.Exec(path, argv, envv); err != nil {
 		return fmt.Errorf("cli: connect: start %s: %w", path, err)
 	}

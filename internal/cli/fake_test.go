@@ -336,3 +336,13 @@ func (b *backupBackend) DeleteBackup(_ context.Context, tenant, id string) error
 	}
 	return fault.Errorf(fault.NotFound, "fake", "Backup %s cannot be found.", id)
 }
+
+// InstanceCA answers as a service whose instances serve no TLS.
+func (f *fakeBackend) InstanceCA(_ context.Context, tenant, id string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.lookup(tenant, id); err != nil {
+		return nil, err
+	}
+	return nil, fault.New(fault.NotImplemented, "instance.ca", "instances of this service serve no TLS")
+}

@@ -293,14 +293,14 @@ func TestConnectClients(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e := engineClients[tt.datastore]
-		if got := connectURI(e, "10.0.0.5", e.port, tt.user, tt.db); got != tt.wantURI {
+		if got := connectURI(e, "10.0.0.5", e.port, tt.user, tt.db, nil); got != tt.wantURI {
 			t.Errorf("%s URI = %q, want %q", tt.datastore, got, tt.wantURI)
 		}
 		if got := e.argv("10.0.0.5", e.port, tt.user, tt.db); !slices.Equal(got, tt.wantArgv) {
 			t.Errorf("%s argv = %q, want %q", tt.datastore, got, tt.wantArgv)
 		}
 	}
-	if got := connectURI(postgresClient, "fd00::5", 5432, "a b", "x"); got != "postgresql://a%20b@[fd00::5]:5432/x" {
+	if got := connectURI(postgresClient, "fd00::5", 5432, "a b", "x", nil); got != "postgresql://a%20b@[fd00::5]:5432/x" {
 		t.Errorf("IPv6 URI = %q", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
@@ -82,19 +84,60 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("cli: instance ca: %w", err)
 			}
-			resp, err := c.sc.Request(ctx, http.MethodGet, c.sc.ServiceURL("instances", in.ID, "ca"), &gophercloud.RequestOpts{
-				MoreHeaders:      map[string]string{"Accept": "application/x-pem-file"},
-				KeepResponseBody: true,
-				OkCodes:          []int{http.StatusOK},
-			})
+			pem, err := c.instanceCA(ctx, in.ID)
 			if err != nil {
 				return fmt.Errorf("cli: instance ca: %w", err)
 			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(c.env.Stdout, io.LimitReader(resp.Body, 1<<20)); err != nil {
-				return fmt.Errorf("cli: instance ca: %w", err)
-			}
-			return nil
+			_, err = c.env.Stdout.Write(pem)
+			return err
 		},
 	})
+}
+
+// instanceCA fetches the PEM certificate of the CA that instance id's TLS
+// certificate chains to; a 501 (instances without TLS) is an error
+// gophercloud.ErrUnexpectedResponseCode with that code.
+func (c *call) instanceCA(ctx context.Context, id string) ([]byte, error) {
+	resp, err := c.sc.Request(ctx, http.MethodGet, c.sc.ServiceURL("instances", id, "ca"), &gophercloud.RequestOpts{
+		MoreHeaders:      map[string]string{"Accept": "application/x-pem-file"},
+		KeepResponseBody: true,
+		OkCodes:          []int{http.StatusOK},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
+// instanceCAFile writes the CA of instance id to the user's cache
+// directory (hoard/ca-<id>.pem, readable by its owner only) for an engine
+// client to verify the instance with, and returns its path; "" when the
+// instance serves no TLS (the CA route answers 501).
+func (c *call) instanceCAFile(ctx context.Context, id string) (string, error) {
+	pem, err := c.instanceCA(ctx, id)
+	if gophercloud.ResponseCodeIs(err, http.StatusNotImplemented) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("instance CA: %w", err)
+	}
+	if id == "" || strings.ContainsFunc(id, func(r rune) bool {
+		return !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) {
+		return "", fmt.Errorf("instance id %q cannot name a file", id)
+	}
+	base, err := c.env.CacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for the instance's CA: %w", err)
+	}
+	dir := filepath.Join(base, "hoard")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "ca-"+id+".pem")
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/pem"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +25,7 @@ type caBackend struct{ *fakeBackend }
 func (b caBackend) InstanceCA(_ context.Context, tenant, id string) ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.lookup(tenant, id); err != nil {
+	if _, err := b.fakeBackend.lookup(tenant, id); err != nil {
 		return nil, err
 	}
 	return []byte(testCAPEM), nil
@@ -92,5 +94,71 @@ func TestInstanceCAOverHTTPS(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", r.stderr, tt.errSubstr)
 			}
 		})
+	}
+}
+
+// TestConnectTLS: instance connect verifies an instance that serves TLS
+// against its CA, kept in the user's cache directory; --no-tls leaves TLS
+// out.
+func TestConnectTLS(t *testing.T) {
+	fb := caBackend{newFakeBackend()}
+	s := newTestServerWith(t, fb)
+	in := fb.add(s.project, "db1", model.StatusActive)
+	vars := s.env()
+	cache := t.TempDir()
+	caFile := filepath.Join(cache, "hoard", "ca-"+in.ID+".pem")
+
+	var gotArgv, gotEnv []string
+	env := Env{
+		LookPath:   func(f string) (string, error) { return "/usr/bin/" + f, nil },
+		Exec:       func(_ string, argv, envv []string) error { gotArgv, gotEnv = argv, envv; return nil },
+		Environ:    func() []string { return []string{"MYSQL_PWD=pw"} },
+		CacheDir:   func() (string, error) { return cache, nil },
+		ReadSecret: func(string) (string, bool, error) { t.Error("asked for a password"); return "", false, nil },
+	}
+	r := runWith(t, env, vars, "instance", "connect", "db1", "--print")
+	if want := "mysql://root@127.0.1.9:3306?ssl-ca=" + url.QueryEscape(caFile) + "&ssl-mode=VERIFY_IDENTITY\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("connect --print = %+v, want stdout %q", r, want)
+	}
+	b, err := os.ReadFile(caFile)
+	if err != nil || string(b) != testCAPEM {
+		t.Fatalf("CA file = %q, %v", b, err)
+	}
+	if st, err := os.Stat(caFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("CA file mode = %v, %v", st.Mode(), err)
+	}
+	if r := runWith(t, env, vars, "instance", "connect", "db1"); r.code != 0 {
+		t.Fatalf("connect = %+v", r)
+	}
+	want := []string{"/usr/bin/mariadb", "--host=127.0.1.9", "--port=3306", "--protocol=TCP", "--user=root",
+		"--ssl", "--ssl-ca=" + caFile, "--ssl-verify-server-cert"}
+	if !slices.Equal(gotArgv, want) || !slices.Equal(gotEnv, []string{"MYSQL_PWD=pw"}) {
+		t.Errorf("exec %q env %q, want %q", gotArgv, gotEnv, want)
+	}
+	if r := runWith(t, env, vars, "instance", "connect", "db1", "--no-tls"); r.code != 0 || slices.Contains(gotArgv, "--ssl") {
+		t.Errorf("connect --no-tls = %+v, argv %q", r, gotArgv)
+	}
+}
+
+// TestClientTLS: each engine's client verifies the instance's certificate.
+func TestClientTLS(t *testing.T) {
+	tests := []struct {
+		datastore        string
+		wantURI          string
+		wantArgs, wantEv []string
+	}{
+		{"postgresql", "postgresql://app@10.0.0.5:5432/postgres?sslmode=verify-full&sslrootcert=%2Fc%2Fca.pem", nil,
+			[]string{"PGSSLMODE=verify-full", "PGSSLROOTCERT=/c/ca.pem"}},
+		{"redis", "rediss://app@10.0.0.5:6380/postgres?ssl_ca_certs=%2Fc%2Fca.pem", []string{"--tls", "--cacert", "/c/ca.pem"}, nil},
+	}
+	for _, tt := range tests {
+		e := engineClients[tt.datastore]
+		tl := e.tls("/c/ca.pem", e.port)
+		if got := connectURI(e, "10.0.0.5", e.port, "app", "postgres", &tl); got != tt.wantURI {
+			t.Errorf("%s URI = %q, want %q", tt.datastore, got, tt.wantURI)
+		}
+		if !slices.Equal(tl.args, tt.wantArgs) || !slices.Equal(tl.env, tt.wantEv) {
+			t.Errorf("%s TLS args %q env %q", tt.datastore, tl.args, tl.env)
+		}
 	}
 }
