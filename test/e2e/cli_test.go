@@ -21,6 +21,9 @@ func TestCLIConnect(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
+	// instance connect keeps each instance's CA in the user's cache
+	// directory: this test's own.
+	env = append(env, "XDG_CACHE_HOME="+t.TempDir())
 	env = append(env, "OS_AUTH_URL=http://"+h.listen+"/identity/v3", "OS_USERNAME=admin", "OS_PASSWORD="+adminPassword,
 		"OS_PROJECT_NAME=admin", "OS_USER_DOMAIN_NAME=Default", "OS_PROJECT_DOMAIN_NAME=Default", "OS_REGION_NAME=RegionOne")
 	hoardCLI := func(t *testing.T, stdin string, extraEnv []string, args ...string) (string, string, error) {
@@ -40,13 +43,14 @@ func TestCLIConnect(t *testing.T) {
 		create                    []string
 		connect                   []string
 		pwEnv, query, want        string
+		tlsURI                    string // in the --print URI: TLS verified against the instance's CA
 	}{
 		{"mysql", "mariadbd", "mariadb", []string{"--databases", "shop", "--users", "app:" + pw},
-			[]string{"--user", "app", "--database", "shop"}, "MYSQL_PWD", "SELECT 40+2 AS answer;", "42"},
+			[]string{"--user", "app", "--database", "shop"}, "MYSQL_PWD", "SELECT 40+2 AS answer;", "42", "ssl-mode=VERIFY_IDENTITY"},
 		{"postgresql", "postgres", "psql", []string{"--databases", "shop", "--users", "app:" + pw},
-			[]string{"--user", "app", "--database", "shop"}, "PGPASSWORD", "SELECT 40+2 AS answer;", "42"},
+			[]string{"--user", "app", "--database", "shop"}, "PGPASSWORD", "SELECT 40+2 AS answer;", "42", "sslmode=verify-full"},
 		{"redis", "redis-server", "redis-cli", []string{"--users", "app:" + pw},
-			[]string{"--user", "app"}, "REDISCLI_AUTH", "SET k 42\nGET k\n", "42"},
+			[]string{"--user", "app"}, "REDISCLI_AUTH", "SET k 42\nGET k\n", "42", "rediss://"},
 	} {
 		t.Run(tc.datastore, func(t *testing.T) {
 			if _, err := exec.LookPath(tc.client); err != nil {
@@ -69,7 +73,7 @@ func TestCLIConnect(t *testing.T) {
 			}
 
 			out, _, err = hoardCLI(t, "", nil, append([]string{"instance", "connect", name, "--print"}, tc.connect...)...)
-			if err != nil || !strings.Contains(out, "app@") || strings.Contains(out, pw) {
+			if err != nil || !strings.Contains(out, "app@") || !strings.Contains(out, tc.tlsURI) || strings.Contains(out, pw) {
 				t.Errorf("connect --print = %q, %v", out, err)
 			}
 
