@@ -17,7 +17,11 @@
 //   - [Backups] (backups.go, schedules.go): backups, restores, schedules;
 //   - [Configurations] (configurations.go, memory.go): configuration groups;
 //   - [Quotas] (quotas.go): projects' quotas and limits (the store checks
-//     them in the transaction of each write that adds to a project's usage).
+//     them in the transaction of each write that adds to a project's usage);
+//   - replication is part of [Instances] (replicas.go, switchover.go);
+//   - [HA] (ha.go, ha_reconcile.go, ha_members.go): HA groups, their
+//     reconciler and failover;
+//   - [Logs] (logs.go, logs_objects.go): engine logs and their publication.
 //
 // What they share lives on deps: the clock, an instance's engine, driver
 // spec and admin connection (deps.go), catalogue lookups (catalog.go), the
@@ -28,6 +32,11 @@
 //
 // Where things go: a new instance action is an Instances method (request
 // in instances.go or resize.go, steps in tasks.go, its task kind in
-// Instances.definitions, and a line in testdata/task_steps.golden); a new
-// engine needs nothing here (its knowledge stays in internal/datastore).
+// Instances.definitions, and a line in testdata/task_steps.golden); when
+// members of an HA group must refuse it, a Service method of the same name
+// in ha_members.go shadows it. Outside this package it needs a method on
+// api.Backend (api/backend.go), its decoder and route in internal/api (and
+// a line in api's routeAccess test), and a method on the Backend fakes of
+// the api, cli and dashboard tests. A new engine needs nothing here (its
+// knowledge stays in internal/datastore).
 package service

@@ -105,11 +105,10 @@ type Config struct {
 //     (configurations.go, memory.go);
 //   - [HA]: HA instance groups over read replicas (ha.go,
 //     ha_reconcile.go);
-//   - [Logs]: the guest logs of instances (logs.go).
+//   - [Logs]: the guest logs of instances (logs.go);
+//   - [Quotas]: projects' quotas and limits (quotas.go).
 //
-// A new instance action goes into Instances (its request in instances.go or
-// resize.go, its task steps in tasks.go, registered in
-// Instances.definitions).
+// Where a new instance action goes: see the package documentation.
 type Service struct {
 	*deps
 	*Catalog

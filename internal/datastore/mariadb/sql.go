@@ -248,7 +248,7 @@ func insecureAccounts(ctx context.Context, s *session) ([][2]string, error) {
 	return out, nil
 }
 
-// CreateDatabases implements datastore.Engine. Every name is checked with
+// CreateDatabases implements datastore.DatabaseAdmin. Every name is checked with
 // ValidateDatabaseName and every character set and collation against the
 // server's information_schema before anything is created; an invalid one
 // gives a fault.Invalid error with Trove's message. Without a character

@@ -218,7 +218,7 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// CreateDatabases implements datastore.Engine. Every database is validated
+// CreateDatabases implements datastore.DatabaseAdmin. Every database is validated
 // first. A missing one is created (from template0 when an encoding or
 // collation is given, as PostgreSQL requires; LC_COLLATE and LC_CTYPE both
 // take the collation), owned by the admin, and CONNECT and TEMPORARY are
