@@ -449,12 +449,8 @@ func removeUsers(t *testing.T, root string) {
 		return
 	}
 	entries, _ := os.ReadDir(root)
-	ids := []string{templateUserID} // the template pool's (template.go)
 	for _, e := range entries {
-		ids = append(ids, e.Name())
-	}
-	for _, id := range ids {
-		name := userNameFor(real, id)
+		name := userNameFor(real, e.Name())
 		if _, err := user.Lookup(name); err == nil {
 			if err := userTool(context.Background(), "userdel", name); err != nil {
 				t.Logf("cleanup: %v", err)

@@ -43,8 +43,9 @@ import (
 //   - Root/.templates is hoard's (mode 0711); a ready directory and
 //     everything in it belongs to hoard (root), mode 0700 at its top: no
 //     instance user can read or change one. The init runs as a user of its
-//     own (the instance user of the pseudo instance ".template", which no
-//     instance id can be) in a directory only it may enter, named
+//     own (builder: the host's "hoard" user where instances have users of
+//     their own, which runs no instance's engine) in a directory only it
+//     may enter, named
 //     ".tmp-..."; once the init succeeded, its files are handed to hoard,
 //     the manifest is written and the directory renamed into place. A name
 //     without a dot is therefore always complete.
@@ -70,9 +71,6 @@ const (
 	templatesName    = ".templates"
 	templateManifest = "manifest.json"
 	templateData     = "data"
-	// templateUserID is the pseudo instance whose user runs the inits of
-	// the pool; validID refuses it, so no instance has it.
-	templateUserID = ".template"
 	// templateCheckEvery is how often the filler looks at the pool and
 	// the engines' versions without being asked (after each use it is).
 	templateCheckEvery = 30 * time.Second
@@ -111,7 +109,7 @@ type templatePool struct {
 
 	mu       sync.Mutex
 	versions map[string]templateVersion // by engine name, as the filler last read them
-	building map[string]bool            // engine names being built now, for tests
+	acct     *account                   // builder's, once resolved
 }
 
 type templateVersion struct{ id, label string }
@@ -121,7 +119,6 @@ func newTemplatePool(d *Driver, n int) (*templatePool, error) {
 		d: d, n: n, dir: filepath.Join(d.root, templatesName),
 		kick:     make(chan struct{}, 1),
 		versions: make(map[string]templateVersion),
-		building: make(map[string]bool),
 	}
 	if err := os.Mkdir(p.dir, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("while creating the template pool %s: %w", p.dir, err)
@@ -311,16 +308,8 @@ func templateSpec(tmp string, port int) datastore.Spec {
 func (p *templatePool) build(name string, i int, v templateVersion) (err error) {
 	d := p.d
 	eng := d.cfg.Engines[name]
-	p.mu.Lock()
-	p.building[name] = true
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.building, name)
-		p.mu.Unlock()
-	}()
 	start := time.Now()
-	a, err := d.account(d.ctx, templateUserID, true)
+	a, err := p.builder()
 	if err != nil {
 		return err
 	}
@@ -404,6 +393,27 @@ func (p *templatePool) build(name string, i int, v templateVersion) (err error) 
 	d.log.Info("pre-initialised a data directory", "engine", name, "version", v.label, "n", i,
 		"files", files2, "bytes", size, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// builder is the account the pool's inits run as: where instances have
+// users of their own, the host's DefaultUser (created if missing, as
+// engines ran before instance users; no instance's engine runs as it, and
+// one user serves every Root on the host, so none is left behind per
+// Root); else the one user every engine runs as.
+func (p *templatePool) builder() (account, error) {
+	if !p.d.perInstance {
+		return p.d.acct, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.acct == nil {
+		a, err := resolveUser(DefaultUser, p.d.log)
+		if err != nil {
+			return account{}, err
+		}
+		p.acct = &a
+	}
+	return *p.acct, nil
 }
 
 // readManifest reads the manifest of pool directory path.
