@@ -72,6 +72,7 @@ type serveConfig struct {
 	K8sReadiness       string
 	K8sKeepVolumes     bool
 	Workers            int
+	TemplatePool       int
 	ShutdownGrace      time.Duration
 	TokenTTL           time.Duration
 	FailoverAfter      time.Duration
@@ -140,6 +141,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.K8sImages, "k8s-images", "", "kubernetes driver: engine images, e.g. mariadb=registry/mariadb:10.11,postgresql=...,redis=... (default: Docker Hub official images)")
 	str(&c.K8sReadiness, "k8s-readiness", "", `kubernetes driver: readiness probe commands for images without the engines' own tools: engine=command pairs separated by ';', a command split on spaces (no shell) or a JSON array, e.g. 'mariadb=healthcheck.sh --connect;redis=["sh","-c","redis-cli ping | grep -qx PONG"]'`)
 	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
+	num(&c.TemplatePool, "template-pool", 2, "local driver: data directories initialised ahead of time per engine, each used by one create instead of its init and refilled in the background; 0 disables")
 	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
 	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
@@ -210,6 +212,9 @@ func (c *serveConfig) validate() error {
 	errs = append(errs, c.validateDriver()...)   // k8s.go
 	errs = append(errs, c.validateKeystone()...) // keystone.go
 	errs = append(errs, c.validateTLS()...)      // tls.go
+	if c.TemplatePool < 0 {
+		errs = append(errs, fmt.Errorf("--template-pool %d: want 0 or more", c.TemplatePool))
+	}
 	if c.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))
 	}

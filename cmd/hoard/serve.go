@@ -283,6 +283,7 @@ func serve(ctx context.Context, args []string) error {
 		datastores = append(datastores, e.Datastores()...)
 	}
 	tasks, _ := st.(store.TaskCounter)
+	var templates func() []metrics.TemplateCount // the local driver's pool, once it exists
 	// Scrapes begin once the listener serves, when svc and drv are set.
 	mets := metrics.New(metrics.Config{
 		Instances:  st,
@@ -290,7 +291,13 @@ func serve(ctx context.Context, args []string) error {
 		Datastores: datastores,
 		UsedBytes:  func(ctx context.Context, id string) (int64, error) { return drv.UsedBytes(ctx, id) },
 		ReplicaLag: func(ctx context.Context, in *model.Instance) (float64, bool) { return svc.ReplicaLag(ctx, in) },
-		Now:        now,
+		Templates: func() []metrics.TemplateCount {
+			if templates == nil {
+				return nil
+			}
+			return templates()
+		},
+		Now: now,
 	})
 	runner := task.New(st, task.Config{
 		Now:           now,
@@ -323,18 +330,28 @@ func serve(ctx context.Context, args []string) error {
 		// The catalogue is what the images run, not what is installed here.
 		versions = imageVersions(kd.Image)
 	default:
-		drv, err = local.New(local.Config{
-			Root:        filepath.Join(dataDir, "instances"),
-			User:        c.InstanceUser,
-			Volumes:     c.Volumes,
-			Engines:     engines,
-			Observer:    observe,
-			Credentials: creds,
-			TLS:         instanceCA,
-			Logger:      log.With("component", "driver"),
+		var ld *local.Driver
+		ld, err = local.New(local.Config{
+			TemplatePool: c.TemplatePool,
+			Root:         filepath.Join(dataDir, "instances"),
+			User:         c.InstanceUser,
+			Volumes:      c.Volumes,
+			Engines:      engines,
+			Observer:     observe,
+			Credentials:  creds,
+			TLS:          instanceCA,
+			Logger:       log.With("component", "driver"),
 		})
 		if err != nil {
 			return fmt.Errorf("local driver: %w", err)
+		}
+		drv = ld
+		templates = func() []metrics.TemplateCount {
+			var out []metrics.TemplateCount
+			for _, t := range ld.Templates() {
+				out = append(out, metrics.TemplateCount{Engine: t.Engine, Version: t.Version, Ready: t.Ready})
+			}
+			return out
 		}
 	}
 	backups, err := backupConfig(c, dataDir) // backups.go

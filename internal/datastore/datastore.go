@@ -191,3 +191,27 @@ type Validator interface {
 type Preparer interface {
 	Prepare(spec Spec) error
 }
+
+// Templater is an optional Process capability: the engine's init
+// (InitArgs) writes nothing of one instance into the data directory — no
+// password, no name, no address — so that the driver may initialise data
+// directories ahead of time and give each to one new instance instead of
+// running the init for it (a pool of pre-initialised data directories).
+// Each such directory is used once: what an init makes unique (PostgreSQL's
+// system identifier, InnoDB's files) stays unique to one instance. The
+// instance's first start and Bootstrap then run as after a fresh init and
+// set every password.
+type Templater interface {
+	// TemplateVersion identifies the programs that init and run the
+	// server, and anything else of the host the init's output depends on
+	// (e.g. the whole output of their --version): a directory initialised
+	// under another identity is stale and is not used. It is asked before
+	// every use of a directory, so it must be cheap when nothing changed
+	// (engineproc.VersionCache).
+	TemplateVersion(ctx context.Context) (string, error)
+	// Templatable reports whether a directory initialised ahead of time
+	// (InitArgs of a Spec with no Config, ReplicaOf, TLS or admin account,
+	// in directories of the driver's) holds exactly what InitArgs(spec)
+	// would write: false when spec asks for something the init reads.
+	Templatable(spec Spec) bool
+}

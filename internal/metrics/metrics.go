@@ -35,6 +35,9 @@ type Config struct {
 	// ReplicaLag reads a replica's lag behind its source in seconds, false
 	// when it cannot tell (hoard_replica_lag_seconds).
 	ReplicaLag func(ctx context.Context, inst *model.Instance) (float64, bool)
+	// Templates counts the ready pre-initialised data directories of each
+	// engine version (hoard_template_ready); nil leaves it out.
+	Templates func() []TemplateCount
 	// ScrapeTimeout bounds the store reads and measurements of one scrape
 	// (default 5 s).
 	ScrapeTimeout time.Duration
@@ -114,6 +117,12 @@ func New(cfg Config) *Metrics {
 	if cfg.Instances != nil {
 		m.reg.MustRegister(newInstanceCollector(cfg))
 	}
+	if cfg.Templates != nil {
+		m.reg.MustRegister(&templateCollector{cfg: cfg, desc: prometheus.NewDesc(
+			prometheus.BuildFQName(Namespace, "template", "ready"),
+			"Data directories initialised ahead of time and ready for a create, by engine and version.",
+			[]string{"engine", "version"}, nil)})
+	}
 	if cfg.Tasks != nil {
 		m.reg.MustRegister(&queueCollector{cfg: cfg, desc: prometheus.NewDesc(
 			prometheus.BuildFQName(Namespace, "task", "queue_depth"),
@@ -186,4 +195,25 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(pending), string(model.TaskPending))
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(running), string(model.TaskRunning))
+}
+
+// TemplateCount is the number of ready pre-initialised data directories
+// of one engine version.
+type TemplateCount struct {
+	Engine, Version string
+	Ready           int
+}
+
+// templateCollector reads the template pool at scrape time.
+type templateCollector struct {
+	cfg  Config
+	desc *prometheus.Desc
+}
+
+func (c *templateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *templateCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range c.cfg.Templates() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(t.Ready), t.Engine, t.Version)
+	}
 }

@@ -106,3 +106,20 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateReady: hoard_template_ready has a series per engine version
+// the pool reports, zero included.
+func TestTemplateReady(t *testing.T) {
+	m := New(Config{Templates: func() []TemplateCount {
+		return []TemplateCount{{Engine: "e1", Version: "1.2", Ready: 2}, {Engine: "e2", Version: "15.1", Ready: 0}}
+	}})
+	body := scrape(t, m)
+	for _, want := range []string{
+		`hoard_template_ready{engine="e1",version="1.2"} 2`,
+		`hoard_template_ready{engine="e2",version="15.1"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}

@@ -42,7 +42,9 @@ func benchEngineCreateRestart(b *testing.B, ds string, eng datastore.Engine) {
 	if _, err := eng.Discover(ctx); err != nil {
 		enginetest.Unavailable(b, "%s: %v", ds, err)
 	}
-	h := startHoardB(b)
+	// The init path, as before the template pool (BenchmarkTemplateCreate
+	// measures creates from the pool).
+	h := startHoardB(b, "HOARD_TEMPLATE_POOL=0")
 	sc := h.client(ctx)
 	opts := createOpts("bench")
 	for _, ec := range engineCases {

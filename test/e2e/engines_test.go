@@ -228,7 +228,7 @@ var engineCases = []engineCase{
 // delete leaves nothing behind.
 func TestEngines(t *testing.T) {
 	ctx := context.Background()
-	h := startHoard(t)
+	h := startHoard(t, "HOARD_TEMPLATE_POOL=1")
 	killInstanceProcs(t, h)
 	sc := h.client(ctx)
 
@@ -260,6 +260,10 @@ func TestEngines(t *testing.T) {
 				t.Errorf("datastore %s versions = %v, want %s (installed %s)", ec.datastore, versions[ec.datastore], want, full)
 			}
 
+			if ec.datastore == "postgresql" {
+				// Its data comes from a pre-initialised directory.
+				waitTemplateReady(t, h, ec.datastore)
+			}
 			inst, err := instances.Create(ctx, sc, ec.opts).Extract()
 			if err != nil {
 				t.Fatal(err)
@@ -270,6 +274,9 @@ func TestEngines(t *testing.T) {
 			inst = waitStatus(ctx, t, sc, inst.ID, "ACTIVE", activeTimeout)
 			if len(inst.IP) != 1 {
 				t.Fatalf("active instance = %+v, want an address", inst)
+			}
+			if ec.datastore == "postgresql" && !createdFromTemplate(h, inst.ID) {
+				t.Errorf("instance %s was not created from the template pool", inst.ID)
 			}
 			addr := inst.IP[0]
 			before := ec.use(t, h, inst.ID, addr)

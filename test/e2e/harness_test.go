@@ -138,7 +138,11 @@ func (h *hoard) start(env ...string) {
 		"--log-level", "debug",
 		"--shutdown-grace", "5s",
 	)
-	cmd.Env = append(os.Environ(), env...)
+	// No template pool unless a test asks for one (HOARD_TEMPLATE_POOL=N
+	// in env, which comes later and wins): its background inits would
+	// load the machine under every other test. TestEngines and
+	// TestInstanceLifecycle create from the pool.
+	cmd.Env = append(append(os.Environ(), "HOARD_TEMPLATE_POOL=0"), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	go func() {
@@ -396,4 +400,36 @@ func (h *hoard) crashAt(ctx context.Context, t *testing.T, spec string, sc **gop
 	}
 	h.start()
 	return h.client(ctx)
+}
+
+// waitTemplateReady waits until hoard's template pool holds a ready
+// data directory of engine (its /metrics gauge hoard_template_ready).
+func waitTemplateReady(t *testing.T, h *hoard, engine string) {
+	t.Helper()
+	prefix := `hoard_template_ready{engine="` + engine + `",`
+	waitFor(t, 3*time.Minute, "a pre-initialised "+engine+" data directory", func() bool {
+		resp, err := http.Get("http://" + h.listen + "/metrics")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, prefix) && !strings.HasSuffix(line, " 0") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// createdFromTemplate reports whether hoard's log says instance id's data
+// came from the template pool.
+func createdFromTemplate(h *hoard, id string) bool {
+	for _, line := range strings.Split(h.logs(), "\n") {
+		if strings.Contains(line, "initialised data from a pre-initialised directory") && strings.Contains(line, id) {
+			return true
+		}
+	}
+	return false
 }

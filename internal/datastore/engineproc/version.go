@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 // VersionOutput runs `bin --version` and returns what it printed on
@@ -39,4 +41,52 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// VersionCache remembers VersionOutput by program file: asked again about
+// a file of the same device, inode, size, modification and change time
+// (an upgrade replaces the file), it answers without running the program.
+// The zero value is ready; it is safe for concurrent use.
+type VersionCache struct {
+	mu sync.Mutex
+	m  map[string]cachedVersion
+}
+
+type cachedVersion struct {
+	id  [6]int64
+	out string
+}
+
+// Output is VersionOutput of bin, from the cache when bin is unchanged.
+func (c *VersionCache) Output(ctx context.Context, bin string) (string, error) {
+	id, err := fileID(bin)
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", bin, err)
+	}
+	c.mu.Lock()
+	v, ok := c.m[bin]
+	c.mu.Unlock()
+	if ok && v.id == id {
+		return v.out, nil
+	}
+	out, err := VersionOutput(ctx, bin)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]cachedVersion)
+	}
+	c.m[bin] = cachedVersion{id: id, out: out}
+	c.mu.Unlock()
+	return out, nil
+}
+
+// fileID identifies the file at path (symbolic links followed).
+func fileID(path string) ([6]int64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return [6]int64{}, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return [6]int64{int64(st.Dev), int64(st.Ino), st.Size, st.Mtim.Nano(), st.Ctim.Nano(), int64(st.Mode)}, nil
 }

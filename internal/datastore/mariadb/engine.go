@@ -44,6 +44,8 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
+	versions engineproc.VersionCache // TemplateVersion (template.go)
+
 	paramsMu sync.Mutex
 	params   []datastore.Parameter // the catalogue, once discovered (config.go)
 }

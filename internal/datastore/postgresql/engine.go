@@ -39,6 +39,8 @@ type Config struct {
 type Engine struct {
 	cfg Config
 	log *slog.Logger
+
+	versions engineproc.VersionCache // TemplateVersion (template.go)
 }
 
 var (

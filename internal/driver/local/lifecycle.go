@@ -77,8 +77,10 @@ func (d *Driver) provision(ctx context.Context, op string, s driver.Spec, eng da
 		if err != nil {
 			return err
 		}
-		if err := d.runInit(ctx, ds, args, a); err != nil {
-			return err
+		if !d.usePool(s) || !d.pool.claim(ctx, s.Engine, ds, a) {
+			if err := d.runInit(ctx, ds, args, a); err != nil {
+				return err
+			}
 		}
 	}
 	if err := d.writePrivateFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {

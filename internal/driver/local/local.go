@@ -92,6 +92,11 @@ type Config struct {
 	TLSLifetime   time.Duration
 	TLSCheckEvery time.Duration
 
+	// TemplatePool is how many pre-initialised data directories the
+	// driver keeps for each engine that allows them (template.go); 0 keeps
+	// none: every create runs the engine's init.
+	TemplatePool int
+
 	// tune, if set (tests), adjusts the Driver's tunables before its
 	// goroutines start.
 	tune func(*Driver)
@@ -126,6 +131,8 @@ type Driver struct {
 	tlsEvery    time.Duration // certificate renewal check
 
 	members *os.File // shared flock on Root/.locks/members, for the Driver's life
+
+	pool *templatePool // nil without Config.TemplatePool
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -281,6 +288,15 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.tune != nil {
 		cfg.tune(d)
+	}
+	if cfg.TemplatePool > 0 {
+		if d.pool, err = newTemplatePool(d, cfg.TemplatePool); err != nil {
+			cancel()
+			members.Close()
+			return nil, err
+		}
+		d.wg.Add(1)
+		go d.pool.run()
 	}
 	d.wg.Add(1)
 	go d.adoptLoop()

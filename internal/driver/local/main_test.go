@@ -173,8 +173,10 @@ type fakeEngine struct {
 	serve string // "serve", "stubborn" or "deaf"
 	init  string // "init", "init-fail" or "" (no init)
 
-	mu    sync.Mutex
-	conns []datastore.Conn // pings seen
+	mu       sync.Mutex
+	conns    []datastore.Conn // pings seen
+	tmplVer  string           // TemplateVersion ("fake 1" if empty)
+	tmplNone bool             // Templatable says no
 }
 
 func (*fakeEngine) Name() string                                          { return "fake" }
@@ -223,6 +225,23 @@ func (p fakeProcess) InitArgs(s datastore.Spec) []string {
 
 func (p fakeProcess) ServerArgs(s datastore.Spec) []string {
 	return []string{fakeBin, p.e.serve, filepath.Join(s.ConfDir, "fake.conf"), s.RunDir}
+}
+
+// TemplateVersion implements datastore.Templater (used only by drivers
+// with a template pool).
+func (p fakeProcess) TemplateVersion(context.Context) (string, error) {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	if p.e.tmplVer == "" {
+		return "fake 1", nil
+	}
+	return p.e.tmplVer, nil
+}
+
+func (p fakeProcess) Templatable(datastore.Spec) bool {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	return !p.e.tmplNone
 }
 
 func (fakeProcess) StopSignal() syscall.Signal     { return syscall.SIGTERM }
