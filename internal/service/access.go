@@ -126,8 +126,7 @@ func (s *deps) checkAccess(op string, cidrs []string) error {
 // one in force.
 func (s *Instances) SetInstanceAccess(ctx context.Context, tenantID, id string, cidrs []string) error {
 	const op = "instance.access"
-	inst, err := s.st.GetInstance(ctx, tenantID, id)
-	if err != nil {
+	if _, err := s.st.GetInstance(ctx, tenantID, id); err != nil { // 404 before anything
 		return mapStoreErr(op, id, err)
 	}
 	if len(cidrs) > model.MaxAllowedCIDRs {
