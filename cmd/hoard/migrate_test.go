@@ -158,7 +158,11 @@ func fillSQLite(t *testing.T, s *sqlite.Store) {
 	must(s.CreateInstance(ctx, inst(0, model.StatusBuild), task("create-0", model.TaskCreate, 0), nil))
 	claim("create-0", time.Minute)
 	must(s.FinishTask(ctx, "create-0", "old-hoard", model.TaskDone, ""))
-	_, err = s.UpdateInstance(ctx, "inst-0", func(i *model.Instance) error { i.Status = model.StatusActive; return nil })
+	_, err = s.UpdateInstance(ctx, "inst-0", func(i *model.Instance) error {
+		i.Status = model.StatusActive
+		i.AllowedCIDRs = []string{"127.0.0.2/32", "2001:db8::/32"} // access limited: copied too
+		return nil
+	})
 	must(err)
 	// inst-1: its create task was running in the stopped hoard, whose lease
 	// has long ended (it crashed).

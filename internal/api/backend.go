@@ -30,6 +30,9 @@ type Backend interface {
 	// which is cheaper: the summary list uses it.
 	ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, bool, error)
 	RenameInstance(ctx context.Context, tenantID, id, name string) error
+	// SetInstanceAccess replaces the networks allowed to connect to the
+	// instance (none: every network) and applies them to it at once.
+	SetInstanceAccess(ctx context.Context, tenantID, id string, cidrs []string) error
 	// InstanceCA returns the PEM certificate of the CA that the tenant's
 	// instance id's TLS certificate chains to (NotImplemented when
 	// instances serve no TLS).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/safetext"
 	"github.com/hoard-db/hoard/internal/service"
 )
@@ -276,10 +277,10 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 	if raw, ok := inst["restorePoint"]; ok && !isNull(raw) {
 		req.RestoreBackupID = decodeRestorePoint(&p, raw) // decode_backups.go
 	}
-	// nics, access and modules are refused below unless empty: nothing a
-	// client asks for there is silently dropped (an instance believed
-	// closed to a network would be open to it; one believed on a network
-	// would not be).
+	// nics and modules are refused below unless empty, and access unless
+	// hoard can do what it asks: nothing a client asks for there is
+	// silently dropped (an instance believed closed to a network would be
+	// open to it; one believed on a network would not be).
 	if raw, ok := inst["configuration"]; ok {
 		req.Configuration = configurationRef(&p, raw)
 	}
@@ -288,9 +289,11 @@ func decodeCreate(body []byte) (service.CreateInstanceRequest, error) {
 		return service.CreateInstanceRequest{}, err
 	}
 	if raw, ok := inst["access"]; ok && !isNull(raw) {
-		if err := refuseAccess(op, raw); err != nil {
+		cidrs, err := decodeAccess(op, raw)
+		if err != nil {
 			return service.CreateInstanceRequest{}, err
 		}
+		req.Access, req.AllowedCIDRs = true, cidrs
 	}
 	if raw, ok := inst["modules"]; ok && !isNull(raw) {
 		if err := refuseModules(op, raw); err != nil {
@@ -331,27 +334,62 @@ func refuseNICs(op string, raw json.RawMessage) error {
 	return nil
 }
 
-// refuseAccess refuses what an instance's 'access' asks that hoard does
-// not do: allowed_cidrs (network restrictions) and is_public true (a public
-// address). {"is_public": false}, which the OpenStack CLI always sends, and
-// empty lists are what every instance already is.
-func refuseAccess(op string, raw json.RawMessage) error {
-	var a struct {
-		IsPublic     *bool    `json:"is_public"`
-		AllowedCIDRs []string `json:"allowed_cidrs"`
+// decodeAccess decodes an instance's 'access' (create and update):
+// {"is_public": bool, "allowed_cidrs": [...]}. Each entry is an IPv4 or
+// IPv6 network in CIDR notation or a bare address (a /32 or /128); it
+// returns them canonical (host bits cleared), without repeats, in the
+// order given: none (nil) means every network. A malformed entry is 400
+// naming it. is_public true (a public address) is refused with 501:
+// instances have a private address only. {"is_public": false}, which the
+// OpenStack CLI always sends, asks for what every instance is.
+func decodeAccess(op string, raw json.RawMessage) ([]string, error) {
+	const path = "instance 'access'"
+	const shape = path + " must be an object with 'is_public' (a boolean) and 'allowed_cidrs' (a list of strings)"
+	var p problems
+	m, ok := objectField(&p, path, raw)
+	if !ok {
+		return nil, fault.New(fault.Invalid, op, "Validation error: "+shape)
 	}
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return fault.New(fault.Invalid, op, "instance 'access' must be an object with 'is_public' (a boolean) and 'allowed_cidrs' (a list of strings)")
+	public := false
+	if raw, ok := m["is_public"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &public); err != nil {
+			p.add("%s 'is_public' must be a boolean", path)
+		}
 	}
-	if len(a.AllowedCIDRs) > 0 {
-		return fault.New(fault.NotImplemented, op,
-			"Network access restrictions are not implemented (instance 'access' 'allowed_cidrs' given): the instance would stay reachable from every network.")
+	var cidrs []string
+	if raw, ok := m["allowed_cidrs"]; ok && !isNull(raw) {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			p.add("%s 'allowed_cidrs' must be a list of strings", path)
+		} else if len(items) > model.MaxAllowedCIDRs {
+			p.add("%s 'allowed_cidrs' may list at most %d networks (got %d)", path, model.MaxAllowedCIDRs, len(items))
+		} else {
+			for i, item := range items {
+				at := fmt.Sprintf("%s 'allowed_cidrs'[%d]", path, i)
+				s, ok := stringField(&p, at, item)
+				if !ok {
+					continue
+				}
+				pfx, err := model.ParseAllowedCIDR(strings.TrimSpace(s))
+				if err != nil {
+					p.add("%s '%s' is not an IPv4 or IPv6 network in CIDR notation (such as 10.0.0.0/8) or an address",
+						at, truncate(safetext.Escape(s), 64))
+					continue
+				}
+				if c := pfx.String(); !slices.Contains(cidrs, c) {
+					cidrs = append(cidrs, c)
+				}
+			}
+		}
 	}
-	if a.IsPublic != nil && *a.IsPublic {
-		return fault.New(fault.NotImplemented, op,
+	if err := p.err(op); err != nil {
+		return nil, err
+	}
+	if public {
+		return nil, fault.New(fault.NotImplemented, op,
 			"Public instances are not implemented (instance 'access' 'is_public' true given): instances have a private address only.")
 	}
-	return nil
+	return cidrs, nil
 }
 
 // refuseModules refuses a non-empty 'modules' list: hoard has no modules,
@@ -559,11 +597,15 @@ type instanceUpdate struct {
 	// DetachReplica makes a replica standalone: "replica_of" (or Trove's
 	// older "slave_of") null, Trove's detach-replica.
 	DetachReplica bool
+	// Access is true when "access" was given: AllowedCIDRs (none meaning
+	// every network) then replace the instance's networks.
+	Access       bool
+	AllowedCIDRs []string
 }
 
 // notImplementedUpdateKeys are update attributes of features hoard does not
 // offer yet.
-var notImplementedUpdateKeys = []string{"datastore_version", "access"}
+var notImplementedUpdateKeys = []string{"datastore_version"}
 
 // decodeUpdate decodes a PUT or PATCH instance body. {"instance": {}} is a
 // valid no-op (gophercloud's DetachConfigurationGroup).
@@ -606,6 +648,8 @@ func decodeUpdate(body []byte) (instanceUpdate, error) {
 			if err := json.Unmarshal(raw, &b); err != nil {
 				p.add("instance 'rm_master_replica_config' must be a boolean")
 			}
+		case k == "access":
+			// Decoded below, once the other keys are known good.
 		case slices.Contains(notImplementedUpdateKeys, k):
 			notImpl = append(notImpl, k)
 		default:
@@ -615,6 +659,21 @@ func decodeUpdate(body []byte) (instanceUpdate, error) {
 	slices.Sort(p)
 	if err := p.err(op); err != nil {
 		return instanceUpdate{}, err
+	}
+	if raw, ok := inst["access"]; ok {
+		// Trove's rule (reference §8.5): besides 'name', one attribute.
+		// hoard keeps it for 'access', which applies to the running
+		// instance, so that a refused change never leaves another applied.
+		for k := range inst {
+			if k != "name" && k != "access" {
+				return instanceUpdate{}, fault.New(fault.Invalid, op, "Only one attribute (except 'name') is allowed to update.")
+			}
+		}
+		cidrs, err := decodeAccess(op, raw) // null too is refused: say [] for every network
+		if err != nil {
+			return instanceUpdate{}, err
+		}
+		u.Access, u.AllowedCIDRs = true, cidrs
 	}
 	if len(notImpl) > 0 {
 		slices.Sort(notImpl)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
+	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/service"
 )
 
@@ -31,8 +33,28 @@ func TestDecodeCreate(t *testing.T) {
 			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "2", VolumeSize: 1}},
 		{name: "extras ignored", in: `{"x":1,"instance":{"name":"db","flavorRef":1,"volume":{"size":1,"type":"ssd"},"access":{"is_public":false,"allowed_cidrs":[]},` +
 			`"nics":[],"availability_zone":"a","locality":"affinity","modules":[],"region_name":"r","unknown":[1],"configuration":""}}`,
-			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1}},
-		{name: "allowed cidrs refused", in: base(`,"access":{"allowed_cidrs":["10.0.0.0/8"]}`), kind: fault.NotImplemented, msg: "Network access restrictions are not implemented"},
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, Access: true}},
+		{name: "allowed cidrs", in: base(`,"access":{"is_public":false,"allowed_cidrs":["10.1.2.3/8"," 127.0.0.2","2001:DB8::1/32","::ffff:10.0.0.1/128","fe80::1","10.0.0.0/8"]}`),
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, Access: true,
+				AllowedCIDRs: []string{"10.0.0.0/8", "127.0.0.2/32", "2001:db8::/32", "10.0.0.1/32", "fe80::1/128"}}},
+		{name: "allowed cidrs everywhere", in: base(`,"access":{"allowed_cidrs":["0.0.0.0/0","::/0"]}`),
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, Access: true, AllowedCIDRs: []string{"0.0.0.0/0", "::/0"}}},
+		{name: "allowed cidrs null", in: base(`,"access":{"allowed_cidrs":null}`),
+			want: service.CreateInstanceRequest{Name: "db", FlavorRef: "1", VolumeSize: 1, Access: true}},
+		{name: "cidr bad prefix", in: base(`,"access":{"allowed_cidrs":["10.0.0.0/8","10.0.0.0/33"]}`), kind: fault.Invalid,
+			msg: "instance 'access' 'allowed_cidrs'[1] '10.0.0.0/33' is not an IPv4 or IPv6 network"},
+		{name: "cidr host name", in: base(`,"access":{"allowed_cidrs":["db.example.com"]}`), kind: fault.Invalid, msg: "[0] 'db.example.com' is not"},
+		{name: "cidr empty", in: base(`,"access":{"allowed_cidrs":[""]}`), kind: fault.Invalid, msg: "[0] '' is not"},
+		{name: "cidr zone", in: base(`,"access":{"allowed_cidrs":["fe80::1%eth0"]}`), kind: fault.Invalid, msg: "'fe80::1%eth0' is not"},
+		{name: "cidr escaped", in: base(`,"access":{"allowed_cidrs":["\u001b[2J"]}`), kind: fault.Invalid, msg: `'\x1b[2J' is not`},
+		{name: "cidr number", in: base(`,"access":{"allowed_cidrs":[10]}`), kind: fault.Invalid, msg: "'allowed_cidrs'[0] must be a string"},
+		{name: "cidrs not list", in: base(`,"access":{"allowed_cidrs":"10.0.0.0/8"}`), kind: fault.Invalid, msg: "'allowed_cidrs' must be a list of strings"},
+		{name: "too many cidrs", in: base(`,"access":{"allowed_cidrs":[` + strings.Repeat(`"10.0.0.1",`, 32) + `"10.0.0.2"]}`), kind: fault.Invalid,
+			msg: "may list at most 32 networks (got 33)"},
+		{name: "public not bool", in: base(`,"access":{"is_public":"no"}`), kind: fault.Invalid, msg: "'is_public' must be a boolean"},
+		{name: "public with cidrs refused", in: base(`,"access":{"is_public":true,"allowed_cidrs":["10.0.0.0/8"]}`), kind: fault.NotImplemented, msg: "Public instances are not implemented"},
+		{name: "replica with access", in: `{"instance":{"name":"r","replica_of":"a-1","access":{"allowed_cidrs":["127.0.0.2"]}}}`,
+			want: service.CreateInstanceRequest{Name: "r", ReplicaOf: "a-1", Access: true, AllowedCIDRs: []string{"127.0.0.2/32"}}},
 		{name: "public refused", in: base(`,"access":{"is_public":true}`), kind: fault.NotImplemented, msg: "Public instances are not implemented"},
 		{name: "access not object", in: base(`,"access":"open"`), kind: fault.Invalid, msg: "instance 'access' must be an object"},
 		{name: "unknown module", in: base(`,"modules":[{"id":"m-1"}]`), kind: fault.Invalid, msg: "Module with ID m-1 could not be found: hoard has no modules."},
@@ -174,11 +196,23 @@ func TestDecodeUpdate(t *testing.T) {
 		{`{"instance":{"replica_of":null,"rm_master_replica_config":"yes"}}`, instanceUpdate{}, fault.Invalid},
 		{`{"instance":{"name":"n","replica_of":null}}`, instanceUpdate{Name: "n", Rename: true, DetachReplica: true}, fault.Internal},
 		{`{"instance":{"datastore_version":"x"}}`, instanceUpdate{}, fault.NotImplemented},
+		{`{"instance":{"access":{"is_public":false,"allowed_cidrs":["127.0.0.3","10.0.0.0/8"]}}}`,
+			instanceUpdate{Access: true, AllowedCIDRs: []string{"127.0.0.3/32", "10.0.0.0/8"}}, fault.Internal},
+		{`{"instance":{"access":{"allowed_cidrs":[]}}}`, instanceUpdate{Access: true}, fault.Internal},
+		{`{"instance":{"access":{}}}`, instanceUpdate{Access: true}, fault.Internal},
+		{`{"instance":{"name":"n","access":{"allowed_cidrs":["::1"]}}}`,
+			instanceUpdate{Name: "n", Rename: true, Access: true, AllowedCIDRs: []string{"::1/128"}}, fault.Internal},
+		{`{"instance":{"access":null}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"access":{"allowed_cidrs":["10.0.0.300"]}}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"access":{"is_public":true}}}`, instanceUpdate{}, fault.NotImplemented},
+		{`{"instance":{"access":{},"configuration":"c"}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"access":{},"replica_of":null}}`, instanceUpdate{}, fault.Invalid},
+		{`{"instance":{"access":{},"bogus":1}}`, instanceUpdate{}, fault.Invalid},
 	}
 	for _, tt := range tests {
 		got, err := decodeUpdate([]byte(tt.in))
 		if tt.kind == fault.Internal {
-			if err != nil || got != tt.want {
+			if err != nil || !cmp.Equal(got, tt.want) {
 				t.Errorf("decodeUpdate(%s) = %+v, %v, want %+v", tt.in, got, err, tt.want)
 			}
 			continue
@@ -198,6 +232,8 @@ func FuzzDecodeCreate(f *testing.F) {
 		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"locality":"x","replica_of":"r"}}`,
 		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"nics":[{"net-id":"n","v4-fixed-ip":"1.2.3.4"}],"modules":[{"id":"m"}]}}`,
 		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"nics":[{},null],"modules":[{}],"access":{"is_public":false}}}`,
+		`{"instance":{"name":"d","flavorRef":"1","volume":{"size":1},"access":{"is_public":false,"allowed_cidrs":["127.0.0.2","10.0.0.0/8","::1/128"]}}}`,
+		`{"instance":{"name":"r","replica_of":"a","access":{"allowed_cidrs":["10.0.0.0/33","x",null,1]}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -220,7 +256,24 @@ func FuzzDecodeCreate(f *testing.F) {
 				t.Fatalf("decodeCreate(%q) accepted user %+v", body, u)
 			}
 		}
+		checkCIDRs(t, body, req.Access, req.AllowedCIDRs)
 	})
+}
+
+// checkCIDRs fails unless cidrs, decoded from body, are at most
+// model.MaxAllowedCIDRs canonical prefixes without repeats, and none were
+// decoded without access.
+func checkCIDRs(t *testing.T, body []byte, access bool, cidrs []string) {
+	t.Helper()
+	if !access && cidrs != nil || len(cidrs) > model.MaxAllowedCIDRs {
+		t.Fatalf("decode(%q) accepted access %v with %d networks", body, access, len(cidrs))
+	}
+	for i, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil || p.Masked().String() != c || slices.Contains(cidrs[:i], c) {
+			t.Fatalf("decode(%q) accepted network %q (not canonical, or repeated)", body, c)
+		}
+	}
 }
 
 func FuzzDecodeAction(f *testing.F) {
@@ -242,7 +295,9 @@ func FuzzDecodeAction(f *testing.F) {
 }
 
 func FuzzDecodeUpdate(f *testing.F) {
-	for _, s := range []string{``, `{"instance":{}}`, `{"instance":{"name":"x"}}`, `{"instance":{"configuration":"c"}}`} {
+	for _, s := range []string{``, `{"instance":{}}`, `{"instance":{"name":"x"}}`, `{"instance":{"configuration":"c"}}`,
+		`{"instance":{"name":"x","access":{"is_public":false,"allowed_cidrs":["127.0.0.3/32","2001:db8::/32"]}}}`,
+		`{"instance":{"access":{"allowed_cidrs":["127.0.0.3/33"]},"configuration":"c"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -256,5 +311,9 @@ func FuzzDecodeUpdate(f *testing.F) {
 		if u.Rename && u.Name == "" {
 			t.Fatalf("decodeUpdate(%q) renames to an empty name", body)
 		}
+		if u.Access && (u.Detach || u.Configuration != "" || u.DetachReplica) {
+			t.Fatalf("decodeUpdate(%q) = %+v: access with another attribute", body, u)
+		}
+		checkCIDRs(t, body, u.Access, u.AllowedCIDRs)
 	})
 }

@@ -187,6 +187,24 @@ func appendInstanceView(b []byte, v *instanceView) []byte {
 		b = append(b, `,"ha_id":`...)
 		b = appendJSONString(b, v.HAID)
 	}
+	if a := v.Access; a != nil {
+		b = append(b, `,"access":{"is_public":`...)
+		b = strconv.AppendBool(b, a.IsPublic)
+		b = append(b, `,"allowed_cidrs":`...)
+		if a.AllowedCIDRs == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i, c := range a.AllowedCIDRs {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, c)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

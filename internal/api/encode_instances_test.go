@@ -46,6 +46,7 @@ func fullInstanceView(s string, used float64) instanceView {
 		Replicas:      []replicaRefView{{ID: s, Name: s, Links: []link{{Href: s, Rel: "self"}}}, {ID: s}},
 		Replication:   &replicationView{State: s, LagSeconds: &used, Error: s},
 		HAID:          s,
+		Access:        &accessView{IsPublic: true, AllowedCIDRs: []string{s, "10.0.0.0/8"}},
 	}
 }
 
@@ -58,7 +59,7 @@ func TestAppendInstanceList(t *testing.T) {
 			DatastoreVersion: "10.11", Address: "127.0.1.2", Port: 3306},
 		{ID: "i/2 ?", Name: odd, Status: model.StatusBuild, Address: "db-1.ns.svc"},
 		{ID: "i-3", Name: "x", Status: model.StatusError, FlavorID: 2, Address: "::1",
-			Fault: &model.Fault{Message: odd, Details: "d"}},
+			Fault: &model.Fault{Message: odd, Details: "d"}, AllowedCIDRs: []string{"127.0.0.2/32", "2001:db8::/32"}},
 	}
 	var summaries, details []instanceView
 	for _, in := range fromModel {
@@ -80,6 +81,7 @@ func TestAppendInstanceList(t *testing.T) {
 			fullInstanceView("x", 123456.5), fullInstanceView("y", 1e-7)}}},
 		{"zero view", instanceList{Instances: []instanceView{{}}}},
 		{"replication unknown lag", instanceList{Instances: []instanceView{{Replication: &replicationView{State: "connecting"}}}}},
+		{"access without list", instanceList{Instances: []instanceView{{Access: &accessView{}}}}},
 		{"empty slices", instanceList{Instances: []instanceView{{Links: []link{}, IP: []string{}, Addresses: []addressView{},
 			Flavor: instanceFlavorView{Links: []link{}}, Fault: &instanceFaultView{}}}}},
 	}
@@ -103,7 +105,8 @@ func TestInstanceViewFields(t *testing.T) {
 	}{
 		{instanceList{}, "instances links,omitempty instances_links,omitempty"},
 		{instanceView{}, "id name status links flavor datastore volume hostname,omitempty ip,omitempty addresses,omitempty port,omitempty " +
-			"created,omitempty updated,omitempty fault,omitempty configuration,omitempty replica_of,omitempty replicas,omitempty replication,omitempty ha_id,omitempty"},
+			"created,omitempty updated,omitempty fault,omitempty configuration,omitempty replica_of,omitempty replicas,omitempty replication,omitempty ha_id,omitempty access,omitempty"},
+		{accessView{}, "is_public allowed_cidrs"},
 		{replicaRefView{}, "id name,omitempty links"},
 		{replicationView{}, "state lag_seconds error,omitempty"},
 		{instanceFlavorView{}, "id links"},

@@ -238,6 +238,21 @@ func (f *fakeBackend) RenameInstance(ctx context.Context, tenantID, id, name str
 	return nil
 }
 
+// SetInstanceAccess implements Backend.
+func (f *fakeBackend) SetInstanceAccess(ctx context.Context, tenantID, id string, cidrs []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failure("SetInstanceAccess"); err != nil {
+		return err
+	}
+	in, err := f.lookup(tenantID, id)
+	if err != nil {
+		return err
+	}
+	in.AllowedCIDRs = cidrs
+	return nil
+}
+
 // DeleteInstance implements Backend.
 func (f *fakeBackend) DeleteInstance(ctx context.Context, tenantID, id string) error {
 	f.mu.Lock()

@@ -146,11 +146,16 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request) error {
 	if u.Rename {
 		err = s.b.RenameInstance(r.Context(), tenant, id, u.Name)
 	}
+	if err == nil && u.Access {
+		// Applied to the running instance before the request returns:
+		// 202 means the filter is in force (service.SetInstanceAccess).
+		err = s.b.SetInstanceAccess(r.Context(), tenant, id, u.AllowedCIDRs)
+	}
 	// The configuration change is inline; a replica's detach starts a task
 	// (DETACH), after which the instance takes no other change: it goes last.
 	if err == nil && (u.Detach || u.Configuration != "") {
 		err = s.updateInstanceConfiguration(r, u)
-	} else if err == nil && !u.Rename && !u.DetachReplica {
+	} else if err == nil && !u.Rename && !u.DetachReplica && !u.Access {
 		_, err = s.b.GetInstance(r.Context(), tenant, id) // a no-op still needs the instance
 	}
 	if err == nil && u.DetachReplica {

@@ -94,7 +94,8 @@ func TestShowInstanceShape(t *testing.T) {
 		`"datastore":{"type":"mysql","version":"10.11"},"volume":{"size":2,"used":0.16},` +
 		`"hostname":"127.0.1.5","ip":["127.0.1.5"],"addresses":[{"address":"127.0.1.5","type":"private"}],"port":3306,` +
 		`"created":"2024-05-06T07:08:09","updated":"2024-05-06T07:08:09",` +
-		`"fault":{"message":"engine did not start","created":"2024-01-02T02:04:05","details":null}}}`
+		`"fault":{"message":"engine did not start","created":"2024-01-02T02:04:05","details":null},` +
+		`"access":{"is_public":false,"allowed_cidrs":[]}}}`
 	if diff := cmp.Diff(mustJSON(t, want), mustJSON(t, r.body)); diff != "" {
 		t.Errorf("show body mismatch (-want +got):\n%s\ngot %s", diff, r.body)
 	}
@@ -294,5 +295,37 @@ func TestInstanceAddressViews(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpdateAccess: PUT and PATCH replace the networks, which the detail
+// view shows back; a bad entry is 400 naming it and changes nothing.
+func TestUpdateAccess(t *testing.T) {
+	h := newHarness(t, Config{})
+	in := h.fb.add(tenant, "db1", model.StatusActive)
+	path := "/v1.0/TENANT/instances/" + in.ID
+	steps := []struct {
+		method, body string
+		status       int
+		want         string // allowed_cidrs shown after
+	}{
+		{"PUT", `{"instance":{"access":{"is_public":false,"allowed_cidrs":["127.0.0.2","10.1.0.0/16"]}}}`, 202, `["127.0.0.2/32","10.1.0.0/16"]`},
+		{"PUT", `{"instance":{"access":{"allowed_cidrs":["127.0.0.3/32","300.0.0.1"]}}}`, 400, `["127.0.0.2/32","10.1.0.0/16"]`},
+		{"PATCH", `{"instance":{"name":"db2","access":{"allowed_cidrs":["::1"]}}}`, 202, `["::1/128"]`},
+		{"PUT", `{"instance":{"access":{"allowed_cidrs":[]},"configuration":"c"}}`, 400, `["::1/128"]`},
+		{"PUT", `{"instance":{"access":{"allowed_cidrs":[]}}}`, 202, `[]`},
+	}
+	for _, st := range steps {
+		r := h.do(st.method, path, st.body)
+		if r.status != st.status {
+			t.Fatalf("%s %s = %d %s, want %d", st.method, st.body, r.status, r.body, st.status)
+		}
+		if st.status == 400 && !strings.Contains(r.body, "badRequest") {
+			t.Errorf("%s %s: body %s, want a badRequest fault", st.method, st.body, r.body)
+		}
+		show := h.do("GET", path, "")
+		if want := `"access":{"is_public":false,"allowed_cidrs":` + st.want + `}`; !strings.Contains(show.body, want) {
+			t.Errorf("after %s %s: show %s, want %s", st.method, st.body, show.body, want)
+		}
 	}
 }

@@ -212,6 +212,15 @@ type instanceView struct {
 	Replication *replicationView `json:"replication,omitempty"`
 	// HAID is the HA group of a member (Rackspace's ha_id; detail view).
 	HAID string `json:"ha_id,omitempty"`
+	// Access is who may connect (Trove HEAD's access; detail view).
+	Access *accessView `json:"access,omitempty"`
+}
+
+// accessView is Trove HEAD's instance access: never public, and the
+// networks allowed to connect (an empty list: every network).
+type accessView struct {
+	IsPublic     bool     `json:"is_public"`
+	AllowedCIDRs []string `json:"allowed_cidrs"`
 }
 
 // replicaRefView names an instance of a replication topology: Trove's
@@ -292,6 +301,10 @@ func (lk *linker) instanceDetailView(in *model.Instance, used *float64, admin bo
 		v.ReplicaOf = &replicaRefView{ID: in.ReplicaOf, Links: lk.links("instances", in.ReplicaOf)}
 	}
 	v.HAID = in.HAID
+	v.Access = &accessView{AllowedCIDRs: in.AllowedCIDRs}
+	if v.Access.AllowedCIDRs == nil {
+		v.Access.AllowedCIDRs = []string{}
+	}
 	return v
 }
 

@@ -33,6 +33,21 @@ type Spec struct {
 	Synchronous bool `json:",omitempty"`
 	// Logs: see datastore.Spec.Logs.
 	Logs []string `json:",omitempty"`
+	// Access is who may connect to the instance (AccessEnforcer).
+	Access Access `json:",omitzero"`
+}
+
+// Access is who may connect to an instance's engine over the network.
+type Access struct {
+	// Allowed are the networks (canonical CIDR prefixes, IPv4 or IPv6)
+	// whose clients may connect; none means every network (no filter).
+	Allowed []string `json:",omitempty"`
+	// Peers are the instances whose engines must always get through
+	// whatever Allowed says: the instance's replicas, its source and the
+	// other members of its HA group (replication connects engine to
+	// engine). hoard's own connections (admin, health, backups, the HA
+	// group proxy) always get through.
+	Peers []string `json:",omitempty"`
 }
 
 // State is what the driver observes of an instance's engine.
@@ -109,6 +124,23 @@ type Driver interface {
 // other tenants, so the service refuses root unless the operator allows it.
 type Isolation interface {
 	IsolatesInstances() bool
+}
+
+// AccessEnforcer is an optional Driver capability of drivers that can keep
+// clients outside an instance's allowed networks from connecting to it
+// (Spec.Access). Drivers without it cannot: the service then refuses a
+// non-empty list rather than leave an instance open that its tenant
+// believes closed. Start, Restart and Recover apply s.Access too, so that
+// neither a hoard restart nor a host reboot leaves an instance open.
+type AccessEnforcer interface {
+	// AccessAvailable returns nil when the driver can enforce access on
+	// this host, else an error saying why not (no packet filter, no
+	// privilege to change it, no network policies).
+	AccessAvailable() error
+	// SetAccess applies s.Access to instance s now, replacing what was
+	// applied before: an empty s.Access.Allowed removes the filter. It is
+	// idempotent; when it fails, what was in force before stays.
+	SetAccess(ctx context.Context, s Spec) error
 }
 
 // VolumeResizer is an optional Driver capability of drivers that enforce an

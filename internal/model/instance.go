@@ -1,6 +1,9 @@
 package model
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -93,6 +96,12 @@ type Instance struct {
 	// (reference §16.1); the engine writes them from its next start on.
 	Logs []string
 
+	// AllowedCIDRs are the networks (CIDR prefixes, canonical: see
+	// ParseAllowedCIDRs) whose clients may connect to the instance; nil or
+	// empty means every network (Trove's access.allowed_cidrs). The driver
+	// enforces them (driver.AccessEnforcer).
+	AllowedCIDRs []string
+
 	Created time.Time
 	Updated time.Time
 }
@@ -107,6 +116,65 @@ type Fault struct {
 // JoinLogs is the stored form of Instance.Logs: the names joined by
 // commas (log names never contain one).
 func JoinLogs(logs []string) string { return strings.Join(logs, ",") }
+
+// MaxAllowedCIDRs is how many networks an instance's AllowedCIDRs may list.
+const MaxAllowedCIDRs = 32
+
+// ParseAllowedCIDR parses one entry of an access list: a CIDR prefix (IPv4
+// or IPv6) or a bare address (a /32 or /128). It returns the canonical
+// prefix (host bits cleared, an IPv4-mapped IPv6 address unmapped), as
+// stored and shown back.
+func ParseAllowedCIDR(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// JoinCIDRs is the stored form of Instance.AllowedCIDRs: a JSON list
+// ("[]" for none).
+func JoinCIDRs(cidrs []string) string {
+	if len(cidrs) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(cidrs) // a []string always marshals
+	return string(b)
+}
+
+// SplitCIDRs is the inverse of JoinCIDRs: "" and "[]" are none (nil).
+// Anything else that is not a JSON list of strings is an error, never
+// none: an unreadable list must not open an instance to every network.
+func SplitCIDRs(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("model: stored allowed_cidrs %.40q: %w", s, err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
 
 // SplitLogs is the inverse of JoinLogs; "" is no log (nil).
 func SplitLogs(s string) []string {

@@ -65,6 +65,10 @@ func (s *deps) spec(ctx context.Context, inst *model.Instance) (driver.Spec, err
 	if err != nil {
 		return driver.Spec{}, fmt.Errorf("service: flavor %d of instance %s: %w", inst.FlavorID, inst.ID, err)
 	}
+	access, err := s.access(ctx, inst) // access.go
+	if err != nil {
+		return driver.Spec{}, err
+	}
 	return driver.Spec{
 		InstanceID: inst.ID,
 		TenantID:   inst.TenantID,
@@ -80,6 +84,7 @@ func (s *deps) spec(ctx context.Context, inst *model.Instance) (driver.Spec, err
 		Replicated:  len(inst.ReplicationSecret) > 0 || inst.ReplicaOf != "" || inst.HAID != "",
 		Synchronous: inst.HAID != "",
 		Logs:        inst.Logs,
+		Access:      access,
 	}, nil
 }
 

@@ -118,6 +118,9 @@ func (s *Instances) CreateInstance(ctx context.Context, tenantID string, req Cre
 	if err := s.checkDatabasesUsers(engine, req.Databases, req.Users); err != nil {
 		return nil, err
 	}
+	if err := s.checkAccess(op, req.AllowedCIDRs); err != nil { // access.go
+		return nil, err
+	}
 	group, err := s.configs.createGroup(ctx, tenantID, req.Configuration, dv)
 	if err != nil {
 		return nil, err
@@ -165,6 +168,7 @@ func (s *Instances) CreateInstance(ctx context.Context, tenantID string, req Cre
 		Port:               engine.DefaultPort(),
 		AdminSecret:        adminSecret,
 		ConfigurationID:    group.ID,
+		AllowedCIDRs:       req.AllowedCIDRs,
 		Created:            now,
 		Updated:            now,
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,6 +157,16 @@ func (s *Instances) createReplicas(ctx context.Context, tenantID string, req Cre
 	if err := checkMemory(op, engine, group.Values, flavor, ""); err != nil {
 		return nil, err
 	}
+	// A replica holds its source's data: unless the body says otherwise
+	// ("access" given, an empty list included), it is reachable from the
+	// same networks as its source, no more.
+	cidrs := src.AllowedCIDRs
+	if req.Access {
+		cidrs = req.AllowedCIDRs
+	}
+	if err := s.checkAccess(op, cidrs); err != nil { // access.go
+		return nil, err
+	}
 	// All count replicas at once, or none: a first look. The store checks
 	// each replica again in the transaction that records it.
 	if err := s.checkQuota(ctx, op, tenantID, model.QuotaUsage{
@@ -189,6 +200,7 @@ func (s *Instances) createReplicas(ctx context.Context, tenantID string, req Cre
 			ConfigurationID: group.ID,
 			ReplicaOf:       src.ID,
 			HAID:            haID(req.ha),
+			AllowedCIDRs:    slices.Clone(cidrs),
 			Created:         now,
 			Updated:         now,
 		}
@@ -450,6 +462,21 @@ func (s *Instances) stepStartReplica(ctx context.Context, e *task.Exec) error {
 	}
 	if sp.ReplicaOf == nil {
 		return task.Permanent(fmt.Errorf("the source of replica %s is unreadable", inst.ID))
+	}
+	// The source's filter (and those of the other members of an HA group)
+	// must let this replica's engine through before it connects.
+	peers := []string{inst.ReplicaOf}
+	if inst.HAID != "" {
+		members, err := s.st.ListHAMembers(ctx, inst.HAID)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			peers = append(peers, m.ID)
+		}
+	}
+	if err := s.refreshAccess(ctx, op, peers...); err != nil { // access.go
+		return err
 	}
 	c, err := s.adminConn(inst, sp, eng)
 	if err != nil {

@@ -30,6 +30,11 @@ type CreateInstanceRequest struct {
 	// are the source's.
 	ReplicaOf    string
 	ReplicaCount int
+	// Access is true when the body gave "access"; AllowedCIDRs are then
+	// its networks (canonical prefixes, none meaning every network). A
+	// replica without Access inherits its source's networks.
+	Access       bool
+	AllowedCIDRs []string
 
 	// ha is the HA group the instance is made for (by HA, never by the
 	// API): a source is recorded with its group (store.CreateHAGroup), a

@@ -18,6 +18,13 @@ type Driver struct {
 	Fail func(op, id string) error
 	// Starts counts process starts per instance.
 	Starts map[string]int
+	// AccessUnavailable, if set, is what AccessAvailable returns: the
+	// driver then enforces no access lists, as on a host without a packet
+	// filter.
+	AccessUnavailable error
+	// access is the access in force per instance (AccessEnforcer): set by
+	// Start, Restart, Recover and SetAccess, removed by Destroy.
+	access map[string]driver.Access
 }
 
 type instance struct {
@@ -26,11 +33,51 @@ type instance struct {
 	used    int64
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver         = (*Driver)(nil)
+	_ driver.AccessEnforcer = (*Driver)(nil)
+)
 
 // New returns an empty fake driver.
 func New() *Driver {
-	return &Driver{instances: map[string]*instance{}, Starts: map[string]int{}}
+	return &Driver{instances: map[string]*instance{}, Starts: map[string]int{}, access: map[string]driver.Access{}}
+}
+
+// AccessAvailable implements driver.AccessEnforcer.
+func (d *Driver) AccessAvailable() error { return d.AccessUnavailable }
+
+// SetAccess implements driver.AccessEnforcer: it records s.Access ("access"
+// is the operation Fail is asked about).
+func (d *Driver) SetAccess(_ context.Context, s driver.Spec) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.fail("access", s.InstanceID); err != nil {
+		return err
+	}
+	return d.applyAccess(s)
+}
+
+// applyAccess records s.Access as in force, as the real drivers do at
+// every start; d.mu is held.
+func (d *Driver) applyAccess(s driver.Spec) error {
+	if len(s.Access.Allowed) == 0 {
+		delete(d.access, s.InstanceID)
+		return nil
+	}
+	if d.AccessUnavailable != nil {
+		return d.AccessUnavailable
+	}
+	d.access[s.InstanceID] = s.Access
+	return nil
+}
+
+// Access returns the access in force for instance id; ok is false when
+// none is (every network may connect).
+func (d *Driver) Access(id string) (a driver.Access, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a, ok = d.access[id]
+	return a, ok
 }
 
 func (d *Driver) fail(op, id string) error {
@@ -66,6 +113,9 @@ func (d *Driver) Start(_ context.Context, s driver.Spec) error {
 	if !ok {
 		return driver.ErrNotFound
 	}
+	if err := d.applyAccess(s); err != nil {
+		return err
+	}
 	if !i.running {
 		i.running = true
 		d.Starts[s.InstanceID]++
@@ -97,6 +147,9 @@ func (d *Driver) Restart(_ context.Context, s driver.Spec) error {
 	if !ok {
 		return driver.ErrNotFound
 	}
+	if err := d.applyAccess(s); err != nil {
+		return err
+	}
 	i.spec = s
 	i.running = true
 	d.Starts[s.InstanceID]++
@@ -111,6 +164,7 @@ func (d *Driver) Destroy(_ context.Context, id string) error {
 		return err
 	}
 	delete(d.instances, id)
+	delete(d.access, id)
 	return nil
 }
 
@@ -149,15 +203,22 @@ func (d *Driver) Recover(_ context.Context, specs []driver.Spec) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	keep := map[string]bool{}
+	var errs []error
 	for _, s := range specs {
 		keep[s.InstanceID] = true
+		errs = append(errs, d.applyAccess(s))
 	}
 	for id := range d.instances {
 		if !keep[id] {
 			delete(d.instances, id)
 		}
 	}
-	return nil
+	for id := range d.access {
+		if !keep[id] {
+			delete(d.access, id)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Close implements driver.Driver.

@@ -210,6 +210,12 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 			supLock.Close()
 		}
 	}()
+	// The filter first: an engine never listens open to every network
+	// when its tenant limited it (after a host reboot, the kernel has no
+	// filter until this runs).
+	if err := d.applyAccess(d.ctx, op, s); err != nil {
+		return err
+	}
 	// Take sup.lock before the handle says "running", so that no other
 	// process adopts the engine in between.
 	if supLock == nil && (inst.sup == nil || inst.sup.finished()) {
@@ -522,6 +528,9 @@ func (d *Driver) destroy(ctx context.Context, inst *instance, id string) error {
 	if err := os.RemoveAll(d.dir(id)); err != nil {
 		return fmt.Errorf("while removing instance %s: %w", id, err)
 	}
+	if err := d.applyAccess(ctx, "driver.local.destroy", driver.Spec{InstanceID: id}); err != nil {
+		return err
+	}
 	if err := d.cg.Remove(id); err != nil {
 		return fmt.Errorf("while removing the cgroup of instance %s: %w", id, err)
 	}
@@ -590,6 +599,11 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 	for _, s := range specs {
 		keep[s.InstanceID] = true
 		eng, err := d.engine(op, s)
+		if err == nil && validID(s.InstanceID) {
+			// Before adopting: a running engine keeps running (a hoard
+			// restart), one started again gets its filter first.
+			err = d.applyAccess(ctx, op, s)
+		}
 		if err == nil {
 			err = d.adopt(ctx, op, s, eng, true)
 		}
@@ -608,11 +622,16 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 			orphans = append(orphans, id)
 		}
 	}
+	alone, release := d.alone()
+	defer release()
+	if alone {
+		if err := d.removeOrphanFilters(ctx, keep); err != nil { // access.go
+			errs = append(errs, err)
+		}
+	}
 	if len(orphans) == 0 {
 		return errors.Join(errs...)
 	}
-	alone, release := d.alone()
-	defer release()
 	if !alone {
 		d.log.Info("other hoard processes share the instance root; unknown instance directories are left for now", "count", len(orphans))
 		return errors.Join(errs...)

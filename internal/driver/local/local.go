@@ -116,6 +116,11 @@ type Driver struct {
 	volumes     string // VolumesLoop or VolumesDir, for new instances
 	cg          *cgroup.Manager
 
+	// nftPrefix starts the names of this driver's nftables tables; nftErr
+	// says why nft cannot filter on this host, nil if it can (access.go).
+	nftPrefix string
+	nftErr    error
+
 	// growHook, if set (tests), runs after each step of a volume grow; an
 	// error aborts the grow there, as a crash would.
 	growHook func(step string) error
@@ -285,6 +290,10 @@ func New(cfg Config) (*Driver, error) {
 		cancel:      cancel,
 		insts:       make(map[string]*instance),
 		accts:       make(map[string]account),
+	}
+	d.nftPrefix = accessTablePrefix(realRoot)
+	if d.nftErr = probeNFT(ctx); d.nftErr != nil {
+		log.Warn("instances' allowed networks cannot be enforced: "+d.nftErr.Error(), "access", "none")
 	}
 	if cfg.tune != nil {
 		cfg.tune(d)

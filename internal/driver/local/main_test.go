@@ -82,6 +82,8 @@ func copyTestBinary() (string, error) {
 //	serve CONF RUNDIR     listens where CONF says and on RUNDIR/fake.sock; exits on SIGTERM
 //	stubborn CONF RUNDIR  the same, but ignores SIGTERM
 //	deaf CONF RUNDIR      listens nowhere; exits on SIGTERM
+//	dial SRC DST          connects to DST (host:port) from address SRC
+//	                      (access_test.go)
 func fakeMain(args []string) int {
 	if len(args) < 2 {
 		fmt.Fprintln(os.Stderr, "fake engine: bad arguments", args)
@@ -104,6 +106,8 @@ func fakeMain(args []string) int {
 		return 3
 	case "serve", "stubborn":
 		return fakeServe(args[0] == "stubborn", args[1], args[2])
+	case "dial": // dial SRC DST: exit 0 when connected, 3 when refused or reset
+		return fakeDial(args[1], args[2])
 	case "deaf": // runs, never answers
 		terms := make(chan os.Signal, 1)
 		signal.Notify(terms, syscall.SIGTERM)

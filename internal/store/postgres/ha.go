@@ -89,7 +89,7 @@ func (s *Store) CreateHAGroup(ctx context.Context, g *model.HAGroup, candidates 
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 			instanceArgs(source)...)
 		if isUnique(err) {
 			return store.ErrExists

@@ -16,19 +16,19 @@ import (
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
 	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
 	fault_message, fault_details, fault_created, created, updated, configuration_id,
-	replica_of, replication_secret, ha_id, logs`
+	replica_of, replication_secret, ha_id, logs, allowed_cidrs`
 
 func scanInstance(row pgx.Row) (*model.Instance, error) {
 	var (
 		inst                           model.Instance
 		address, faultMsg, faultDetail *string
 		faultCreated, created, updated *time.Time
-		logs                           string
+		logs, cidrs                    string
 	)
 	err := row.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
 		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
 		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetail, &faultCreated, &created, &updated, &inst.ConfigurationID,
-		&inst.ReplicaOf, &inst.ReplicationSecret, &inst.HAID, &logs)
+		&inst.ReplicaOf, &inst.ReplicationSecret, &inst.HAID, &logs, &cidrs)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +42,9 @@ func scanInstance(row pgx.Row) (*model.Instance, error) {
 		}
 	}
 	inst.Logs = model.SplitLogs(logs)
+	if inst.AllowedCIDRs, err = model.SplitCIDRs(cidrs); err != nil {
+		return nil, err
+	}
 	inst.Created = fromTS(created)
 	inst.Updated = fromTS(updated)
 	return &inst, nil
@@ -56,7 +59,8 @@ func instanceArgs(inst *model.Instance) []any {
 	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
 		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
 		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
-		ts(inst.Created), ts(inst.Updated), inst.ConfigurationID, inst.ReplicaOf, inst.ReplicationSecret, inst.HAID, model.JoinLogs(inst.Logs)}
+		ts(inst.Created), ts(inst.Updated), inst.ConfigurationID, inst.ReplicaOf, inst.ReplicationSecret, inst.HAID, model.JoinLogs(inst.Logs),
+		model.JoinCIDRs(inst.AllowedCIDRs)}
 }
 
 // getInstance reads one instance; tenantID "" matches any tenant. With lock
@@ -97,7 +101,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 			instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
@@ -230,7 +234,7 @@ func putInstance(ctx context.Context, tx pgx.Tx, inst *model.Instance) error {
 		flavor_id = $5, volume_size = $6, datastore = $7, datastore_version = $8, datastore_version_id = $9,
 		address = $10, port = $11, admin_secret = $12, fault_message = $13, fault_details = $14,
 		fault_created = $15, created = $16, updated = $17, configuration_id = $18, replica_of = $19,
-		replication_secret = $20, ha_id = $21, logs = $22 WHERE id = $23`, args...)
+		replication_secret = $20, ha_id = $21, logs = $22, allowed_cidrs = $23 WHERE id = $24`, args...)
 	if isUnique(err) {
 		return store.ErrExists
 	}
@@ -463,7 +467,7 @@ func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *m
 			}
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 			instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists

@@ -18,7 +18,7 @@ import (
 const instanceCols = `id, tenant_id, name, status, deleting, flavor_id, volume_size,
 	datastore, datastore_version, datastore_version_id, address, port, admin_secret,
 	fault_message, fault_details, fault_created, created, updated, configuration_id,
-	replica_of, replication_secret, ha_id, logs`
+	replica_of, replication_secret, ha_id, logs, allowed_cidrs`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -32,12 +32,12 @@ func scanInstance(sc scanner) (*model.Instance, error) {
 		faultDetails     sql.NullString
 		faultCreated     sql.NullInt64
 		created, updated int64
-		logs             string
+		logs, cidrs      string
 	)
 	err := sc.Scan(&inst.ID, &inst.TenantID, &inst.Name, &inst.Status, &inst.Deleting, &inst.FlavorID,
 		&inst.VolumeSize, &inst.Datastore, &inst.DatastoreVersion, &inst.DatastoreVersionID, &address,
 		&inst.Port, &inst.AdminSecret, &faultMsg, &faultDetails, &faultCreated, &created, &updated, &inst.ConfigurationID,
-		&inst.ReplicaOf, &inst.ReplicationSecret, &inst.HAID, &logs)
+		&inst.ReplicaOf, &inst.ReplicationSecret, &inst.HAID, &logs, &cidrs)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +50,9 @@ func scanInstance(sc scanner) (*model.Instance, error) {
 		}
 	}
 	inst.Logs = model.SplitLogs(logs)
+	if inst.AllowedCIDRs, err = model.SplitCIDRs(cidrs); err != nil {
+		return nil, err
+	}
 	inst.Created = fromUnix(created)
 	inst.Updated = fromUnix(updated)
 	return &inst, nil
@@ -64,7 +67,8 @@ func instanceArgs(inst *model.Instance) []any {
 	return []any{inst.ID, inst.TenantID, inst.Name, string(inst.Status), inst.Deleting, inst.FlavorID,
 		inst.VolumeSize, inst.Datastore, inst.DatastoreVersion, inst.DatastoreVersionID,
 		nullIfEmpty(inst.Address), inst.Port, inst.AdminSecret, faultMsg, faultDetails, faultCreated,
-		unix(inst.Created), unix(inst.Updated), inst.ConfigurationID, inst.ReplicaOf, inst.ReplicationSecret, inst.HAID, model.JoinLogs(inst.Logs)}
+		unix(inst.Created), unix(inst.Updated), inst.ConfigurationID, inst.ReplicaOf, inst.ReplicationSecret, inst.HAID, model.JoinLogs(inst.Logs),
+		model.JoinCIDRs(inst.AllowedCIDRs)}
 }
 
 // getInstance reads one instance; tenantID "" matches any tenant.
@@ -94,7 +98,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
 		}
@@ -274,7 +278,7 @@ func putInstance(ctx context.Context, tx *sql.Tx, inst *model.Instance) error {
 	_, err := tx.ExecContext(ctx, `UPDATE instances SET tenant_id = ?, name = ?, status = ?, deleting = ?,
 		flavor_id = ?, volume_size = ?, datastore = ?, datastore_version = ?, datastore_version_id = ?,
 		address = ?, port = ?, admin_secret = ?, fault_message = ?, fault_details = ?, fault_created = ?,
-		created = ?, updated = ?, configuration_id = ?, replica_of = ?, replication_secret = ?, ha_id = ?, logs = ? WHERE id = ?`, args...)
+		created = ?, updated = ?, configuration_id = ?, replica_of = ?, replication_secret = ?, ha_id = ?, logs = ?, allowed_cidrs = ? WHERE id = ?`, args...)
 	if isUnique(err) {
 		return store.ErrExists
 	}
@@ -476,7 +480,7 @@ func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *m
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, instanceArgs(inst)...)
 		if isUnique(err) {
 			return store.ErrExists
 		}

@@ -163,12 +163,14 @@ func testUpdateInstance(t *testing.T, s store.Store) {
 		i.Fault = fault
 		i.VolumeSize = 10
 		i.Logs = []string{"general", "slow_query"}
+		i.AllowedCIDRs = []string{"10.0.0.0/8", "2001:db8::/32", "127.0.0.2/32"}
 		return nil
 	})
 	noErr(t, "UpdateInstance", err)
 	want := *before
 	want.Name, want.Status, want.Fault, want.VolumeSize = "renamed", model.StatusError, fault, 10
 	want.Logs = []string{"general", "slow_query"}
+	want.AllowedCIDRs = []string{"10.0.0.0/8", "2001:db8::/32", "127.0.0.2/32"}
 	diff(t, "UpdateInstance result", got, &want, ignoreUpdated)
 	if got.Updated.Before(before.Updated) {
 		t.Errorf("UpdateInstance: Updated = %v, before %v", got.Updated, before.Updated)
@@ -195,13 +197,15 @@ func testUpdateInstance(t *testing.T, s store.Store) {
 		i.Fault = nil
 		i.AdminSecret = nil
 		i.Logs = nil
+		i.AllowedCIDRs = nil
 		return nil
 	})
 	noErr(t, "UpdateInstance(clear)", err)
 	reread, err = s.GetInstance(ctx, "", inst.ID)
 	noErr(t, "GetInstance", err)
-	if reread.Fault != nil || len(reread.AdminSecret) != 0 || reread.Logs != nil {
-		t.Errorf("after clearing: Fault = %v, AdminSecret = %q, Logs = %q, want none", reread.Fault, reread.AdminSecret, reread.Logs)
+	if reread.Fault != nil || len(reread.AdminSecret) != 0 || reread.Logs != nil || reread.AllowedCIDRs != nil {
+		t.Errorf("after clearing: Fault = %v, AdminSecret = %q, Logs = %q, AllowedCIDRs = %q, want none",
+			reread.Fault, reread.AdminSecret, reread.Logs, reread.AllowedCIDRs)
 	}
 	diff(t, "UpdateInstance(clear) result", got, reread)
 

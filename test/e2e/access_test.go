@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+)
+
+// probeEnv makes the test binary a one-shot client (probeMain) instead of
+// running the tests: the network filter exempts root, so the access tests
+// connect as another user (nobody) through a copy of this binary.
+const probeEnv = "HOARD_E2E_PROBE"
+
+// probeMain connects to DST from address SRC and speaks PROTO's first
+// words: "redis" sends PING and wants +PONG or an error reply (-NOAUTH),
+// "postgresql" sends an SSLRequest and wants 'S' or 'N', "mariadb" wants
+// the server's greeting. Exit 0: the engine answered; 3: the connection
+// was refused or reset; 1: anything else.
+func probeMain(args []string) int {
+	if len(args) != 3 {
+		fmt.Println("usage: PROTO SRC DST")
+		return 1
+	}
+	proto, src, dst := args[0], args[1], args[2]
+	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := dl.Dial("tcp", dst)
+	if refused(err) {
+		fmt.Println("refused:", err)
+		return 3
+	}
+	if err != nil {
+		fmt.Println("dial:", err)
+		return 1
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	switch proto {
+	case "redis":
+		_, err = io.WriteString(c, "PING\r\n")
+	case "postgresql":
+		req := make([]byte, 8)
+		binary.BigEndian.PutUint32(req, 8)
+		binary.BigEndian.PutUint32(req[4:], 80877103)
+		_, err = c.Write(req)
+	}
+	var b byte
+	if err == nil {
+		b, err = r.ReadByte()
+	}
+	if refused(err) {
+		fmt.Println("reset:", err)
+		return 3
+	}
+	if err != nil {
+		fmt.Println("no answer:", err)
+		return 1
+	}
+	ok := map[string][]byte{"redis": {'+', '-'}, "postgresql": {'S', 'N'}}[proto]
+	if ok != nil && !slices.Contains(ok, b) {
+		fmt.Printf("unexpected answer %q\n", b)
+		return 1
+	}
+	fmt.Printf("answered %q\n", b)
+	return 0
+}
+
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// copyProbe copies this test binary where nobody can run it (a 0755
+// directory of its own), removed at the end of t.
+func copyProbe(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "hoard-e2e-probe-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "probe")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// probe runs probeMain from bin as nobody and reports whether the engine
+// answered (false: refused or reset); anything else fails the test.
+func probe(t *testing.T, bin, proto, src, dst string) bool {
+	t.Helper()
+	cmd := exec.Command(bin, proto, src, dst)
+	cmd.Env = []string{probeEnv + "=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &ee) && ee.ExitCode() == 3:
+		return false
+	}
+	t.Fatalf("probe %s %s from %s: %v: %s", proto, dst, src, err, out)
+	return false
+}
+
+// TestAccessEnforced: a Redis and a PostgreSQL instance created with
+// allowed_cidrs ["127.0.0.2/32"] answer a client (not root) from 127.0.0.2
+// and reset one from 127.0.0.3; a PUT to ["127.0.0.3/32"] reverses that,
+// an empty list opens both; the detail view shows each list.
+func TestAccessEnforced(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("TestAccessEnforced needs root: the nftables filter and a client as another user")
+	}
+	h := startHoard(t)
+	ctx := context.Background()
+	sc := h.client(ctx)
+	bin := copyProbe(t)
+	for _, ds := range []string{"redis", "postgresql"} {
+		t.Run(ds, func(t *testing.T) {
+			opts := engineOpts(t, ds, "acc-"+ds)
+			body, err := opts.ToInstanceCreateMap()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body["instance"].(map[string]any)["access"] = map[string]any{"is_public": false, "allowed_cidrs": []string{"127.0.0.2"}}
+			var created struct {
+				Instance struct{ ID string } `json:"instance"`
+			}
+			if _, err := sc.Post(ctx, sc.ServiceURL("instances"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
+				t.Fatal(err)
+			}
+			id := created.Instance.ID
+			waitStatus(ctx, t, sc, id, "ACTIVE", 3*time.Minute)
+			show := func() (string, []string) {
+				var d struct {
+					Instance struct {
+						IP     []string `json:"ip"`
+						Port   int      `json:"port"`
+						Access struct {
+							AllowedCIDRs []string `json:"allowed_cidrs"`
+						} `json:"access"`
+					} `json:"instance"`
+				}
+				if _, err := sc.Get(ctx, sc.ServiceURL("instances", id), &d, nil); err != nil {
+					t.Fatal(err)
+				}
+				return net.JoinHostPort(d.Instance.IP[0], strconv.Itoa(d.Instance.Port)), d.Instance.Access.AllowedCIDRs
+			}
+			dst, cidrs := show()
+			if !slices.Equal(cidrs, []string{"127.0.0.2/32"}) {
+				t.Errorf("shown allowed_cidrs %v, want [127.0.0.2/32]", cidrs)
+			}
+			check := func(step string, from2, from3 bool) {
+				t.Helper()
+				if got := probe(t, bin, ds, "127.0.0.2", dst); got != from2 {
+					t.Errorf("%s: from 127.0.0.2 answered = %v, want %v", step, got, from2)
+				}
+				if got := probe(t, bin, ds, "127.0.0.3", dst); got != from3 {
+					t.Errorf("%s: from 127.0.0.3 answered = %v, want %v", step, got, from3)
+				}
+			}
+			check("created", true, false)
+			for _, st := range []struct {
+				cidrs          []string
+				from2, from3   bool
+				wantShownCIDRs []string
+			}{
+				{[]string{"127.0.0.3/32"}, false, true, []string{"127.0.0.3/32"}},
+				{[]string{}, true, true, []string{}},
+			} {
+				put := map[string]any{"instance": map[string]any{"access": map[string]any{"is_public": false, "allowed_cidrs": st.cidrs}}}
+				if _, err := sc.Put(ctx, sc.ServiceURL("instances", id), put, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
+					t.Fatal(err)
+				}
+				if _, shown := show(); !slices.Equal(shown, st.wantShownCIDRs) {
+					t.Errorf("after PUT %v: shown %v", st.cidrs, shown)
+				}
+				check(fmt.Sprintf("PUT %v", st.cidrs), st.from2, st.from3)
+			}
+		})
+	}
+}
