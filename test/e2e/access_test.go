@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
 )
 
 // probeEnv makes the test binary a one-shot client (probeMain) instead of
@@ -27,9 +28,10 @@ const probeEnv = "HOARD_E2E_PROBE"
 
 // probeMain connects to DST from address SRC and speaks PROTO's first
 // words: "redis" sends PING and wants +PONG or an error reply (-NOAUTH),
-// "postgresql" sends an SSLRequest and wants 'S' or 'N', "mariadb" wants
-// the server's greeting. Exit 0: the engine answered; 3: the connection
-// was refused or reset; 1: anything else.
+// "postgresql" sends an SSLRequest and wants 'S' or 'N', "mysql" (MariaDB)
+// sends nothing and wants the server's first packet: a greeting (protocol
+// 10) or an error packet (0xff). Exit 0: the engine answered; 3: the
+// connection was refused or reset; 1: anything else.
 func probeMain(args []string) int {
 	if len(args) != 3 {
 		fmt.Println("usage: PROTO SRC DST")
@@ -58,8 +60,11 @@ func probeMain(args []string) int {
 		binary.BigEndian.PutUint32(req[4:], 80877103)
 		_, err = c.Write(req)
 	}
+	// The byte that says what the engine answered: the first, or for
+	// MariaDB the first of the packet after its 4-byte header.
+	skip := map[string]int{"mysql": 4}[proto]
 	var b byte
-	if err == nil {
+	for i := 0; i <= skip && err == nil; i++ {
 		b, err = r.ReadByte()
 	}
 	if refused(err) {
@@ -70,8 +75,8 @@ func probeMain(args []string) int {
 		fmt.Println("no answer:", err)
 		return 1
 	}
-	ok := map[string][]byte{"redis": {'+', '-'}, "postgresql": {'S', 'N'}}[proto]
-	if ok != nil && !slices.Contains(ok, b) {
+	ok := map[string][]byte{"redis": {'+', '-'}, "postgresql": {'S', 'N'}, "mysql": {10, 0xff}}[proto]
+	if !slices.Contains(ok, b) {
 		fmt.Printf("unexpected answer %q\n", b)
 		return 1
 	}
@@ -129,10 +134,51 @@ func probe(t *testing.T, bin, proto, src, dst string) bool {
 	return false
 }
 
-// TestAccessEnforced: a Redis and a PostgreSQL instance created with
-// allowed_cidrs ["127.0.0.2/32"] answer a client (not root) from 127.0.0.2
-// and reset one from 127.0.0.3; a PUT to ["127.0.0.3/32"] reverses that,
-// an empty list opens both; the detail view shows each list.
+// createLimited creates an instance from opts whose access is limited to
+// 127.0.0.2 (Trove's raw body: gophercloud has no access field), waits
+// until it is ACTIVE and returns its id.
+func createLimited(ctx context.Context, t *testing.T, sc *gophercloud.ServiceClient, opts instances.CreateOpts) string {
+	t.Helper()
+	body, err := opts.ToInstanceCreateMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body["instance"].(map[string]any)["access"] = map[string]any{"is_public": false, "allowed_cidrs": []string{"127.0.0.2"}}
+	var created struct {
+		Instance struct{ ID string } `json:"instance"`
+	}
+	if _, err := sc.Post(ctx, sc.ServiceURL("instances"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(ctx, t, sc, created.Instance.ID, "ACTIVE", 3*time.Minute)
+	return created.Instance.ID
+}
+
+// showAccess returns instance id's address (host:port) and the networks
+// its detail view shows.
+func showAccess(ctx context.Context, t *testing.T, sc *gophercloud.ServiceClient, id string) (string, []string) {
+	t.Helper()
+	var d struct {
+		Instance struct {
+			IP     []string `json:"ip"`
+			Port   int      `json:"port"`
+			Access struct {
+				AllowedCIDRs []string `json:"allowed_cidrs"`
+			} `json:"access"`
+		} `json:"instance"`
+	}
+	if _, err := sc.Get(ctx, sc.ServiceURL("instances", id), &d, nil); err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort(d.Instance.IP[0], strconv.Itoa(d.Instance.Port)), d.Instance.Access.AllowedCIDRs
+}
+
+// TestAccessEnforced: a MariaDB, a PostgreSQL and a Redis instance created
+// with allowed_cidrs ["127.0.0.2/32"] answer a client (not root) from
+// 127.0.0.2 and reset one from 127.0.0.3; a PUT to ["127.0.0.3/32"]
+// reverses that, an empty list opens them; the detail view shows each
+// list. A replica of a limited Redis source gets the source's list and
+// still replicates (engine to engine through both filters).
 func TestAccessEnforced(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("TestAccessEnforced needs root: the nftables filter and a client as another user")
@@ -141,38 +187,13 @@ func TestAccessEnforced(t *testing.T) {
 	ctx := context.Background()
 	sc := h.client(ctx)
 	bin := copyProbe(t)
-	for _, ds := range []string{"redis", "postgresql"} {
+	for _, kc := range kvCases {
+		ds := kc.datastore
 		t.Run(ds, func(t *testing.T) {
-			opts := engineOpts(t, ds, "acc-"+ds)
-			body, err := opts.ToInstanceCreateMap()
-			if err != nil {
-				t.Fatal(err)
-			}
-			body["instance"].(map[string]any)["access"] = map[string]any{"is_public": false, "allowed_cidrs": []string{"127.0.0.2"}}
-			var created struct {
-				Instance struct{ ID string } `json:"instance"`
-			}
-			if _, err := sc.Post(ctx, sc.ServiceURL("instances"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
-				t.Fatal(err)
-			}
-			id := created.Instance.ID
-			waitStatus(ctx, t, sc, id, "ACTIVE", 3*time.Minute)
-			show := func() (string, []string) {
-				var d struct {
-					Instance struct {
-						IP     []string `json:"ip"`
-						Port   int      `json:"port"`
-						Access struct {
-							AllowedCIDRs []string `json:"allowed_cidrs"`
-						} `json:"access"`
-					} `json:"instance"`
-				}
-				if _, err := sc.Get(ctx, sc.ServiceURL("instances", id), &d, nil); err != nil {
-					t.Fatal(err)
-				}
-				return net.JoinHostPort(d.Instance.IP[0], strconv.Itoa(d.Instance.Port)), d.Instance.Access.AllowedCIDRs
-			}
-			dst, cidrs := show()
+			opts := kc.opts(t)
+			opts.Name = "acc-" + ds
+			id := createLimited(ctx, t, sc, opts)
+			dst, cidrs := showAccess(ctx, t, sc, id)
 			if !slices.Equal(cidrs, []string{"127.0.0.2/32"}) {
 				t.Errorf("shown allowed_cidrs %v, want [127.0.0.2/32]", cidrs)
 			}
@@ -198,11 +219,47 @@ func TestAccessEnforced(t *testing.T) {
 				if _, err := sc.Put(ctx, sc.ServiceURL("instances", id), put, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
 					t.Fatal(err)
 				}
-				if _, shown := show(); !slices.Equal(shown, st.wantShownCIDRs) {
+				if _, shown := showAccess(ctx, t, sc, id); !slices.Equal(shown, st.wantShownCIDRs) {
 					t.Errorf("after PUT %v: shown %v", st.cidrs, shown)
 				}
 				check(fmt.Sprintf("PUT %v", st.cidrs), st.from2, st.from3)
 			}
 		})
 	}
+	t.Run("replica", func(t *testing.T) {
+		kc := kvCases[len(kvCases)-1] // Redis: the quickest replica
+		opts := kc.opts(t)
+		opts.Name = "acc-src"
+		src := createLimited(ctx, t, sc, opts)
+		var created struct {
+			Instance struct{ ID string } `json:"instance"`
+		}
+		if _, err := sc.Post(ctx, sc.ServiceURL("instances"), map[string]any{"instance": map[string]any{"name": "acc-ro", "replica_of": src}},
+			&created, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
+			t.Fatal(err)
+		}
+		rid := created.Instance.ID
+		waitStatus(ctx, t, sc, rid, "ACTIVE", 3*time.Minute)
+		srcAddr, _ := showAccess(ctx, t, sc, src)
+		rAddr, cidrs := showAccess(ctx, t, sc, rid)
+		if !slices.Equal(cidrs, []string{"127.0.0.2/32"}) {
+			t.Errorf("replica's shown allowed_cidrs %v, want its source's [127.0.0.2/32]", cidrs)
+		}
+		if probe(t, bin, kc.datastore, "127.0.0.3", rAddr) {
+			t.Error("the replica answered a client from 127.0.0.3")
+		}
+		// This test runs as root, which the filters let through.
+		host := func(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
+		if err := kc.write(t, host(srcAddr), "limited", "replicated"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for kc.read(t, host(rAddr), "limited") != "replicated" {
+			if time.Now().After(deadline) {
+				rv := getReplicaView(ctx, t, sc, rid)
+				t.Fatalf("the replica of a limited source did not apply a write within 30s; its replication: %+v", rv.Instance.Replication)
+			}
+			pollPause(50 * time.Millisecond)
+		}
+	})
 }
