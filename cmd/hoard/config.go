@@ -71,6 +71,8 @@ type serveConfig struct {
 	K8sImages          string
 	K8sReadiness       string
 	K8sKeepVolumes     bool
+	K8sHoardNamespace  string
+	K8sHoardPodLabels  string
 	Workers            int
 	TemplatePool       int
 	ShutdownGrace      time.Duration
@@ -140,6 +142,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.K8sStorageClass, "k8s-storage-class", "", "kubernetes driver: storage class of instance volumes (default: the cluster's default); must allow expansion")
 	str(&c.K8sImages, "k8s-images", "", "kubernetes driver: engine images, e.g. mariadb=registry/mariadb:10.11,postgresql=...,redis=... (default: Docker Hub official images)")
 	str(&c.K8sReadiness, "k8s-readiness", "", `kubernetes driver: readiness probe commands for images without the engines' own tools: engine=command pairs separated by ';', a command split on spaces (no shell) or a JSON array, e.g. 'mariadb=healthcheck.sh --connect;redis=["sh","-c","redis-cli ping | grep -qx PONG"]'`)
+	str(&c.K8sHoardNamespace, "k8s-hoard-namespace", "", "kubernetes driver: the namespace hoard's own pods run in, let through instances' network policies (default in a cluster: the service account's namespace; without one, allowed_cidrs are refused)")
+	str(&c.K8sHoardPodLabels, "k8s-hoard-pod-labels", "", "kubernetes driver: labels of hoard's own pods in that namespace, e.g. app=hoard (default: every pod of the namespace)")
 	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
 	num(&c.TemplatePool, "template-pool", 2, "local driver: data directories initialised ahead of time per engine, each used by one create instead of its init and refilled in the background; 0 disables")
 	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")

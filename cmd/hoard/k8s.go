@@ -115,6 +115,12 @@ func (c *serveConfig) validateDriver() []error {
 	if _, err := parseReadiness(c.K8sReadiness, names); err != nil {
 		errs = append(errs, fmt.Errorf("--k8s-readiness: %w", err))
 	}
+	if _, err := kubernetes.ParseLabels(c.K8sHoardPodLabels); err != nil {
+		errs = append(errs, fmt.Errorf("--k8s-hoard-pod-labels: %w", err))
+	}
+	if ns := c.K8sHoardNamespace; ns != "" && !kubernetes.ValidNamespace(ns) {
+		errs = append(errs, fmt.Errorf("--k8s-hoard-namespace %q: not a namespace name", ns))
+	}
 	if p := c.K8sNamespacePrefix; p == "" || len(p) > 30 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || p[0] < 'a' || p[0] > 'z' {
 		errs = append(errs, errors.New("--k8s-namespace-prefix: want lower-case letters, digits and '-', starting with a letter, at most 30 characters"))
 	}
@@ -137,8 +143,16 @@ func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, ob
 	if err != nil {
 		return nil, fmt.Errorf("--k8s-readiness: %w", err)
 	}
+	podLabels, err := kubernetes.ParseLabels(c.K8sHoardPodLabels)
+	if err != nil {
+		return nil, fmt.Errorf("--k8s-hoard-pod-labels: %w", err)
+	}
+	hoardNS := c.K8sHoardNamespace
+	if hoardNS == "" {
+		hoardNS = kubernetes.InClusterNamespace()
+	}
 	log.Info("kubernetes driver", "namespace_prefix", c.K8sNamespacePrefix, "storage_class", c.K8sStorageClass,
-		"keep_volumes", c.K8sKeepVolumes, "engines", names)
+		"keep_volumes", c.K8sKeepVolumes, "engines", names, "hoard_namespace", hoardNS, "hoard_pod_labels", podLabels)
 	return kubernetes.New(kubernetes.Config{
 		Client:          client,
 		NamespacePrefix: c.K8sNamespacePrefix,
@@ -147,6 +161,8 @@ func newKubernetesDriver(c *serveConfig, engines map[string]datastore.Engine, ob
 		Readiness:       readiness,
 		Engines:         engines,
 		KeepVolumes:     c.K8sKeepVolumes,
+		HoardNamespace:  hoardNS,
+		HoardPodLabels:  podLabels,
 		Credentials:     creds,
 		Observer:        observe,
 		Logger:          log,

@@ -96,17 +96,22 @@ func TestEngineNames(t *testing.T) {
 func TestDriverFlags(t *testing.T) {
 	dir := t.TempDir()
 	c, err := parseServeFlags([]string{"--data-dir", dir, "--driver", "kubernetes", "--k8s-images", "redis=r:7",
-		"--k8s-storage-class", "fast", "--k8s-keep-volumes", "--k8s-namespace-prefix", "db-"})
+		"--k8s-storage-class", "fast", "--k8s-keep-volumes", "--k8s-namespace-prefix", "db-",
+		"--k8s-hoard-namespace", "hoard-system", "--k8s-hoard-pod-labels", "app=hoard,app.kubernetes.io/part-of=db"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Driver != "kubernetes" || c.K8sStorageClass != "fast" || !c.K8sKeepVolumes || c.K8sNamespacePrefix != "db-" {
+	if c.Driver != "kubernetes" || c.K8sStorageClass != "fast" || !c.K8sKeepVolumes || c.K8sNamespacePrefix != "db-" ||
+		c.K8sHoardNamespace != "hoard-system" || c.K8sHoardPodLabels != "app=hoard,app.kubernetes.io/part-of=db" {
 		t.Errorf("config = %+v", c)
 	}
 	for _, args := range [][]string{
 		{"--driver", "docker"},
 		{"--k8s-images", "nope"},
 		{"--k8s-namespace-prefix", "Bad_"},
+		{"--k8s-hoard-namespace", "Hoard_System"},
+		{"--k8s-hoard-pod-labels", "app"},
+		{"--k8s-hoard-pod-labels", "app=bad value"},
 	} {
 		if _, err := parseServeFlags(append([]string{"--data-dir", dir}, args...)); err == nil {
 			t.Errorf("parseServeFlags(%q) succeeded", args)

@@ -17,6 +17,10 @@
 //     the StatefulSet's volumeClaimTemplate;
 //   - a StatefulSet with one replica, whose pod runs the engine image
 //     (Config.Images) with the flavor's RAM as memory request and limit.
+//   - only for an instance with allowed networks (Spec.Access), a
+//     NetworkPolicy that lets in, on the engine's port, those networks,
+//     the pods of its peers and hoard's own pods (access.go); the driver
+//     implements [driver.AccessEnforcer] with it.
 //
 // Every object is labelled app.kubernetes.io/managed-by=hoard and
 // hoard.dev/instance=<instance id>. Object names are "hoard-" plus the

@@ -21,6 +21,10 @@ func (d *Driver) ensure(ctx context.Context, o *objects, replicas int32) error {
 	if err := d.ensureNamespace(ctx, o.ns); err != nil {
 		return err
 	}
+	// Before the pod can start: never a pod without its filter.
+	if err := d.applyAccess(ctx, o); err != nil {
+		return err
+	}
 	if err := d.ensureSecret(ctx, o.secret); err != nil {
 		return err
 	}

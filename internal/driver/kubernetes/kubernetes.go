@@ -98,6 +98,12 @@ type Config struct {
 	// replica may be creating them). DefaultOrphanMinAge if zero; a
 	// negative value removes orphans of any age.
 	OrphanMinAge time.Duration
+	// HoardNamespace is the namespace hoard's own pods run in, and
+	// HoardPodLabels the labels that select them there (all its pods when
+	// empty): an instance's NetworkPolicy (access.go) lets them in. Without
+	// a namespace, network access limits are refused (AccessAvailable).
+	HoardNamespace string
+	HoardPodLabels map[string]string
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 }

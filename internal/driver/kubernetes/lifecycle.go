@@ -321,6 +321,15 @@ func (d *Driver) deleteObjects(ctx context.Context, sel string, pick func(metav1
 	}); err != nil {
 		return err
 	}
+	nps, err := d.c.NetworkingV1().NetworkPolicies(all).List(ctx, lo)
+	if err != nil {
+		return fmt.Errorf("list network policies: %w", err)
+	}
+	if err := do("networkpolicy", metas(nps.Items), func(ns, n string) error {
+		return d.c.NetworkingV1().NetworkPolicies(ns).Delete(ctx, n, del)
+	}); err != nil {
+		return err
+	}
 	if !d.cfg.KeepVolumes {
 		pvcs, err := d.c.CoreV1().PersistentVolumeClaims(all).List(ctx, lo)
 		if err != nil {
@@ -369,6 +378,11 @@ func (d *Driver) countObjects(ctx context.Context, sel string) (int, error) {
 		return 0, err
 	}
 	ms = append(ms, metas(secs.Items)...)
+	nps, err := d.c.NetworkingV1().NetworkPolicies(all).List(ctx, lo)
+	if err != nil {
+		return 0, err
+	}
+	ms = append(ms, metas(nps.Items)...)
 	if !d.cfg.KeepVolumes {
 		pvcs, err := d.c.CoreV1().PersistentVolumeClaims(all).List(ctx, lo)
 		if err != nil {

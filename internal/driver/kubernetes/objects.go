@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -41,13 +42,15 @@ const (
 
 // objects is everything one instance is made of.
 type objects struct {
+	id     string // the instance's
 	ns     *corev1.Namespace
 	secret *corev1.Secret
 	config *corev1.ConfigMap
 	svc    *corev1.Service
 	claim  *corev1.PersistentVolumeClaim
 	sts    *appsv1.StatefulSet
-	hash   string // AnnotationSpecHash of sts
+	policy *networkingv1.NetworkPolicy // nil: no network access limits (access.go)
+	hash   string                      // AnnotationSpecHash of sts
 }
 
 // labels are the labels of instance s's objects.
@@ -119,10 +122,7 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 	meta := func() metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: nm, Namespace: ns, Labels: copyMap(lb)}
 	}
-	o := &objects{}
-	o.ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
-		LabelManagedBy: ManagedBy, LabelTenant: tenantLabel(s.TenantID),
-	}}}
+	o := &objects{id: s.InstanceID, ns: d.namespaceObject(s)}
 
 	o.secret = &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{secretUser: []byte(user), secretPassword: []byte(pw)}}
@@ -133,6 +133,9 @@ func (d *Driver) build(op string, s driver.Spec) (*objects, error) {
 	}
 
 	port := int32(e.DefaultPort())
+	if o.policy, err = d.networkPolicy(op, s, port); err != nil {
+		return nil, err
+	}
 	o.svc = &corev1.Service{ObjectMeta: meta(), Spec: corev1.ServiceSpec{
 		ClusterIP:                corev1.ClusterIPNone,
 		Selector:                 podSelector(s.InstanceID),
