@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,8 +151,23 @@ func createLimited(ctx context.Context, t *testing.T, sc *gophercloud.ServiceCli
 	if _, err := sc.Post(ctx, sc.ServiceURL("instances"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
 		t.Fatal(err)
 	}
+	deleteAtEnd(ctx, t, sc, created.Instance.ID)
 	waitStatus(ctx, t, sc, created.Instance.ID, "ACTIVE", 3*time.Minute)
 	return created.Instance.ID
+}
+
+// deleteAtEnd deletes instance id through the API when t ends, while hoard
+// still runs: its delete removes the instance's network filter and engine
+// user, which killing the engines would leave behind. Instances registered
+// later are deleted first (a replica before its source).
+func deleteAtEnd(ctx context.Context, t *testing.T, sc *gophercloud.ServiceClient, id string) {
+	t.Cleanup(func() {
+		if err := instances.Delete(ctx, sc, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			t.Errorf("delete %s: %v", id, err)
+			return
+		}
+		waitGone(ctx, t, sc, id, activeTimeout)
+	})
 }
 
 // showAccess returns instance id's address (host:port) and the networks
@@ -184,6 +200,7 @@ func TestAccessEnforced(t *testing.T) {
 		t.Fatal("TestAccessEnforced needs root: the nftables filter and a client as another user")
 	}
 	h := startHoard(t)
+	killInstanceProcs(t, h) // after the deletes (deleteAtEnd), should one fail
 	ctx := context.Background()
 	sc := h.client(ctx)
 	bin := copyProbe(t)
@@ -239,6 +256,7 @@ func TestAccessEnforced(t *testing.T) {
 			t.Fatal(err)
 		}
 		rid := created.Instance.ID
+		deleteAtEnd(ctx, t, sc, rid)
 		waitStatus(ctx, t, sc, rid, "ACTIVE", 3*time.Minute)
 		srcAddr, _ := showAccess(ctx, t, sc, src)
 		rAddr, cidrs := showAccess(ctx, t, sc, rid)
