@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -137,8 +138,9 @@ func TestTemplatePool(t *testing.T) {
 
 // TestTemplatePoolRejects: a pool directory whose content no longer
 // matches its manifest's hash, whose manifest is unreadable, or that an
-// older engine version made, is never used: the create runs the init and
-// the directory is built again. A driver that starts checks every hash.
+// older engine version or an older manifest format made, is never used:
+// the create runs the init and the directory is built again. A driver
+// that starts checks every hash.
 func TestTemplatePoolRejects(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -157,6 +159,21 @@ func TestTemplatePoolRejects(t *testing.T) {
 		}},
 		{"corrupt manifest", func(t *testing.T, _ *fakeEngine, dir string) {
 			if err := os.WriteFile(filepath.Join(dir, templateManifest), []byte("{not json"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"older format", func(t *testing.T, _ *fakeEngine, dir string) {
+			// A manifest of format 1 (no format field), hash and all.
+			m, err := readManifest(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Format = 0
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, templateManifest), b, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -191,7 +208,7 @@ func TestTemplatePoolRejects(t *testing.T) {
 				m, err := readManifest(entry)
 				return err == nil && ready(d, "fake") == 1 && exists(filepath.Join(entry, templateData, "init-count")) &&
 					content(filepath.Join(entry, templateData, "init-count")) == "init\n" && !exists(filepath.Join(entry, templateData, "planted")) &&
-					(tt.name != "engine version changed" || m.Version == "fake 2")
+					m.Format == templateFormat && (tt.name != "engine version changed" || m.Version == "fake 2")
 			})
 		})
 	}
