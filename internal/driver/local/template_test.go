@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -25,6 +26,23 @@ func ready(d *Driver, name string) int {
 func content(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// poolLeftovers lists the entries of root's pool with a dot (builds,
+// claims, used or discarded directories).
+func poolLeftovers(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, templatesName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
 
 // fileMeta is what a fresh init and a pooled copy must agree on: the
@@ -107,6 +125,8 @@ func TestTemplatePool(t *testing.T) {
 		t.Error("a used directory is still in the pool")
 	}
 	eventually(t, "the pool is refilled", func() bool { return ready(d, "fake") == 2 })
+	// The used directory is removed by the filler, not left behind.
+	eventually(t, "the used directory is removed", func() bool { return len(poolLeftovers(t, h.root)) == 0 })
 
 	eng.mu.Lock()
 	eng.tmplNone = true
