@@ -281,7 +281,7 @@ func newHarness(t *testing.T, eng *fakeEngine) *harness {
 }
 
 // killAll kills every engine recorded under root (cleanup after failures).
-func killAll(t *testing.T, root string) {
+func killAll(t testing.TB, root string) {
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join(root, e.Name(), handleName))
@@ -429,7 +429,7 @@ func instanceAccount(t *testing.T, d *Driver, id string) account {
 }
 
 // removeCgroups removes the cgroups of the instances under root.
-func removeCgroups(t *testing.T, root string) {
+func removeCgroups(t testing.TB, root string) {
 	cg, err := cgroup.New(cgroup.Config{})
 	if err != nil {
 		return
@@ -444,7 +444,7 @@ func removeCgroups(t *testing.T, root string) {
 
 // removeUsers removes the users of the instances under root (cleanup of
 // tests that do not destroy their instances).
-func removeUsers(t *testing.T, root string) {
+func removeUsers(t testing.TB, root string) {
 	if os.Geteuid() != 0 {
 		return
 	}
@@ -490,7 +490,7 @@ func procUID(t *testing.T, pid int) int {
 	return -1
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,15 +60,18 @@ import (
 //     copy reads every byte anyway): a mismatch empties the instance's data
 //     directory, removes the pool's directory and falls back to the init.
 //   - A directory is taken by renaming it to ".claimed-..." (one rename
-//     wins); removals rename first as well. A directory is copied, not
+//     wins), and once used renamed to ".used-...", which the filler
+//     removes, not the create; removals rename first as well. A directory is copied, not
 //     moved: instance data usually lives on the instance's own volume.
-//     The copy gives every file the instance user and the mode the init
-//     gave it (the same files, modes and owners as a fresh init), allocates
-//     each file whole (fallocate: as written by the init, so a full volume
-//     cannot fail a later write into the file) and writes only the blocks
-//     that are not zero (MariaDB's 48 MB redo log is one block of data),
-//     then flushes the volume (syncfs) before the instance is marked
-//     initialised.
+//     The copy makes the directories first, then copies the files on a
+//     few goroutines (copyWorkers), gives every file the instance user and
+//     the mode the init gave it (the same files, modes and owners as a
+//     fresh init), allocates each file whole (fallocate, or the writes of
+//     a one-block file: as written by the init, so a full volume cannot
+//     fail a later write into the file) and writes only the blocks that
+//     are not zero (MariaDB's 48 MB redo log is one block of data), then
+//     flushes the volume once (syncfs, no per-file fsync) before the
+//     instance is marked initialised.
 const (
 	templatesName    = ".templates"
 	templateManifest = "manifest.json"
@@ -79,10 +84,17 @@ const (
 	// templateNice is the niceness of the pool's inits: a create waiting
 	// for its own init goes first.
 	templateNice = 10
+	// templateFormat is the manifest's format: how its hash is computed
+	// (copyTree). A directory of another format is built again.
+	templateFormat = 2
+	// usedPrefix names a directory a claim has used (copied or refused),
+	// which the filler removes.
+	usedPrefix = ".used-"
 )
 
 // templateManifestV is the content of a ready directory's manifest.
 type templateManifestV struct {
+	Format  int       `json:"format"` // templateFormat (absent: 1)
 	Engine  string    `json:"engine"`
 	Version string    `json:"version"` // TemplateVersion
 	Label   string    `json:"label"`   // the datastore version (Discover), for metrics
@@ -211,6 +223,14 @@ func (p *templatePool) version(ctx context.Context, name string, label bool) (te
 	}
 	v := templateVersion{id: id}
 	if label {
+		// The label of a version id already seen is known: no need to run
+		// the engine's programs again at every refill (beside a create).
+		p.mu.Lock()
+		old, ok := p.versions[name]
+		p.mu.Unlock()
+		if ok && old.id == id {
+			return old, nil
+		}
 		vs, err := e.Discover(ctx)
 		if err != nil {
 			return templateVersion{}, err
@@ -229,6 +249,7 @@ func (p *templatePool) version(ctx context.Context, name string, label bool) (te
 // engine, so that every engine soon has one. With verify it checks the
 // hash of every ready directory first.
 func (p *templatePool) fill(verify bool) {
+	p.removeUsed()
 	names := p.templaters()
 	vers := make(map[string]templateVersion, len(names))
 	for _, name := range names {
@@ -253,8 +274,9 @@ func (p *templatePool) fill(verify bool) {
 				switch {
 				case err != nil:
 					p.d.log.Warn("removing a pre-initialised data directory without a readable manifest", "path", path, "err", err)
-				case m.Engine != name || m.Version != v.id:
-					p.d.log.Info("removing a pre-initialised data directory of another engine version", "path", path, "built", m.Label, "installed", v.label)
+				case m.Engine != name || m.Version != v.id || m.Format != templateFormat:
+					p.d.log.Info("removing a pre-initialised data directory of another engine version or format", "path", path,
+						"built", m.Label, "installed", v.label, "format", m.Format)
 				case verify:
 					h, _, _, err := copyTree(filepath.Join(path, templateData), "", account{})
 					if err == nil && h == m.Hash {
@@ -268,6 +290,22 @@ func (p *templatePool) fill(verify bool) {
 			}
 			if err := p.build(name, i, v); err != nil && p.d.ctx.Err() == nil {
 				p.d.log.Warn("cannot pre-initialise a data directory", "engine", name, "err", err)
+			}
+		}
+	}
+}
+
+// removeUsed removes the directories claims have used.
+func (p *templatePool) removeUsed() {
+	entries, err := os.ReadDir(p.dir)
+	if err != nil {
+		p.d.log.Warn("cannot list the template pool", "err", err)
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), usedPrefix) {
+			if err := os.RemoveAll(filepath.Join(p.dir, e.Name())); err != nil {
+				p.d.log.Warn("cannot remove a used pre-initialised data directory", "name", e.Name(), "err", err)
 			}
 		}
 	}
@@ -379,7 +417,7 @@ func (p *templatePool) build(name string, i int, v templateVersion) (err error) 
 	if err != nil {
 		return err
 	}
-	m := templateManifestV{Engine: name, Version: v.id, Label: v.label, Hash: h, Files: files2, Bytes: size, Built: time.Now().UTC()}
+	m := templateManifestV{Format: templateFormat, Engine: name, Version: v.id, Label: v.label, Hash: h, Files: files2, Bytes: size, Built: time.Now().UTC()}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -452,8 +490,12 @@ func (p *templatePool) claim(ctx context.Context, name string, ds datastore.Spec
 			continue // taken, or not built yet
 		}
 		used, err := p.use(claimed, name, v, ds, a)
-		if rerr := os.RemoveAll(claimed); rerr != nil {
-			p.d.log.Warn("cannot remove a used pre-initialised data directory", "path", claimed, "err", rerr)
+		// The filler removes it (woken on return), not the create: removing
+		// ~1,000 files takes longer than copying them.
+		if os.Rename(claimed, filepath.Join(p.dir, usedPrefix+randomSuffix())) != nil {
+			if rerr := os.RemoveAll(claimed); rerr != nil {
+				p.d.log.Warn("cannot remove a used pre-initialised data directory", "path", claimed, "err", rerr)
+			}
 		}
 		if used {
 			return true
@@ -474,8 +516,8 @@ func (p *templatePool) use(claimed, name string, v templateVersion, ds datastore
 	if err != nil {
 		return false, err
 	}
-	if m.Engine != name || m.Version != v.id {
-		return false, fmt.Errorf("built for another engine version (%s)", m.Label)
+	if m.Engine != name || m.Version != v.id || m.Format != templateFormat {
+		return false, fmt.Errorf("built for another engine version (%s) or format (%d)", m.Label, m.Format)
 	}
 	h, files, size, err := copyTree(filepath.Join(claimed, templateData), ds.DataDir, a)
 	if err != nil {
@@ -511,7 +553,7 @@ func (d *Driver) Templates() []TemplateStatus {
 		}
 		for i := 0; i < p.n; i++ {
 			m, err := readManifest(p.entry(name, i))
-			if err == nil && m.Engine == name && (!ok || m.Version == v.id) {
+			if err == nil && m.Engine == name && m.Format == templateFormat && (!ok || m.Version == v.id) {
 				counts[[2]string{name, m.Label}]++
 			}
 		}
@@ -529,22 +571,36 @@ func (d *Driver) Templates() []TemplateStatus {
 // usePool reports whether s may take a pre-initialised data directory.
 func (d *Driver) usePool(s driver.Spec) bool { return d.pool != nil && s.ReplicaOf == nil }
 
+// copyWorkers is how many files copyTree copies at once (it hashes
+// without copying, in the background, on one): the cost of a pool
+// directory of small files (PostgreSQL's ~970) is mostly per-file work in
+// the kernel (create, chown, write), which overlaps.
+var copyWorkers = 4
+
+// treeEntry is one path of a tree copyTree copies.
+type treeEntry struct {
+	rel string
+	fi  fs.FileInfo
+	sum [sha256.Size]byte // regular files: fileHash
+}
+
 // copyTree hashes the tree at src (treeHash) and, unless dst is "",
 // copies it into the existing directory dst: directories and regular files
 // only, each with its mode and owned by a (as root), files allocated whole
-// and only their non-zero blocks written. It returns the hash, the number
-// of files and their total size.
+// and only their non-zero blocks written. The directories are made first,
+// in walk order, then copyWorkers copy the files, the largest first. It
+// returns the hash, the number of files and their total size.
 //
-// The hash is SHA-256 over, for each entry in lexical walk order: its
-// path relative to src, its type and permission bits and its size, then
-// for a regular file each 64 KiB block as "Z" when it is all zero, else
-// "D" and the block: the zero blocks that dominate a fresh data directory
-// cost a comparison, not a hash.
+// The hash (templateFormat 2) is SHA-256 over, for each entry in lexical
+// walk order: its type and permission bits, its size, the length of its
+// path relative to src and that path, then for a regular file its
+// fileHash. A file's hash is SHA-256 over each 64 KiB block as "Z" when it
+// is all zero, else "D" and the block: the zero blocks that dominate a
+// fresh data directory cost a comparison, not a hash, and the files can be
+// hashed apart.
 func copyTree(src, dst string, a account) (string, int, int64, error) {
-	h := sha256.New()
-	buf := make([]byte, hashBlock)
-	zero := make([]byte, hashBlock)
-	var files int
+	var entries []treeEntry
+	var files []int // indices of the regular files in entries
 	var total int64
 	err := filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -559,14 +615,9 @@ func copyTree(src, dst string, a account) (string, int, int64, error) {
 			return err
 		}
 		mode := fi.Mode()
-		var hdr [20]byte
-		binary.BigEndian.PutUint32(hdr[0:], uint32(mode))
-		binary.BigEndian.PutUint64(hdr[4:], uint64(fi.Size()))
-		binary.BigEndian.PutUint64(hdr[12:], uint64(len(rel)))
-		h.Write(hdr[:])
-		io.WriteString(h, rel)
 		switch {
 		case mode.IsDir():
+			entries = append(entries, treeEntry{rel: rel, fi: fi})
 			if dst == "" {
 				return nil
 			}
@@ -583,9 +634,10 @@ func copyTree(src, dst string, a account) (string, int, int64, error) {
 			}
 			return os.Chmod(target, mode.Perm())
 		case mode.IsRegular():
-			files++
+			files = append(files, len(entries))
+			entries = append(entries, treeEntry{rel: rel, fi: fi})
 			total += fi.Size()
-			return copyFile(path, dst, rel, fi, a, h, buf, zero)
+			return nil
 		default:
 			return fmt.Errorf("%s: not a directory or a regular file (%v)", path, mode.Type())
 		}
@@ -593,58 +645,122 @@ func copyTree(src, dst string, a account) (string, int, int64, error) {
 	if err != nil {
 		return "", 0, 0, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), files, total, nil
+	// Largest first: the big files do not all end up last on one worker.
+	slices.SortStableFunc(files, func(i, j int) int {
+		return cmp.Compare(entries[j].fi.Size(), entries[i].fi.Size())
+	})
+	if err := copyFiles(src, dst, a, entries, files); err != nil {
+		return "", 0, 0, err
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		var hdr [20]byte
+		binary.BigEndian.PutUint32(hdr[0:], uint32(e.fi.Mode()))
+		binary.BigEndian.PutUint64(hdr[4:], uint64(e.fi.Size()))
+		binary.BigEndian.PutUint64(hdr[12:], uint64(len(e.rel)))
+		h.Write(hdr[:])
+		io.WriteString(h, e.rel)
+		if e.fi.Mode().IsRegular() {
+			h.Write(e.sum[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), len(files), total, nil
 }
 
-// copyFile hashes the regular file path and copies it to dst/rel (when
-// dst is not ""); see copyTree.
-func copyFile(path, dst, rel string, fi fs.FileInfo, a account, h io.Writer, buf, zero []byte) error {
+// copyFiles runs copyFile for entries[files[...]] on copyWorkers
+// goroutines, setting each one's sum; it stops at the first error.
+func copyFiles(src, dst string, a account, entries []treeEntry, files []int) error {
+	zero := make([]byte, hashBlock)
+	workers := 1
+	if dst != "" {
+		workers = max(1, min(copyWorkers, len(files)))
+	}
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, hashBlock)
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				e := &entries[files[i]]
+				sum, err := copyFile(filepath.Join(src, e.rel), dst, e.rel, e.fi, a, buf, zero)
+				if err != nil {
+					errs[w] = err
+					failed.Store(true)
+					return
+				}
+				e.sum = sum
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile returns the fileHash of the regular file path and copies it to
+// dst/rel (when dst is not ""); see copyTree. A file of more than one
+// block is allocated whole first; one of a single block is read first and
+// then either written (which allocates it) or, all zero, allocated: most
+// files of a data directory are small, and most of those hold data.
+func copyFile(path, dst, rel string, fi fs.FileInfo, a account, buf, zero []byte) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	in, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	defer in.Close()
 	var out *os.File
 	if dst != "" {
 		out, err = os.OpenFile(filepath.Join(dst, rel), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
-			return err
+			return sum, err
 		}
 		defer out.Close()
 		if a.asRoot {
 			if err := out.Chown(int(a.uid), int(a.gid)); err != nil {
-				return err
+				return sum, err
 			}
 		}
 		if err := out.Chmod(fi.Mode().Perm()); err != nil {
-			return err
-		}
-		if fi.Size() > 0 {
-			if err := syscall.Fallocate(int(out.Fd()), 0, 0, fi.Size()); err != nil {
-				if !errors.Is(err, syscall.EOPNOTSUPP) {
-					return fmt.Errorf("while allocating %s: %w", rel, err)
-				}
-				if err := out.Truncate(fi.Size()); err != nil {
-					return err
-				}
-			}
+			return sum, err
 		}
 	}
+	first := fi.Size() > int64(len(buf)) // allocate before writing
+	if out != nil && first {
+		if err := allocate(out, rel, fi.Size()); err != nil {
+			return sum, err
+		}
+	}
+	h := sha256.New()
+	holes := false
 	var off int64
 	for off < fi.Size() {
 		n, err := io.ReadFull(in, buf[:min(int64(len(buf)), fi.Size()-off)])
 		if err != nil {
-			return fmt.Errorf("while reading %s: %w", rel, err)
+			return sum, fmt.Errorf("while reading %s: %w", rel, err)
 		}
 		b := buf[:n]
 		if bytes.Equal(b, zero[:n]) {
 			h.Write([]byte{'Z'})
+			holes = true
 		} else {
 			h.Write([]byte{'D'})
 			h.Write(b)
 			if out != nil {
 				if _, err := out.WriteAt(b, off); err != nil {
-					return err
+					return sum, err
 				}
 			}
 		}
@@ -652,10 +768,28 @@ func copyFile(path, dst, rel string, fi fs.FileInfo, a account, h io.Writer, buf
 	}
 	// A file that grew meanwhile is not what was hashed.
 	if n, _ := in.Read(buf[:1]); n != 0 {
-		return fmt.Errorf("%s changed while it was copied", rel)
+		return sum, fmt.Errorf("%s changed while it was copied", rel)
 	}
-	if out != nil {
-		return out.Close()
+	h.Sum(sum[:0])
+	if out == nil {
+		return sum, nil
+	}
+	if holes && !first {
+		if err := allocate(out, rel, fi.Size()); err != nil {
+			return sum, err
+		}
+	}
+	return sum, out.Close()
+}
+
+// allocate allocates size bytes of f (file rel) and sets its size; where
+// the filesystem cannot allocate ahead it only sets the size.
+func allocate(f *os.File, rel string, size int64) error {
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		if !errors.Is(err, syscall.EOPNOTSUPP) {
+			return fmt.Errorf("while allocating %s: %w", rel, err)
+		}
+		return f.Truncate(size)
 	}
 	return nil
 }

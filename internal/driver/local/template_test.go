@@ -2,9 +2,11 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -24,6 +26,23 @@ func ready(d *Driver, name string) int {
 func content(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// poolLeftovers lists the entries of root's pool with a dot (builds,
+// claims, used or discarded directories).
+func poolLeftovers(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, templatesName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
 
 // fileMeta is what a fresh init and a pooled copy must agree on: the
@@ -106,6 +125,8 @@ func TestTemplatePool(t *testing.T) {
 		t.Error("a used directory is still in the pool")
 	}
 	eventually(t, "the pool is refilled", func() bool { return ready(d, "fake") == 2 })
+	// The used directory is removed by the filler, not left behind.
+	eventually(t, "the used directory is removed", func() bool { return len(poolLeftovers(t, h.root)) == 0 })
 
 	eng.mu.Lock()
 	eng.tmplNone = true
@@ -137,8 +158,9 @@ func TestTemplatePool(t *testing.T) {
 
 // TestTemplatePoolRejects: a pool directory whose content no longer
 // matches its manifest's hash, whose manifest is unreadable, or that an
-// older engine version made, is never used: the create runs the init and
-// the directory is built again. A driver that starts checks every hash.
+// older engine version or an older manifest format made, is never used:
+// the create runs the init and the directory is built again. A driver
+// that starts checks every hash.
 func TestTemplatePoolRejects(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -157,6 +179,21 @@ func TestTemplatePoolRejects(t *testing.T) {
 		}},
 		{"corrupt manifest", func(t *testing.T, _ *fakeEngine, dir string) {
 			if err := os.WriteFile(filepath.Join(dir, templateManifest), []byte("{not json"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"older format", func(t *testing.T, _ *fakeEngine, dir string) {
+			// A manifest of format 1 (no format field), hash and all.
+			m, err := readManifest(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Format = 0
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, templateManifest), b, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -191,7 +228,7 @@ func TestTemplatePoolRejects(t *testing.T) {
 				m, err := readManifest(entry)
 				return err == nil && ready(d, "fake") == 1 && exists(filepath.Join(entry, templateData, "init-count")) &&
 					content(filepath.Join(entry, templateData, "init-count")) == "init\n" && !exists(filepath.Join(entry, templateData, "planted")) &&
-					(tt.name != "engine version changed" || m.Version == "fake 2")
+					m.Format == templateFormat && (tt.name != "engine version changed" || m.Version == "fake 2")
 			})
 		})
 	}

@@ -33,7 +33,7 @@ func (h *harness) loopDriver() *Driver {
 
 // unmountAll lazily unmounts every mount under root (cleanup after a
 // failed test), deepest first.
-func unmountAll(t *testing.T, root string) {
+func unmountAll(t testing.TB, root string) {
 	resolved, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return
@@ -48,7 +48,7 @@ func unmountAll(t *testing.T, root string) {
 }
 
 // mountsUnder lists the mount points at or under dir.
-func mountsUnder(t *testing.T, dir string) []string {
+func mountsUnder(t testing.TB, dir string) []string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
