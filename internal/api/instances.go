@@ -143,13 +143,15 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tenant, id := r.PathValue("tenant"), r.PathValue("id")
-	if u.Rename {
-		err = s.b.RenameInstance(r.Context(), tenant, id, u.Name)
-	}
-	if err == nil && u.Access {
+	if u.Access {
 		// Applied to the running instance before the request returns:
 		// 202 means the filter is in force (service.SetInstanceAccess).
+		// It goes first: it is the change that can be refused (422, 501,
+		// 503), and a refused one must not leave a rename done.
 		err = s.b.SetInstanceAccess(r.Context(), tenant, id, u.AllowedCIDRs)
+	}
+	if err == nil && u.Rename {
+		err = s.b.RenameInstance(r.Context(), tenant, id, u.Name)
 	}
 	// The configuration change is inline; a replica's detach starts a task
 	// (DETACH), after which the instance takes no other change: it goes last.

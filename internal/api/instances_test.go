@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
 )
@@ -327,5 +328,13 @@ func TestUpdateAccess(t *testing.T) {
 		if want := `"access":{"is_public":false,"allowed_cidrs":` + st.want + `}`; !strings.Contains(show.body, want) {
 			t.Errorf("after %s %s: show %s, want %s", st.method, st.body, show.body, want)
 		}
+	}
+	// A refused access change leaves the name given with it undone.
+	h.fb.fail["SetInstanceAccess"] = fault.New(fault.Conflict, "fake", "busy")
+	if r := h.do("PUT", path, `{"instance":{"name":"db3","access":{"allowed_cidrs":["10.0.0.0/8"]}}}`); r.status != 409 {
+		t.Fatalf("refused access change = %d %s, want 409", r.status, r.body)
+	}
+	if show := h.do("GET", path, ""); !strings.Contains(show.body, `"name":"db2"`) {
+		t.Errorf("after a refused access change with a rename: %s, want name db2", show.body)
 	}
 }
