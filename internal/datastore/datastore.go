@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"syscall"
 )
 
@@ -70,6 +71,13 @@ type Spec struct {
 	// Logs are the USER logs enabled on the instance (see Logger), by
 	// name; the recipe renders what makes the server write them.
 	Logs []string
+	// AllowedSources are the networks the instance's clients may connect
+	// from (its access list, masked prefixes); empty means every address.
+	// An engine that can enforce them itself (PostgreSQL's pg_hba.conf)
+	// renders them, together with what hoard needs on this host (see
+	// AccessReloader); the driver's packet filter is the first line, this
+	// the second. Engines that cannot ignore them.
+	AllowedSources []netip.Prefix
 }
 
 // File is a configuration file rendered by an engine, relative to ConfDir.

@@ -14,8 +14,9 @@
 // [Containerized] (what its container needs on Kubernetes),
 // [UnreachableClassifier] (its client library's "connection lost"
 // errors, for [Unreachable]), [Replicator] (read replicas), [Switchover]
-// (changing a replication set's source), [AccountsNotReplicated] and
-// [Logger] (the logs of the guest log API).
+// (changing a replication set's source), [AccountsNotReplicated],
+// [Logger] (the logs of the guest log API) and [AccessReloader] (an engine
+// that enforces Spec.AllowedSources itself).
 //
 // No engine name is spelled outside the engine packages and the wiring in
 // cmd/hoard (internal/depcheck enforces it): what the rest of hoard needs

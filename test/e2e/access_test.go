@@ -14,12 +14,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
+	"github.com/jackc/pgx/v5"
 )
 
 // probeEnv makes the test binary a one-shot client (probeMain) instead of
@@ -189,11 +191,74 @@ func showAccess(ctx context.Context, t *testing.T, sc *gophercloud.ServiceClient
 	return net.JoinHostPort(d.Instance.IP[0], strconv.Itoa(d.Instance.Port)), d.Instance.Access.AllowedCIDRs
 }
 
+// pgLogin logs in to the PostgreSQL instance at dst (host:port) as the
+// test's user from the source address src, and returns the error (nil:
+// logged in).
+func pgLogin(t *testing.T, dst, src string) error {
+	t.Helper()
+	host, port, err := net.SplitHostPort(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg, err := pgx.ParseConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(p), "app", "app-pw-123", "shop"
+	cfg.TLSConfig, cfg.Fallbacks = nil, nil
+	cfg.DialFunc = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		_ = c.Close(ctx)
+	}
+	return err
+}
+
+// pgLoginsFrom checks, polling until a deadline (a change of the list
+// reaches the server by a reload), that logins to dst from each of allowed
+// succeed and one from refused ("" for none) fails with "no pg_hba.conf
+// entry".
+func pgLoginsFrom(t *testing.T, dst, step string, allowed []string, refused string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var errAllowed error
+		for _, src := range allowed {
+			if err := pgLogin(t, dst, src); err != nil {
+				errAllowed = fmt.Errorf("from %s: %w", src, err)
+				break
+			}
+		}
+		var errRefused error
+		if refused != "" {
+			errRefused = pgLogin(t, dst, refused)
+		}
+		okRefused := refused == "" || (errRefused != nil && strings.Contains(errRefused.Error(), "no pg_hba.conf entry"))
+		if errAllowed == nil && okRefused {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: PostgreSQL login from %v: %v (want success); from %q: %v (want no pg_hba.conf entry)",
+				step, allowed, errAllowed, refused, errRefused)
+			return
+		}
+		pollPause(100 * time.Millisecond)
+	}
+}
+
 // TestAccessEnforced: a MariaDB, a PostgreSQL and a Redis instance created
 // with allowed_cidrs ["127.0.0.2/32"] answer a client (not root) from
 // 127.0.0.2 and reset one from 127.0.0.3; a PUT to ["127.0.0.3/32"]
 // reverses that, an empty list opens them; the detail view shows each
-// list. A replica of a limited Redis source gets the source's list and
+// list. As root (which the filter exempts), PostgreSQL's own pg_hba.conf
+// refuses a login from outside the list and admits one from it, and
+// follows a PUT. A replica of a limited Redis source gets the source's list and
 // still replicates (engine to engine through both filters).
 func TestAccessEnforced(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -224,13 +289,25 @@ func TestAccessEnforced(t *testing.T) {
 				}
 			}
 			check("created", true, false)
+			// PostgreSQL enforces the list itself too (pg_hba.conf): as
+			// root, which the packet filter lets through, a login from
+			// outside the list reaches the engine and is refused there.
+			pgCheck := func(step string, allowed []string, refused string) {
+				t.Helper()
+				if ds == "postgresql" {
+					pgLoginsFrom(t, dst, step, allowed, refused)
+				}
+			}
+			pgCheck("created", []string{"127.0.0.2"}, "127.0.0.3")
 			for _, st := range []struct {
 				cidrs          []string
 				from2, from3   bool
 				wantShownCIDRs []string
+				pgAllowed      []string // sources PostgreSQL admits
+				pgRefused      string   // a source pg_hba.conf refuses ("": none)
 			}{
-				{[]string{"127.0.0.3/32"}, false, true, []string{"127.0.0.3/32"}},
-				{[]string{}, true, true, []string{}},
+				{[]string{"127.0.0.3/32"}, false, true, []string{"127.0.0.3/32"}, []string{"127.0.0.3"}, "127.0.0.2"},
+				{[]string{}, true, true, []string{}, []string{"127.0.0.2", "127.0.0.3"}, ""},
 			} {
 				put := map[string]any{"instance": map[string]any{"access": map[string]any{"is_public": false, "allowed_cidrs": st.cidrs}}}
 				if _, err := sc.Put(ctx, sc.ServiceURL("instances", id), put, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
@@ -240,6 +317,7 @@ func TestAccessEnforced(t *testing.T) {
 					t.Errorf("after PUT %v: shown %v", st.cidrs, shown)
 				}
 				check(fmt.Sprintf("PUT %v", st.cidrs), st.from2, st.from3)
+				pgCheck(fmt.Sprintf("PUT %v", st.cidrs), st.pgAllowed, st.pgRefused)
 			}
 		})
 	}

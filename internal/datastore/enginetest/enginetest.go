@@ -283,6 +283,13 @@ func (s *Server) render(tb testing.TB) {
 	}
 }
 
+// Render writes the configuration files rendered from Spec again, while
+// the server runs (a test then has the engine reload them) or not.
+func (s *Server) Render(tb testing.TB) {
+	tb.Helper()
+	s.render(tb)
+}
+
 // Conn returns a connection to the server over its local socket.
 func (s *Server) Conn(user string, password datastore.Secret) datastore.Conn {
 	return datastore.Conn{Socket: s.Engine.Process().Socket(s.Spec), Port: s.Spec.Port, User: user, Password: password}

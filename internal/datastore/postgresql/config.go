@@ -233,26 +233,8 @@ func (e *Engine) ApplyDynamic(ctx context.Context, c datastore.Conn, values map[
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var before time.Time
-	if err := conn.QueryRow(ctx, "SELECT pg_conf_load_time()").Scan(&before); err != nil {
-		return fmt.Errorf("postgresql: reload: %w", err)
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT pg_reload_conf()").Scan(&ok); err != nil || !ok {
-		return fmt.Errorf("postgresql: reload: signal the server: %v", errors.Join(err, errors.New("pg_reload_conf() returned false")))
-	}
-	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
-	defer cancel()
-	for {
-		loaded, err := confLoadTime(ctx, c)
-		if err == nil && loaded.After(before) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("postgresql: reload: the server did not re-read its configuration: %w", errors.Join(ctx.Err(), err))
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := reload(ctx, c, conn); err != nil {
+		return err
 	}
 	names := slices.Sorted(mapKeys(values))
 	rows, err := conn.Query(ctx, "SELECT DISTINCT lower(name) FROM pg_file_settings WHERE error IS NOT NULL AND lower(name) = ANY($1) ORDER BY 1",
@@ -268,6 +250,35 @@ func (e *Engine) ApplyDynamic(ctx context.Context, c datastore.Conn, values map[
 		return fmt.Errorf("postgresql: reload: the server refused the value of %s", strings.Join(bad, ", "))
 	}
 	return nil
+}
+
+// reload asks the server c (conn is an admin session on it) to re-read
+// its configuration files (pg_reload_conf(), which signals the
+// postmaster) and waits, at most reloadTimeout, until a new session sees
+// the reload (pg_conf_load_time() moves on): the postmaster reads
+// postgresql.conf and pg_hba.conf again before it forks another backend.
+func reload(ctx context.Context, c datastore.Conn, conn *pgx.Conn) error {
+	var before time.Time
+	if err := conn.QueryRow(ctx, "SELECT pg_conf_load_time()").Scan(&before); err != nil {
+		return fmt.Errorf("postgresql: reload: %w", err)
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_reload_conf()").Scan(&ok); err != nil || !ok {
+		return fmt.Errorf("postgresql: reload: signal the server: %v", errors.Join(err, errors.New("pg_reload_conf() returned false")))
+	}
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	for {
+		loaded, err := confLoadTime(ctx, c)
+		if err == nil && loaded.After(before) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgresql: reload: the server did not re-read its configuration: %w", errors.Join(ctx.Err(), err))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // confLoadTime is pg_conf_load_time() of a new session.

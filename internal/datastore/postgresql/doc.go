@@ -1,7 +1,7 @@
 // Package postgresql implements [datastore.Engine], [datastore.Process],
 // [datastore.Preparer], [datastore.Validator], [datastore.DatabaseAdmin],
 // [datastore.UserAdmin], [datastore.RootAdmin], [datastore.Replicator] and
-// [datastore.Switchover] for PostgreSQL (tested with 15), offered through the API under the
+// [datastore.Switchover] and [datastore.AccessReloader] for PostgreSQL (tested with 15), offered through the API under the
 // datastore type "postgresql".
 //
 // # Sections
@@ -12,6 +12,10 @@
 //     settings of a replication source, wal_keep_size from the volume), the
 //     initdb and postgres command lines, and Prepare (postgresql.auto.conf;
 //     a replica's standby.signal and password file).
+//   - access.go: [datastore.AccessReloader]: pg_hba.conf (rendered in
+//     process.go) admits tenants only from Spec.AllowedSources when it has
+//     some (see First access below); ReloadAccess applies a new list to a
+//     running server with pg_reload_conf().
 //   - sql.go: Ping, Bootstrap, CreateDatabases and CreateUsers.
 //   - admin.go: listing and dropping databases; listing, showing, renaming,
 //     re-passwording and dropping users (REASSIGN OWNED and DROP OWNED in
@@ -56,7 +60,12 @@
 //	host  replication os_replicator all       scram-sha-256
 //
 // (the last line lets replicas stream from any address, as the
-// replication role only; see Replication), so before Bootstrap only the local socket (in RunDir, reachable by root
+// replication role only; see Replication). An instance with an access list
+// (Spec.AllowedSources) has, instead of the two "all addresses" lines, one
+// line per allowed network and one for each address hoard connects from on
+// its own host (127.0.0.1, ::1 and the instance's address): the packet
+// filter of the local driver is the first line of defence, pg_hba.conf the
+// second. So before Bootstrap only the local socket (in RunDir, reachable by root
 // and the instance user only) lets "postgres" in without a password.
 // Bootstrap connects that way, creates os_admin (SUPERUSER, LOGIN, with the
 // SCRAM verifier of the admin password) and then makes "postgres" NOLOGIN:

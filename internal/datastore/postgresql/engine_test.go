@@ -1,6 +1,7 @@
 package postgresql
 
 import (
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -221,4 +222,80 @@ func FuzzValidateDatabaseName(f *testing.F) {
 			t.Errorf("ValidateDatabaseName(%q) accepted", name)
 		}
 	})
+}
+
+// TestRenderHBA: the tenants' "host" lines of pg_hba.conf admit every
+// address without AllowedSources, and with them only those networks and
+// hoard's own addresses on the host; the socket and replication lines
+// stay.
+func TestRenderHBA(t *testing.T) {
+	e := New(Config{})
+	pfx := func(ss ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range ss {
+			out = append(out, netip.MustParsePrefix(s))
+		}
+		return out
+	}
+	hoard := []string{"127.0.0.1/32", "::1/128", "127.0.1.7/32"}
+	for _, tc := range []struct {
+		name    string
+		address string
+		allowed []netip.Prefix
+		want    []string // the tenants' host networks, in order
+	}{
+		{"no list", "", nil, []string{"0.0.0.0/0", "::/0"}},
+		{"empty list", "", []netip.Prefix{}, []string{"0.0.0.0/0", "::/0"}},
+		{"IPv4", "", pfx("127.0.0.2/32"), append(slices.Clone(hoard), "127.0.0.2/32")},
+		{"IPv6", "", pfx("2001:db8::/32"), append(slices.Clone(hoard), "2001:db8::/32")},
+		{"several, host bits cleared", "", pfx("10.1.2.3/8", "192.0.2.0/24", "fd00::1/64"),
+			append(slices.Clone(hoard), "10.0.0.0/8", "192.0.2.0/24", "fd00::/64")},
+		{"instance on 127.0.0.1", "127.0.0.1", pfx("10.0.0.0/8"), []string{"127.0.0.1/32", "::1/128", "10.0.0.0/8"}},
+		{"instance on IPv6", "2001:db8::5", pfx("10.0.0.0/8"), []string{"127.0.0.1/32", "::1/128", "2001:db8::5/128", "10.0.0.0/8"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testSpec()
+			if tc.address != "" {
+				s.Address = tc.address
+			}
+			s.AllowedSources = tc.allowed
+			files, err := e.Process().Render(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hba string
+			for _, f := range files {
+				if f.Name == HBAFile {
+					hba = string(f.Content)
+				}
+			}
+			var hosts []string
+			var local, repl int
+			for line := range strings.Lines(hba) {
+				f := strings.Fields(line)
+				switch {
+				case len(f) == 0 || strings.HasPrefix(f[0], "#"):
+				case f[0] == "local":
+					local++
+				case len(f) == 5 && f[0] == "host" && f[1] == "all" && f[2] == "all" && f[4] == "scram-sha-256":
+					hosts = append(hosts, f[3])
+				case slices.Equal(f, []string{"host", "replication", replicationUser, "all", "scram-sha-256"}):
+					repl++
+				default:
+					t.Errorf("unexpected line %q", line)
+				}
+			}
+			if !slices.Equal(hosts, tc.want) {
+				t.Errorf("host lines admit %v, want %v:\n%s", hosts, tc.want, hba)
+			}
+			if local != 3 || repl != 1 {
+				t.Errorf("%d local lines (want 3), %d replication lines (want 1):\n%s", local, repl, hba)
+			}
+		})
+	}
+	s := testSpec()
+	s.AllowedSources = []netip.Prefix{{}}
+	if _, err := e.Process().Render(s); !fault.Is(err, fault.Invalid) {
+		t.Errorf("Render with an invalid prefix = %v, want Invalid", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,21 +198,61 @@ func (p process) Render(spec datastore.Spec) ([]datastore.File, error) {
 			b.WriteString(l + "\n")
 		}
 	}
-	hba := "# Written by hoard. \"postgres\" (initdb's superuser) is trusted on the\n" +
-		"# local socket only until Bootstrap makes it NOLOGIN.\n" +
-		"# TYPE  DATABASE     USER      ADDRESS     METHOD\n" +
-		"local   all          postgres              trust\n" +
-		"local   all          all                   scram-sha-256\n" +
-		"local   replication  all                   scram-sha-256\n" +
-		"host    all          all       0.0.0.0/0   scram-sha-256\n" +
-		"host    all          all       ::/0        scram-sha-256\n" +
-		"# Replicas stream from any address, as the replication role only.\n" +
-		"host    replication  " + replicationUser + " all         scram-sha-256\n"
+	hba, err := hbaConf(spec, addr)
+	if err != nil {
+		return nil, err
+	}
 	return []datastore.File{
 		{Name: ConfigFile, Content: []byte(b.String())},
 		{Name: HBAFile, Content: []byte(hba)},
 		{Name: IdentFile, Content: []byte("# Written by hoard; no user name maps.\n")},
 	}, nil
+}
+
+// hbaHost is a "host" line of pg_hba.conf: any database, any role, from
+// the network p, with a password.
+func hbaHost(p netip.Prefix) string {
+	return fmt.Sprintf("host    all          all       %-11s scram-sha-256\n", p.Masked())
+}
+
+// hbaConf renders pg_hba.conf for spec (see the package doc): the socket
+// lines, the tenants' "host" lines and the replication line. Without
+// AllowedSources the tenants' lines admit every address; with them, only
+// those networks and the addresses hoard connects from on this host (see
+// datastore.AccessReloader): 127.0.0.1, ::1 and the instance's own
+// address addr.
+func hbaConf(spec datastore.Spec, addr netip.Addr) (string, error) {
+	var b strings.Builder
+	b.WriteString("# Written by hoard. \"postgres\" (initdb's superuser) is trusted on the\n" +
+		"# local socket only until Bootstrap makes it NOLOGIN.\n" +
+		"# TYPE  DATABASE     USER      ADDRESS     METHOD\n" +
+		"local   all          postgres              trust\n" +
+		"local   all          all                   scram-sha-256\n" +
+		"local   replication  all                   scram-sha-256\n")
+	if len(spec.AllowedSources) == 0 {
+		b.WriteString("# Clients from any address (the instance has no access list).\n")
+		b.WriteString(hbaHost(netip.MustParsePrefix("0.0.0.0/0")))
+		b.WriteString(hbaHost(netip.MustParsePrefix("::/0")))
+	} else {
+		b.WriteString("# hoard on this host: loopback and the instance's own address.\n")
+		own := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+		if p := netip.PrefixFrom(addr, addr.BitLen()); !slices.Contains(own, p) {
+			own = append(own, p)
+		}
+		for _, p := range own {
+			b.WriteString(hbaHost(p))
+		}
+		b.WriteString("# The instance's allowed networks (access.allowed_cidrs).\n")
+		for _, p := range spec.AllowedSources {
+			if !p.IsValid() || p.Addr().Zone() != "" {
+				return "", fault.Errorf(fault.Invalid, "postgresql.render", "allowed network %q is not a network prefix", p)
+			}
+			b.WriteString(hbaHost(p))
+		}
+	}
+	b.WriteString("# Replicas stream from any address, as the replication role only.\n" +
+		"host    replication  " + replicationUser + " all         scram-sha-256\n")
+	return b.String(), nil
 }
 
 // InitArgs implements datastore.Process: initdb with the bootstrap

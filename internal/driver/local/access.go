@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,12 +110,26 @@ func (d *Driver) SetAccess(ctx context.Context, s driver.Spec) error {
 	}
 	// The next start (the supervisor's after a crash, another hoard's
 	// adoption) renders from the handle: keep its spec's access current.
+	// It is written before the engine gets the list, so that a list
+	// rendered but not reloaded (an error) differs from the handle's when
+	// the service gives the old one back, and is rendered again.
 	h, err := d.readHandle(s.InstanceID)
-	if err != nil || h == nil {
+	if err != nil {
 		return err
 	}
-	h.Spec.Access = s.Access
-	return d.writeHandle(s.InstanceID, h)
+	same := false
+	if h != nil {
+		// Same networks (only the peers changed): the engine has them.
+		same = slices.Equal(h.Spec.Access.Allowed, s.Access.Allowed)
+		h.Spec.Access = s.Access
+		if err := d.writeHandle(s.InstanceID, h); err != nil {
+			return err
+		}
+	}
+	if same {
+		return nil
+	}
+	return d.engineAccess(ctx, op, s)
 }
 
 // applyAccess installs instance s's filter, or removes it when s has no
@@ -141,6 +156,37 @@ func (d *Driver) applyAccess(ctx context.Context, op string, s driver.Spec) erro
 		return fault.Wrap(fault.Invalid, op, err.Error(), err)
 	}
 	return d.nft(ctx, op, script)
+}
+
+// engineAccess gives s.Access to an engine that enforces it itself
+// (datastore.AccessReloader: PostgreSQL's pg_hba.conf): it renders the
+// instance's configuration again and, when the engine runs, has it reload
+// it, so the new list is in force for new connections on return. Other
+// engines, and instances not provisioned yet, are left alone (their next
+// start renders from s). The caller holds the instance's lock.
+func (d *Driver) engineAccess(ctx context.Context, op string, s driver.Spec) error {
+	eng, err := d.engine(op, s)
+	if err != nil {
+		return err
+	}
+	r, ok := eng.(datastore.AccessReloader)
+	if !ok || !exists(filepath.Join(d.dir(s.InstanceID), markerName)) {
+		return nil
+	}
+	if err := d.render(op, s, eng); err != nil {
+		return err
+	}
+	if st, err := d.State(ctx, s.InstanceID); err != nil || st != driver.StateRunning {
+		return err // stopped: the files are what its next start reads
+	}
+	c := d.Conn(s)
+	if f := d.cfg.Credentials; f != nil {
+		c.User, c.Password = f(s.InstanceID)
+	}
+	if err := r.ReloadAccess(ctx, c); err != nil {
+		return fmt.Errorf("%s: instance %s did not apply its access list: %w", op, s.InstanceID, err)
+	}
+	return nil
 }
 
 // exemptUIDs are the socket owners let through whatever the networks:

@@ -123,6 +123,9 @@ func (d *Driver) makeDirs(ctx context.Context, s driver.Spec, ds datastore.Spec)
 // render writes the configuration files rendered from s, readable by the
 // instance user, not writable.
 func (d *Driver) render(op string, s driver.Spec, eng datastore.Engine) error {
+	if err := checkAllowed(op, s.Access); err != nil {
+		return err
+	}
 	ds := d.dsSpec(s)
 	if err := checkSocket(op, s.InstanceID, eng.Process().Socket(ds)); err != nil {
 		return err

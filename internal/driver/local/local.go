@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -502,7 +503,34 @@ func (d *Driver) dsSpec(s driver.Spec) datastore.Spec {
 		Replicated:  s.Replicated,
 		Synchronous: s.Synchronous,
 		Logs:        s.Logs,
+		// Checked by render (allowedSources): an entry that does not
+		// parse is refused there, never dropped here.
+		AllowedSources: allowedSources(s.Access),
 	}
+}
+
+// allowedSources parses a's networks, leaving out any that does not parse
+// (see checkAllowed).
+func allowedSources(a driver.Access) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range a.Allowed {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// checkAllowed refuses an access list with an entry that does not parse:
+// dropped, the engine's own rules would be wider than the list (all of
+// them dropped: open to every address).
+func checkAllowed(op string, a driver.Access) error {
+	for _, c := range a.Allowed {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			return fault.Errorf(fault.Invalid, op, "allowed network %q is not a CIDR prefix", c)
+		}
+	}
+	return nil
 }
 
 // Conn returns the address, port and socket of s's engine.
