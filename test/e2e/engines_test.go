@@ -300,7 +300,7 @@ func TestEngines(t *testing.T) {
 				t.Fatalf("delete: %v", err)
 			}
 			waitGone(ctx, t, sc, inst.ID, time.Minute)
-			waitFor(t, 10*time.Second, "engine processes to exit", func() bool { return len(instanceProcs(instDir)) == 0 })
+			waitFor(t, 30*time.Second, "engine processes to exit", func() bool { return len(instanceProcs(instDir)) == 0 })
 			if _, err := os.Stat(instDir); !os.IsNotExist(err) {
 				t.Errorf("instance directory left after delete: %v", err)
 			}

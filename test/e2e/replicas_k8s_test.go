@@ -273,7 +273,7 @@ func TestK8sReplicasTakeOverRestart(t *testing.T) {
 	if uids, _ := pods.snapshot(); len(uids) != 1 {
 		t.Fatalf("seeded instance has pods %v, want one", uids)
 	}
-	waitStatus(ctx, t, sc, inst.ID, "ACTIVE", 10*time.Second)
+	waitStatus(ctx, t, sc, inst.ID, "ACTIVE", activeTimeout)
 
 	// Statuses through the restart: never SHUTDOWN (the replicas that did
 	// not delete the pod must not take its going for an outage).
@@ -301,8 +301,23 @@ func TestK8sReplicasTakeOverRestart(t *testing.T) {
 			alive = append(alive, r)
 		}
 	}
-	// Until the lease of the dead replica expires, the restart stays REBOOT.
-	waitStatus(ctx, t, alive[0].client(ctx), inst.ID, "REBOOT", 5*time.Second)
+	// Until the lease of the dead replica expires, the restart stays
+	// REBOOT: never ACTIVE, ERROR or SHUTDOWN in between (on a slow
+	// machine the lease may already have expired and the restart be done
+	// when the first GET comes: then ACTIVE is seen first, which is fine).
+	waitFor(t, activeTimeout, "the restart to show REBOOT or ACTIVE", func() bool {
+		got, err := instances.Get(ctx, alive[0].client(ctx), inst.ID).Extract()
+		if err != nil {
+			return false
+		}
+		switch got.Status {
+		case "REBOOT", "ACTIVE":
+			return true
+		case "ERROR", "FAILED", "SHUTDOWN":
+			t.Fatalf("instance %s is %s during the restart taken over", inst.ID, got.Status)
+		}
+		return false
+	})
 	// A surviving replica finishes the restart once the lease has expired.
 	waitStatus(ctx, t, alive[0].client(ctx), inst.ID, "ACTIVE", activeTimeout)
 	for _, r := range alive {
@@ -310,7 +325,7 @@ func TestK8sReplicasTakeOverRestart(t *testing.T) {
 			t.Fatalf("a second replica exited:\n%s", r.logs())
 		}
 	}
-	waitStatus(ctx, t, alive[1].client(ctx), inst.ID, "ACTIVE", 10*time.Second)
+	waitStatus(ctx, t, alive[1].client(ctx), inst.ID, "ACTIVE", activeTimeout)
 	// Keep watching for a while once ACTIVE: a replica's informer may
 	// deliver the old pod's going late.
 	n0, _ := statuses.samples()

@@ -174,7 +174,7 @@ func TestReplicasTakeOver(t *testing.T) {
 		t.Fatalf("connect to the instance as app: %v", err)
 	}
 	// The same instance through the other survivor.
-	waitStatus(ctx, t, alive[1].client(ctx), inst.ID, "ACTIVE", 10*time.Second)
+	waitStatus(ctx, t, alive[1].client(ctx), inst.ID, "ACTIVE", activeTimeout)
 	oneEngine(t, dataDir, inst.ID)
 	checkTask(ctx, t, dsn, inst.ID, "create")
 }
@@ -226,7 +226,7 @@ func TestReplicasRestartTakeOver(t *testing.T) {
 		err = conn.QueryRow(ctx, `SELECT state FROM tasks WHERE instance_id = $1 AND kind = 'restart'`, inst.ID).Scan(&state)
 		return err == nil && state == "done"
 	})
-	waitStatus(ctx, t, alive[0].client(ctx), inst.ID, "ACTIVE", 30*time.Second)
+	waitStatus(ctx, t, alive[0].client(ctx), inst.ID, "ACTIVE", activeTimeout)
 	for _, r := range alive {
 		if !r.running() {
 			t.Fatalf("a second replica exited:\n%s", r.logs())
