@@ -181,6 +181,7 @@ type fakeEngine struct {
 	conns    []datastore.Conn // pings seen
 	tmplVer  string           // TemplateVersion ("fake 1" if empty)
 	tmplNone bool             // Templatable says no
+	confMore string           // added to the rendered config
 }
 
 func (*fakeEngine) Name() string                                          { return "fake" }
@@ -215,9 +216,12 @@ func (e *fakeEngine) pings() []datastore.Conn {
 
 type fakeProcess struct{ e *fakeEngine }
 
-func (fakeProcess) Render(s datastore.Spec) ([]datastore.File, error) {
+func (p fakeProcess) Render(s datastore.Spec) ([]datastore.File, error) {
 	addr := net.JoinHostPort(s.Address, strconv.Itoa(s.Port))
-	return []datastore.File{{Name: "fake.conf", Content: []byte("listen=" + addr + "\n")}}, nil
+	p.e.mu.Lock()
+	more := p.e.confMore
+	p.e.mu.Unlock()
+	return []datastore.File{{Name: "fake.conf", Content: []byte("listen=" + addr + "\n" + more)}}, nil
 }
 
 func (p fakeProcess) InitArgs(s datastore.Spec) []string {

@@ -221,7 +221,11 @@ func (p *templatePool) version(ctx context.Context, name string, label bool) (te
 	if err != nil {
 		return templateVersion{}, err
 	}
-	v := templateVersion{id: id}
+	recipe, err := templateRecipe(e)
+	if err != nil {
+		return templateVersion{}, err
+	}
+	v := templateVersion{id: id + "; hoard recipe " + recipe}
 	if label {
 		// The label of a version id already seen is known: no need to run
 		// the engine's programs again at every refill (beside a create).
@@ -340,6 +344,29 @@ func templateSpec(tmp string, port int) datastore.Spec {
 		Port:       port,
 		VolumeGB:   1,
 	}
+}
+
+// templateRecipe identifies what hoard itself gives an engine's init: the
+// configuration it renders and the init's command line, for a pool
+// directory at a fixed path. A hoard whose rendering or init arguments
+// changed (a new default the init reads, another locale) finds the
+// directories an older one built stale, as it does those of another engine
+// version.
+func templateRecipe(e datastore.Engine) (string, error) {
+	ds := templateSpec("/hoard-template-recipe", e.DefaultPort())
+	files, err := e.Process().Render(ds)
+	if err != nil {
+		return "", fmt.Errorf("while rendering the template config: %w", err)
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "file %q %d\n", f.Name, len(f.Content))
+		h.Write(f.Content)
+	}
+	for _, a := range e.Process().InitArgs(ds) {
+		fmt.Fprintf(h, "arg %q\n", a)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // build initialises pool directory i of engine name.

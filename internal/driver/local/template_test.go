@@ -202,6 +202,11 @@ func TestTemplatePoolRejects(t *testing.T) {
 			eng.tmplVer = "fake 2"
 			eng.mu.Unlock()
 		}},
+		{"hoard's rendered config changed", func(t *testing.T, eng *fakeEngine, _ string) {
+			eng.mu.Lock()
+			eng.confMore = "new-default=1\n"
+			eng.mu.Unlock()
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			eng := &fakeEngine{serve: "serve", init: "init"}
@@ -209,6 +214,14 @@ func TestTemplatePoolRejects(t *testing.T) {
 			d := h.driver(func(c *Config) { c.TemplatePool = 1 })
 			eventually(t, "the pool is full", func() bool { return ready(d, "fake") == 1 })
 			entry := filepath.Join(h.root, templatesName, "fake-0")
+			m0, err := readManifest(entry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := m0.Version
+			if tt.name != "engine version changed" && tt.name != "hoard's rendered config changed" {
+				before = "" // the same version is built again
+			}
 			tt.spoil(t, eng, entry)
 
 			s := h.spec("a")
@@ -228,7 +241,8 @@ func TestTemplatePoolRejects(t *testing.T) {
 				m, err := readManifest(entry)
 				return err == nil && ready(d, "fake") == 1 && exists(filepath.Join(entry, templateData, "init-count")) &&
 					content(filepath.Join(entry, templateData, "init-count")) == "init\n" && !exists(filepath.Join(entry, templateData, "planted")) &&
-					m.Format == templateFormat && (tt.name != "engine version changed" || m.Version == "fake 2")
+					m.Format == templateFormat && (tt.name != "engine version changed" || strings.HasPrefix(m.Version, "fake 2;")) &&
+					m.Version != before
 			})
 		})
 	}
