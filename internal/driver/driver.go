@@ -35,6 +35,12 @@ type Spec struct {
 	Logs []string `json:",omitempty"`
 	// Access is who may connect to the instance (AccessEnforcer).
 	Access Access `json:",omitzero"`
+	// TLSNames are further names (IP addresses or DNS names) that the
+	// instance's certificate carries besides Address: the addresses
+	// clients reach it through and verify it by, its HA group's. A
+	// driver that serves TLS issues the certificate for Address and
+	// these, and issues a new one when they change.
+	TLSNames []string `json:",omitempty"`
 }
 
 // Access is who may connect to an instance's engine over the network.

@@ -69,6 +69,10 @@ func (s *deps) spec(ctx context.Context, inst *model.Instance) (driver.Spec, err
 	if err != nil {
 		return driver.Spec{}, err
 	}
+	names, err := s.groupNames(ctx, inst) // tls.go
+	if err != nil {
+		return driver.Spec{}, err
+	}
 	return driver.Spec{
 		InstanceID: inst.ID,
 		TenantID:   inst.TenantID,
@@ -85,6 +89,7 @@ func (s *deps) spec(ctx context.Context, inst *model.Instance) (driver.Spec, err
 		Synchronous: inst.HAID != "",
 		Logs:        inst.Logs,
 		Access:      access,
+		TLSNames:    names,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,4 +234,45 @@ func TestHAOff(t *testing.T) {
 	e := newBackupEnv(t, 0)
 	_, err := e.svc.CreateHA(context.Background(), "t1", haRequest(1))
 	wantKind(t, "CreateHA without HA addresses", err, fault.NotImplemented)
+}
+
+// TestHAMemberTLSNames: every member's driver spec names its group's
+// address for its certificate (clients verify a member by the address
+// they reach it at, the group's); an instance outside a group, or whose
+// group is gone, names none.
+func TestHAMemberTLSNames(t *testing.T) {
+	e, _ := newHAEnv(t)
+	ctx := context.Background()
+	d, err := e.svc.CreateHA(ctx, "t1", haRequest(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = reconcileUntil(t, e, d.ID, "the group ACTIVE with one replica", func(d *HADetail) bool {
+		return d.State == model.HAActive && len(d.Replicas) == 1
+	})
+	standalone := *d.Source
+	standalone.ID, standalone.HAID = "standalone", ""
+	orphan := *d.Replicas[0]
+	orphan.ID, orphan.HAID = "orphan", "no-such-group"
+	tests := []struct {
+		name string
+		inst *model.Instance
+		want []string
+	}{
+		{"source", d.Source, []string{d.Address}},
+		{"replica", d.Replicas[0], []string{d.Address}},
+		{"no group", &standalone, nil},
+		{"group gone", &orphan, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sp, err := e.svc.deps.spec(ctx, tc.inst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(sp.TLSNames, tc.want) {
+				t.Errorf("TLSNames = %v; want %v", sp.TLSNames, tc.want)
+			}
+		})
+	}
 }

@@ -734,6 +734,7 @@ func (d *Driver) adopt(ctx context.Context, op string, s driver.Spec, eng datast
 		}
 		d.log.Info("re-attached to engine", "instance_id", id, "pid", p.pid)
 		d.joinCgroup(s, p.pid)
+		d.adoptTLS(ctx, s, eng) // tls.go
 		lf := supLock
 		supLock = nil
 		d.supervise(inst, s, eng, p, lf)

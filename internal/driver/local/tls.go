@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
@@ -35,8 +36,17 @@ func (d *Driver) tlsFiles(id string) datastore.TLSFiles {
 }
 
 // tlsNames are the names instance s's certificate is for: its address,
-// which is also the host name the API shows.
-func tlsNames(s driver.Spec) []string { return []string{s.Address} }
+// which is also the host name the API shows, then s.TLSNames (its HA
+// group's address), without empty names or repeats.
+func tlsNames(s driver.Spec) []string {
+	names := []string{s.Address}
+	for _, n := range s.TLSNames {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 // ensureTLS makes sure instance s has a certificate from Config.TLS for
 // its address with more than a third of its life left, and the CA's
@@ -147,20 +157,56 @@ func (s *supervisor) renewTLS() {
 		s.d.log.Warn("TLS certificate renewal failed", "instance_id", id, "err", err)
 		return
 	}
-	r, ok := s.eng.(datastore.TLSReloader)
-	if !renewed || !ok {
+	if renewed {
+		s.d.reloadTLS(s.spec, s.eng, files)
+	}
+}
+
+// adoptTLS is renewTLS for an engine that a hoard re-attaches to (the
+// caller holds its op.lock): a certificate that no longer names what s
+// names (a spec whose TLSNames changed while no hoard ran, or a member
+// of an HA group made by a hoard that did not name the group) is issued
+// again and loaded at once, not at the next periodic check.
+func (d *Driver) adoptTLS(ctx context.Context, s driver.Spec, eng datastore.Engine) {
+	if d.cfg.TLS == nil {
 		return
 	}
-	c := s.d.Conn(s.spec)
-	if f := s.d.cfg.Credentials; f != nil {
+	a, err := d.account(ctx, s.InstanceID, false)
+	var (
+		files   datastore.TLSFiles
+		renewed bool
+	)
+	if err == nil {
+		files, renewed, err = d.ensureTLS(s, a)
+	}
+	if err != nil {
+		d.log.Warn("TLS certificate renewal failed", "instance_id", s.InstanceID, "err", err)
+		return
+	}
+	if renewed {
+		d.reloadTLS(s, eng, files)
+	}
+}
+
+// reloadTLS has the running engine of s load its renewed certificate
+// files, when it can (datastore.TLSReloader); else its next start serves
+// them.
+func (d *Driver) reloadTLS(s driver.Spec, eng datastore.Engine, files datastore.TLSFiles) {
+	id := s.InstanceID
+	r, ok := eng.(datastore.TLSReloader)
+	if !ok {
+		return
+	}
+	c := d.Conn(s)
+	if f := d.cfg.Credentials; f != nil {
 		c.User, c.Password = f(id)
 	}
-	ctx, cancel := context.WithTimeout(s.d.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
 	if err := r.ReloadTLS(ctx, c, files); err != nil {
 		// The files are renewed: the next start serves them.
-		s.d.log.Warn("engine did not reload its renewed certificate", "instance_id", id, "err", err)
+		d.log.Warn("engine did not reload its renewed certificate", "instance_id", id, "err", err)
 		return
 	}
-	s.d.log.Info("engine reloaded its renewed certificate", "instance_id", id)
+	d.log.Info("engine reloaded its renewed certificate", "instance_id", id)
 }

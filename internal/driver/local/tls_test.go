@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
+	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/pki"
 	"github.com/hoard-db/hoard/internal/secret"
 )
@@ -146,6 +148,88 @@ func TestTLSRenewedBySupervisor(t *testing.T) {
 		return eng.reloads.Load() > 0 && leafOf(t, d.tlsFiles("tlsrenew").CertFile).SerialNumber.Cmp(first.SerialNumber) != 0
 	})
 	if err := d.Stop(ctx, "tlsrenew"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTLSNames: a certificate names the instance's address, then the
+// further names of its spec (an HA group's address), once each.
+func TestTLSNames(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra []string
+		want  []string
+	}{
+		{"standalone", nil, []string{"127.0.0.5"}},
+		{"group member", []string{"127.0.8.1"}, []string{"127.0.0.5", "127.0.8.1"}},
+		{"group with a host name", []string{"127.0.8.1", "db.example.com"}, []string{"127.0.0.5", "127.0.8.1", "db.example.com"}},
+		{"repeats and empty names", []string{"", "127.0.0.5", "127.0.8.1", "127.0.8.1"}, []string{"127.0.0.5", "127.0.8.1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tlsNames(driver.Spec{Address: "127.0.0.5", TLSNames: tc.extra})
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("tlsNames = %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTLSGroupNames: a member of an HA group gets a certificate that
+// verifies for its own address and its group's; a render without the
+// group's name issues one without it; and a hoard that re-attaches to a
+// running engine whose spec now names the group issues and has the engine
+// load the new certificate at once.
+func TestTLSGroupNames(t *testing.T) {
+	eng := &reloadEngine{fakeEngine: &fakeEngine{serve: "serve"}}
+	h := newHarness(t, eng.fakeEngine)
+	ca := testCA(t)
+	cfg := func(c *Config) {
+		c.Engines["fake"] = eng
+		c.TLS = ca
+	}
+	d := h.driver(cfg)
+	ctx := context.Background()
+	s := h.spec("tlsgroup")
+	s.TLSNames = []string{"127.0.8.1"}
+	if err := d.Provision(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	certFile := d.tlsFiles("tlsgroup").CertFile
+	verifies := func(name string) bool {
+		_, err := leafOf(t, certFile).Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: name})
+		return err == nil
+	}
+	if !verifies(s.Address) || !verifies("127.0.8.1") {
+		t.Errorf("a member's certificate names %v; want its address and its group's", leafOf(t, certFile).IPAddresses)
+	}
+	// Out of the group: the group's name goes.
+	s.TLSNames = nil
+	if err := d.Provision(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if !verifies(s.Address) || verifies("127.0.8.1") {
+		t.Errorf("without a group the certificate names %v; want its address alone", leafOf(t, certFile).IPAddresses)
+	}
+
+	// A running engine, re-attached with a spec that names a group.
+	if err := d.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := eng.reloads.Load()
+	s.TLSNames = []string{"127.0.8.2"}
+	d2 := h.driver(cfg)
+	if err := d2.Recover(ctx, []driver.Spec{s}); err != nil {
+		t.Fatal(err)
+	}
+	if !verifies("127.0.8.2") || eng.reloads.Load() == before {
+		t.Errorf("after Recover the certificate names %v with %d reloads; want the group's address, loaded", leafOf(t, certFile).IPAddresses, eng.reloads.Load()-before)
+	}
+	if err := d2.Stop(ctx, "tlsgroup"); err != nil {
 		t.Fatal(err)
 	}
 }
