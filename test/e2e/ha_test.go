@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -480,5 +482,91 @@ func testHAFailover(ctx context.Context, t *testing.T, h *hoard, sc *gophercloud
 	if c, err := net.DialTimeout("tcp", write, time.Second); err == nil {
 		c.Close()
 		t.Errorf("the deleted group's write address %s still accepts connections", write)
+	}
+}
+
+// TestHAGroupTLS: a client that verifies the server by the address it
+// connects to (pgx with sslmode verify-full, trusting only the CA from
+// GET /instances/{id}/ca) gets through a PostgreSQL group's write and read
+// addresses: every member's certificate names its group's address too,
+// not only its own; a name the certificates do not carry is refused.
+func TestHAGroupTLS(t *testing.T) {
+	h := startHoard(t)
+	ctx := context.Background()
+	sc := h.client(ctx)
+	body := map[string]any{"ha": map[string]any{
+		"name":           "ha-tls",
+		"datastore":      map[string]string{"type": "postgresql"},
+		"replica_source": []map[string]any{{"name": "ha-tls-src", "flavorRef": "1", "volume": map[string]int{"size": 1}}},
+		"replicas":       []map[string]any{{"name": "ha-tls-r1", "flavorRef": "1", "volume": map[string]int{"size": 1}}},
+		"networks":       []string{"servicenet"},
+	}}
+	var created haView
+	if _, err := sc.Post(ctx, sc.ServiceURL("ha"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{http.StatusAccepted}}); err != nil {
+		t.Fatalf("POST /ha: %v", err)
+	}
+	id := created.HA.ID
+	v := waitHA(ctx, t, sc, id, "the group ACTIVE with one replica", 4*time.Minute, func(v haView) bool {
+		return v.HA.State == "ACTIVE" && len(v.HA.Replicas) == 1 && len(v.HA.ReplicaSource) == 1
+	})
+	src := v.HA.ReplicaSource[0].ID
+	members := []string{src, v.HA.Replicas[0].ID}
+	if err := databases.Create(ctx, sc, src, databases.BatchCreateOpts{{Name: "shop"}}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Create(ctx, sc, src, users.BatchCreateOpts{{Name: "app", Password: "app-pw-123",
+		Databases: databases.BatchCreateOpts{{Name: "shop"}}}}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	var ca struct {
+		CA struct {
+			Certificate string `json:"certificate"`
+		} `json:"ca"`
+	}
+	if _, err := sc.Get(ctx, sc.ServiceURL("instances", src, "ca"), &ca, nil); err != nil {
+		t.Fatalf("GET /instances/%s/ca: %v", src, err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(ca.CA.Certificate)) {
+		t.Fatalf("GET /instances/%s/ca holds no certificate: %q", src, ca.CA.Certificate)
+	}
+	// verifyFull connects to addr as app over TLS, verifying the server's
+	// certificate for serverName.
+	verifyFull := func(addr, serverName string) (bool, error) {
+		host, port, _ := net.SplitHostPort(addr)
+		cfg, err := pgx.ParseConfig("host=" + host + " port=" + port + " user=app dbname=shop sslmode=verify-full connect_timeout=5")
+		if err != nil {
+			return false, err
+		}
+		cfg.Password = "app-pw-123"
+		cfg.TLSConfig = &tls.Config{RootCAs: roots, ServerName: serverName}
+		cfg.Fallbacks = nil
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		c, err := pgx.ConnectConfig(cctx, cfg)
+		if err != nil {
+			return false, err
+		}
+		defer c.Close(ctx)
+		var ssl bool
+		err = c.QueryRow(cctx, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl)
+		return ssl, err
+	}
+	write, read := v.endpoint("write"), v.endpoint("read")
+	groupHost, _, _ := net.SplitHostPort(write)
+	for _, addr := range []string{write, read} {
+		if ssl, err := verifyFull(addr, groupHost); err != nil || !ssl {
+			t.Errorf("pgx verify-full through %s for %s = ssl %v, %v; want a verified TLS session", addr, groupHost, ssl, err)
+		}
+	}
+	if _, err := verifyFull(write, "not-the-group.example"); err == nil {
+		t.Error("pgx verify-full accepted the group's server for a name its certificate does not carry")
+	}
+
+	if _, err := sc.Delete(ctx, sc.ServiceURL("ha", id), &gophercloud.RequestOpts{OkCodes: []int{http.StatusAccepted}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		waitGone(ctx, t, sc, m, 2*time.Minute)
 	}
 }
