@@ -20,8 +20,11 @@ import (
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/identity"
 	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/pgtest"
 	"github.com/hoard-db/hoard/internal/secret"
 	"github.com/hoard-db/hoard/internal/service"
+	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/postgres"
 	"github.com/hoard-db/hoard/internal/store/sqlite"
 )
 
@@ -42,12 +45,33 @@ func (usageDriver) UsedBytes(context.Context, string) (int64, error) { return 64
 // concurrent clients; and the same for a bare net/http handler that writes
 // the same bytes, in the same run. Client and server share the machine.
 func BenchmarkAPI(b *testing.B) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "hoard.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hoard.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	benchAPI(b, "SQLite", st)
+}
+
+// BenchmarkAPIPostgresStore is BenchmarkAPI with the PostgreSQL metadata
+// store (what `hoard serve --store postgres://...` opens) on a throwaway
+// server of internal/pgtest (loopback TCP, fsync off: the benchmark
+// reads), which shares the machine with hoard and the clients.
+func BenchmarkAPIPostgresStore(b *testing.B) {
+	dsn := pgtest.Start(b).NewDatabase(b)
+	st, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	benchAPI(b, "PostgreSQL", st)
+}
+
+// benchAPI seeds st with benchInstances instances of one tenant and
+// measures the API over it against the bare handler; kind names the store
+// in the table.
+func benchAPI(b *testing.B, kind string, st store.Store) {
+	ctx := context.Background()
 	ids := identity.New(st, identity.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err := ids.Bootstrap(ctx, "admin", adminPassword, "admin"); err != nil {
 		b.Fatal(err)
@@ -116,7 +140,8 @@ func BenchmarkAPI(b *testing.B) {
 			load(clients, func(*rand.Rand) string { return bareList.URL }, "")})
 	}
 	b.StopTimer()
-	fmt.Printf("\nAPI over %d instances (%d-byte instance, %d-byte page)\n", benchInstances, len(getBody), len(listBody))
+	fmt.Printf("\nAPI over %d instances in the %s store (%d-byte instance, %d-byte page)\n", benchInstances, kind,
+		len(getBody), len(listBody))
 	fmt.Printf("%-26s %7s %10s %10s %6s %9s %9s %9s %9s\n", "request", "clients", "hoard r/s", "bare r/s", "ratio",
 		"hoard p50", "hoard p99", "bare p50", "bare p99")
 	for _, r := range rows {
