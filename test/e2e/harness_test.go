@@ -436,3 +436,38 @@ func createdFromTemplate(h *hoard, id string) bool {
 	}
 	return false
 }
+
+// waitTemplatesFull waits until hoard's template pool holds n ready data
+// directories of every engine with templates (each series of the /metrics
+// gauge hoard_template_ready at n, MariaDB's among them): its filler has
+// nothing left to build.
+func waitTemplatesFull(tb testing.TB, h *hoard, n int) {
+	tb.Helper()
+	full := func() bool {
+		resp, err := http.Get("http://" + h.listen + "/metrics")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		maria := false
+		for _, line := range strings.Split(string(body), "\n") {
+			if !strings.HasPrefix(line, "hoard_template_ready{") {
+				continue
+			}
+			_, v, _ := strings.Cut(line, "} ")
+			if ready, err := strconv.Atoi(v); err != nil || ready < n {
+				return false
+			}
+			maria = maria || strings.HasPrefix(line, `hoard_template_ready{engine="mariadb",`)
+		}
+		return maria
+	}
+	waitFor(tb, 15*time.Minute, fmt.Sprintf("%d pre-initialised data directories per engine", n), func() bool {
+		if full() {
+			return true
+		}
+		pollPause(time.Second) // a build takes seconds; a scrape reads the store
+		return false
+	})
+}
