@@ -143,8 +143,8 @@ func (h *hoard) start(env ...string) {
 	)
 	// No template pool unless a test asks for one (HOARD_TEMPLATE_POOL=N
 	// in env, which comes later and wins): its background inits would
-	// load the machine under every other test. TestEngines and
-	// TestInstanceLifecycle create from the pool.
+	// load the machine under every other test. TestEngines creates its
+	// PostgreSQL instance from the pool.
 	cmd.Env = append(append(os.Environ(), "HOARD_TEMPLATE_POOL=0"), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
