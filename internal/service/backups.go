@@ -243,7 +243,10 @@ func (s *Backups) CreateBackup(ctx context.Context, tenantID string, req CreateB
 	t := &model.Task{ID: uuid.NewString(), InstanceID: inst.ID, Kind: model.TaskBackup, State: model.TaskPending,
 		Payload: payload, Created: now, Updated: now}
 	// The quota is checked in the transaction that records the backup.
-	if err := s.st.StartBackup(ctx, b, backupStatuses, model.StatusBackup, t, s.quota()); err != nil {
+	_, err = s.startGatedAction(ctx, op, inst.ID, func() (*model.Instance, error) {
+		return nil, s.st.StartBackup(ctx, b, backupStatuses, model.StatusBackup, t, s.quota())
+	})
+	if err != nil {
 		var se *store.StateError
 		if errors.As(err, &se) {
 			return nil, fault.Errorf(fault.Unprocessable, op,

@@ -251,7 +251,8 @@ func (s *deps) startEngineAction(ctx context.Context, op, tenantID, id string, a
 
 // startGatedAction is startEngineAction with the store's gate of another
 // kind (store.Instances.StartVolumeResize): gate is called, with the
-// instance's lock held, until it is not refused with store.ErrBusy.
+// instance's lock held, until it is refused neither with store.ErrBusy
+// nor for a task that is finishing (see finishing).
 func (s *deps) startGatedAction(ctx context.Context, op, id string, gate func() (*model.Instance, error)) (*model.Instance, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.inline.waitFor())
 	defer cancel()
@@ -262,13 +263,28 @@ func (s *deps) startGatedAction(ctx context.Context, op, id string, gate func() 
 	defer unlock()
 	for {
 		inst, err := gate()
-		if !errors.Is(err, store.ErrBusy) {
+		if !errors.Is(err, store.ErrBusy) && !finishing(err) {
 			return inst, err
 		}
-		if err := s.inline.pause(wctx); err != nil {
-			return nil, waitErr(ctx, op, id, err)
+		if perr := s.inline.pause(wctx); perr != nil {
+			if finishing(err) {
+				return nil, err // the gate's own refusal, as without a wait
+			}
+			return nil, waitErr(ctx, op, id, perr)
 		}
 	}
+}
+
+// finishing reports whether err is a state gate's refusal of an instance
+// that is ACTIVE: its status would allow the action, so what refused it is
+// a task not yet recorded done — most often the one whose last step just
+// made the instance ACTIVE, which the runner records done a moment later.
+// A client that saw ACTIVE and acts at once (Terraform after a create, a
+// script after a restart) is served after that moment instead of getting
+// 422; a task that really goes on still gets 422 after the bounded wait.
+func finishing(err error) bool {
+	var se *store.StateError
+	return errors.As(err, &se) && se.Status == model.StatusActive
 }
 
 // engineFault classifies err, the result of an inline operation on t. A

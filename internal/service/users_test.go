@@ -326,3 +326,64 @@ func TestCreateUsersWithoutDatabases(t *testing.T) {
 		t.Errorf("CreateUsers naming a database = %v, want 501", err)
 	}
 }
+
+// TestActionWaitsForFinishingTask: an action on an ACTIVE instance whose
+// task the runner has not yet recorded done (the moment right after the
+// task made it ACTIVE) waits for it instead of 422; with no wait, or on a
+// status that does not allow the action, it is 422 at once.
+func TestActionWaitsForFinishingTask(t *testing.T) {
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name   string
+		status model.InstanceStatus
+		wait   time.Duration
+		finish bool // the runner records the task done at the first pause
+		want   fault.Kind
+	}{
+		{"finishing task", model.StatusActive, 0, true, fault.Internal},
+		{"task goes on, no wait", model.StatusActive, -1, false, fault.Unprocessable},
+		{"status does not allow it", model.StatusBuild, 0, false, fault.Unprocessable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, ids := newTestService(t, tt.status)
+			id := ids["mem"]
+			s.inline.wait = tt.wait
+			now := time.Now()
+			task := &model.Task{ID: "task-1", InstanceID: id, Kind: model.TaskCreate, State: model.TaskPending, Created: now, Updated: now}
+			if _, err := s.st.StartAction(ctx, "t1", id, []model.InstanceStatus{tt.status}, tt.status, task, now); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.st.ClaimTask(ctx, "runner", now, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			pauses := 0
+			s.inline.poll = func() <-chan time.Time {
+				pauses++
+				switch {
+				case tt.status != model.StatusActive:
+					t.Errorf("paused %d times; the refusal needs no wait", pauses)
+				case tt.finish:
+					if err := s.st.FinishTask(ctx, "task-1", "runner", model.TaskDone, ""); err != nil {
+						t.Error(err)
+					}
+				}
+				c := make(chan time.Time, 1)
+				c <- time.Now()
+				return c
+			}
+			err := s.RestartInstance(ctx, "t1", id)
+			if tt.want == fault.Internal {
+				if err != nil {
+					t.Fatalf("restart = %v, want accepted", err)
+				}
+				if in, err := s.st.GetInstance(ctx, "t1", id); err != nil || in.Status != model.StatusReboot {
+					t.Errorf("after the restart: %+v, %v; want REBOOT", in, err)
+				}
+				return
+			}
+			if !fault.Is(err, tt.want) {
+				t.Errorf("restart = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
