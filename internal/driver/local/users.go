@@ -197,31 +197,66 @@ func (d *Driver) createInstanceUser(ctx context.Context, id string) (account, er
 		return account{}, err
 	}
 	defer lf.Close()
-	uid, err := d.nextUID()
-	if err != nil {
-		return account{}, err
-	}
-	// A group left by an interrupted creation is reused only if it has
-	// the id this creation would give; else it is removed first.
-	if g, err := user.LookupGroup(name); err == nil {
-		if err := userTool(ctx, "groupdel", name); err != nil {
-			return account{}, fmt.Errorf("while removing stale group %s (gid %s): %w", name, g.Gid, err)
+	// The lock above is this root's: another hoard on the host (another
+	// data directory, a test) may take the same id between nextUID's look
+	// at /etc/passwd and /etc/group and the tools. They then refuse it as
+	// not unique (status 4), and the next look sees it taken.
+	var uid uint32
+	for try := 1; ; try++ {
+		uid, err = d.nextUID()
+		if err != nil {
+			return account{}, err
 		}
-	}
-	n := strconv.FormatUint(uint64(uid), 10)
-	if err := userTool(ctx, "groupadd", "--system", "-g", n, name); err != nil {
-		return account{}, fmt.Errorf("while creating group %s: %w", name, err)
-	}
-	if err := userTool(ctx, "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-		"--shell", "/usr/sbin/nologin", "-u", n, "-g", n, "-c", gecosPrefix+id, name); err != nil {
-		_ = userTool(ctx, "groupdel", name)
-		return account{}, fmt.Errorf("while creating user %s: %w", name, err)
+		err = d.addInstanceUser(ctx, id, name, uid)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errIDTaken) || try == maxUserTries {
+			return account{}, err
+		}
+		d.log.Info("an instance uid was taken by another process; taking the next", "instance_id", id, "uid", uid)
 	}
 	if err := d.writeNextUID(uid + 1); err != nil {
 		return account{}, err
 	}
 	d.log.Info("created instance user", "instance_id", id, "user", name, "uid", uid)
 	return d.lookupInstanceUser(id)
+}
+
+// errIDTaken: groupadd or useradd refused an id as already in use.
+var errIDTaken = errors.New("id already in use")
+
+// addInstanceUser creates group and user name with id uid for instance id;
+// an error wrapping errIDTaken when the tools find uid taken (it then
+// leaves nothing behind).
+func (d *Driver) addInstanceUser(ctx context.Context, id, name string, uid uint32) error {
+	// A group left by an interrupted creation is removed first: the new
+	// one gets the id of this creation.
+	if g, err := user.LookupGroup(name); err == nil {
+		if err := userTool(ctx, "groupdel", name); err != nil {
+			return fmt.Errorf("while removing stale group %s (gid %s): %w", name, g.Gid, err)
+		}
+	}
+	n := strconv.FormatUint(uint64(uid), 10)
+	if err := userTool(ctx, "groupadd", "--system", "-g", n, name); err != nil {
+		return fmt.Errorf("while creating group %s: %w", name, idTaken(err))
+	}
+	if err := userTool(ctx, "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+		"--shell", "/usr/sbin/nologin", "-u", n, "-g", n, "-c", gecosPrefix+id, name); err != nil {
+		_ = userTool(ctx, "groupdel", name)
+		return fmt.Errorf("while creating user %s: %w", name, idTaken(err))
+	}
+	return nil
+}
+
+// idTaken wraps err with errIDTaken when it is groupadd's or useradd's exit
+// status 4 (GID or UID not unique).
+func idTaken(err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 4 {
+		return fmt.Errorf("%w: %w", errIDTaken, err)
+	}
+	return err
 }
 
 // removeInstanceUser removes instance id's user and group, if any. The

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 )
@@ -145,4 +146,46 @@ func accessAs(a account, path string) error {
 		return err
 	}
 	return nil
+}
+
+// TestInstanceUserIDTaken: an id that another process took between
+// nextUID's look and the tools (another hoard on the host) is refused by
+// groupadd as taken, which addInstanceUser reports as errIDTaken leaving
+// nothing behind, so that the creation takes the next id.
+func TestInstanceUserIDTaken(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("instance users need root")
+	}
+	h := newHarness(t, &fakeEngine{serve: "serve", init: "init"})
+	d := h.driver(nil)
+	ctx := context.Background()
+	uid, err := d.nextUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "hoard-test-" + randomSuffix()
+	if err := userTool(ctx, "groupadd", "--system", "-g", strconv.FormatUint(uint64(uid), 10), other); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = userTool(context.Background(), "groupdel", other) })
+	name := d.userName("taken")
+	err = d.addInstanceUser(ctx, "taken", name, uid)
+	if !errors.Is(err, errIDTaken) {
+		t.Fatalf("addInstanceUser with a taken id = %v, want errIDTaken", err)
+	}
+	if _, err := user.LookupGroup(name); err == nil {
+		t.Errorf("group %s left behind", name)
+	}
+	if _, err := user.Lookup(name); err == nil {
+		t.Errorf("user %s left behind", name)
+	}
+	// The creation itself takes the next free id.
+	a, err := d.account(ctx, "taken", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.removeInstanceUser(context.Background(), "taken") })
+	if a.uid == uid || a.uid < DefaultUIDBase {
+		t.Errorf("instance user got uid %d, want one above the taken %d", a.uid, uid)
+	}
 }
