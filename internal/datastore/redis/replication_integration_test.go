@@ -199,9 +199,15 @@ func TestReplicationIntegration(t *testing.T) {
 		src.stop(t)
 		src.start(t)
 		srcApp := src.goClient(t, "app", "app-pw-1")
-		if err := srcApp.Set(ctx, "after-restart", "3", 0).Err(); err != nil {
-			t.Fatal(err)
-		}
+		// The server answers (an unauthenticated PING gets NOAUTH) before
+		// it has read its dataset: writes get LOADING until then.
+		waitFor(t, "the restarted source to take writes", func() bool {
+			err := srcApp.Set(ctx, "after-restart", "3", 0).Err()
+			if err != nil && !strings.HasPrefix(err.Error(), "LOADING") {
+				t.Fatal(err)
+			}
+			return err == nil
+		})
 		waitFor(t, "the write after the source's restart on the replica", func() bool {
 			return repApp.Get(ctx, "after-restart").Val() == "3"
 		})
