@@ -150,7 +150,13 @@
 // ("cannot execute ... in a read-only transaction"), root's and tenants'
 // alike. When the source restarts, the WAL receiver reconnects by itself
 // (every wal_retrieve_retry_interval, 5 s). ReplicaStatus reads
-// pg_is_in_recovery() and pg_stat_wal_receiver; Promote is pg_promote(),
+// pg_is_in_recovery() and pg_stat_wal_receiver: running while it streams,
+// connecting while it does not, and broken once it has not streamed for
+// Config.ReplicaBrokenAfter (30 s by default), counted by the engine from
+// its first look that found no stream (PostgreSQL keeps no such time, and
+// the cause, such as WAL the source has removed, is only in the server
+// log); a broken standby runs again by itself if its source comes back
+// with what it needs. Promote is pg_promote(),
 // after which the server writes at once and the service renders it
 // without ReplicaOf. A standby needs max_connections (and the other
 // limits of hot standby) at least as large as its source's.

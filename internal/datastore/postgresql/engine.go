@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/engineproc"
@@ -33,6 +34,10 @@ type Config struct {
 	BinRoot string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// ReplicaBrokenAfter is how long a standby may go without streaming
+	// from its source before ReplicaStatus reports it broken;
+	// DefaultReplicaBrokenAfter if zero.
+	ReplicaBrokenAfter time.Duration
 }
 
 // Engine is the PostgreSQL engine. It is safe for concurrent use.
@@ -41,6 +46,8 @@ type Engine struct {
 	log *slog.Logger
 
 	versions engineproc.VersionCache // TemplateVersion (template.go)
+	watch    receiverWatch           // ReplicaStatus (replica_health.go)
+	now      func() time.Time        // time.Now; tests move it
 }
 
 var (
@@ -59,7 +66,10 @@ func New(cfg Config) *Engine {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{cfg: cfg, log: log.With("engine", "postgresql")}
+	if cfg.ReplicaBrokenAfter <= 0 {
+		cfg.ReplicaBrokenAfter = DefaultReplicaBrokenAfter
+	}
+	return &Engine{cfg: cfg, log: log.With("engine", "postgresql"), now: time.Now}
 }
 
 // Name implements datastore.Engine.

@@ -399,13 +399,17 @@ const pollEvery = 50 * time.Millisecond
 // ReplicaStatus implements datastore.Replicator: datastore.ErrNotReplica
 // when the server is not in recovery; running while its WAL receiver
 // streams, else connecting (PostgreSQL retries by itself, every
-// wal_retrieve_retry_interval). The lag is 0 when everything received is
+// wal_retrieve_retry_interval), or broken once it has not streamed for
+// Config.ReplicaBrokenAfter (receiverWatch: PostgreSQL keeps no such time,
+// so the engine counts from its first look that found no stream; a
+// standby that never streams shows broken from the threshold after the
+// first look on). PostgreSQL reports no replication error through SQL
+// (the WAL receiver logs it: a source that removed WAL the replica still
+// needs, a refused login), so Error names the source and how long, and
+// points to the server log. The lag is 0 when everything received is
 // replayed, else the time since the last replayed transaction committed
 // on the source; -1 when the standby is not connected or has replayed no
-// transaction since it started. PostgreSQL reports no replication error
-// through SQL (the WAL receiver logs it), so Error stays empty and
-// ReplicaBroken is never reported: a source that removed WAL the replica
-// still needs shows as connecting for ever.
+// transaction since it started.
 func (e *Engine) ReplicaStatus(ctx context.Context, c datastore.Conn) (datastore.ReplicaStatus, error) {
 	conn, err := adminConn(ctx, c, maintenanceDB)
 	if err != nil {
@@ -424,8 +428,15 @@ func (e *Engine) ReplicaStatus(ctx context.Context, c datastore.Conn) (datastore
 		return datastore.ReplicaStatus{}, err
 	}
 	if w.status != "streaming" {
-		return datastore.ReplicaStatus{State: datastore.ReplicaConnecting, LagSeconds: -1}, nil
+		var received, conninfo string
+		if err := conn.QueryRow(ctx, "SELECT coalesce(pg_last_wal_receive_lsn()::text, ''), current_setting('primary_conninfo')").
+			Scan(&received, &conninfo); err != nil {
+			return datastore.ReplicaStatus{}, fmt.Errorf("postgresql: replica status: %w", err)
+		}
+		down := e.watch.look(watchKey(c), e.now(), false, received)
+		return notStreamingStatus(w.status, conninfo, down, e.cfg.ReplicaBrokenAfter), nil
 	}
+	e.watch.look(watchKey(c), e.now(), true, "")
 	var lag *float64
 	if err := conn.QueryRow(ctx, "SELECT CASE"+
 		" WHEN pg_last_wal_receive_lsn() IS NULL THEN NULL"+

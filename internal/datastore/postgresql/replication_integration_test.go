@@ -141,6 +141,26 @@ func TestReplication(t *testing.T) {
 		insert(t, app, 102)
 		waitRow(t, replica, rapp, 102)
 	})
+	// A standby whose source stays down is broken once it has not
+	// streamed for ReplicaBrokenAfter, and running again when the source
+	// is back.
+	t.Run("SourceStoppedBroken", func(t *testing.T) {
+		_ = app.Close(context.Background())
+		quick := New(Config{ReplicaBrokenAfter: time.Second})
+		src.Stop(t)
+		waitState(t, quick, radmin, datastore.ReplicaBroken)
+		st, err := quick.ReplicaStatus(testCtx(t), radmin)
+		if err != nil || !strings.Contains(st.Error, src.Spec.Address) {
+			t.Errorf("broken ReplicaStatus = %+v, %v; want an error naming the source", st, err)
+		}
+		t.Logf("broken: %s", st.Error)
+		if st, err := e.ReplicaStatus(testCtx(t), radmin); err != nil || st.State != datastore.ReplicaConnecting {
+			t.Errorf("ReplicaStatus (threshold %v) = %+v, %v; want connecting", DefaultReplicaBrokenAfter, st, err)
+		}
+		src.Start(t)
+		waitState(t, quick, radmin, datastore.ReplicaRunning)
+		app = mustConnect(outer, src.tcpConn("app", "app-pw-1"), "shop")
+	})
 	t.Run("Idempotent", func(t *testing.T) {
 		if err := e.StartReplica(testCtx(t), radmin, meta, source); err != nil {
 			t.Errorf("StartReplica again: %v", err)

@@ -80,8 +80,13 @@
 // and reconnects by itself after a source restart. StartReplica sets at
 // runtime whatever of that a running server lacks (CONFIG SET, REPLICAOF)
 // and waits for master_link_status:up. ReplicaStatus reads INFO
-// replication: running while the link is up, else connecting (Redis
-// always retries, so never broken); the lag is 0 while the replica heard
+// replication: running while the link is up, else connecting, and broken
+// once the link has been down for Config.ReplicaBrokenAfter (30 s by
+// default; master_link_down_since_seconds, or the uptime of a server whose
+// link was never up) unless a full synchronisation is under way. Redis
+// always retries, so a broken replica runs again by itself when its source
+// is back; Error says only that the link is down and for how long (Redis
+// tells no cause but in its log). The lag is 0 while the replica heard
 // from its source within the source's ping period (10 s) and applied all
 // it read, else the seconds since it last did.
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/engineproc"
@@ -28,7 +29,17 @@ type Config struct {
 	BinDir string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// ReplicaBrokenAfter is how long a replica's link to its source may
+	// be down before ReplicaStatus reports it broken;
+	// DefaultReplicaBrokenAfter if zero.
+	ReplicaBrokenAfter time.Duration
 }
+
+// DefaultReplicaBrokenAfter is Config.ReplicaBrokenAfter's default: a
+// replica retries its source every second, and a source hoard restarts is
+// back within seconds, so a link down for 30 s (three of the source's
+// ping periods) is one a tenant should see, not a blip.
+const DefaultReplicaBrokenAfter = 30 * time.Second
 
 // Engine is the Redis engine. It is safe for concurrent use.
 type Engine struct {
@@ -49,6 +60,9 @@ func New(cfg Config) *Engine {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.ReplicaBrokenAfter <= 0 {
+		cfg.ReplicaBrokenAfter = DefaultReplicaBrokenAfter
 	}
 	return &Engine{cfg: cfg, log: log.With("engine", "redis")}
 }

@@ -188,9 +188,11 @@ func (e *Engine) follow(ctx context.Context, cl *client, skip, host string, src 
 
 // ReplicaStatus implements datastore.Replicator from INFO replication:
 // role:master is datastore.ErrNotReplica; a replica is running while
-// master_link_status is up, else connecting (Redis retries by itself, so
-// it is never broken). Redis 7.0 reports no replication error there, so
-// Error stays empty; lagSeconds estimates the lag.
+// master_link_status is up, else connecting, or broken once the link has
+// been down for Config.ReplicaBrokenAfter (see replicaStatus). Redis
+// retries by itself, so a broken replica runs again when its source is
+// back. Redis 7.0 reports no replication error there, so Error says only
+// that the link is down and for how long; lagSeconds estimates the lag.
 func (e *Engine) ReplicaStatus(ctx context.Context, c datastore.Conn) (datastore.ReplicaStatus, error) {
 	cl, err := admin(ctx, c)
 	if err != nil {
@@ -201,12 +203,32 @@ func (e *Engine) ReplicaStatus(ctx context.Context, c datastore.Conn) (datastore
 	if err != nil {
 		return datastore.ReplicaStatus{}, fmt.Errorf("redis: replica status: %w", err)
 	}
-	return replicaStatus(info)
+	uptime := -1
+	if info["role"] == "slave" && info["master_link_status"] != "up" && info["master_link_down_since_seconds"] == "-1" {
+		// Down since it became a replica: as long as it has run at most.
+		v, err := cl.do(ctx, "INFO", "server")
+		if err != nil {
+			return datastore.ReplicaStatus{}, fmt.Errorf("redis: replica status: %w", err)
+		}
+		if s, ok := v.(string); ok {
+			if n, err := strconv.Atoi(ParseInfo(s)["uptime_in_seconds"]); err == nil {
+				uptime = n
+			}
+		}
+	}
+	return replicaStatus(info, uptime, e.cfg.ReplicaBrokenAfter)
 }
 
 // replicaStatus is ReplicaStatus of a server whose INFO replication is
-// info.
-func replicaStatus(info map[string]string) (datastore.ReplicaStatus, error) {
+// info and whose INFO server says it has run uptime seconds (-1 unknown).
+// A replica whose link is down is broken once it has been down for
+// brokenAfter: master_link_down_since_seconds, or, where that is -1 (the
+// link has not been up since the server started or since REPLICAOF), its
+// uptime, which overstates it only after a REPLICAOF at runtime (hoard's
+// StartReplica and Follow then wait for the link anyway). A first
+// synchronisation under way (master_sync_in_progress:1, a large data set
+// being transferred) is connecting however long it takes.
+func replicaStatus(info map[string]string, uptime int, brokenAfter time.Duration) (datastore.ReplicaStatus, error) {
 	switch role := info["role"]; role {
 	case "master":
 		return datastore.ReplicaStatus{}, datastore.ErrNotReplica
@@ -215,7 +237,23 @@ func replicaStatus(info map[string]string) (datastore.ReplicaStatus, error) {
 		return datastore.ReplicaStatus{}, fmt.Errorf("redis: replica status: %w: role %.20q", errProtocol, role)
 	}
 	if info["master_link_status"] != "up" {
-		return datastore.ReplicaStatus{State: datastore.ReplicaConnecting, LagSeconds: -1}, nil
+		connecting := datastore.ReplicaStatus{State: datastore.ReplicaConnecting, LagSeconds: -1}
+		if info["master_sync_in_progress"] == "1" {
+			return connecting, nil
+		}
+		down, err := strconv.Atoi(info["master_link_down_since_seconds"])
+		if err != nil {
+			return connecting, nil // an older Redis, or not said: cannot tell
+		}
+		if down < 0 {
+			down = uptime
+		}
+		if down < 0 || time.Duration(down)*time.Second < brokenAfter {
+			return connecting, nil
+		}
+		return datastore.ReplicaStatus{State: datastore.ReplicaBroken, LagSeconds: -1,
+			Error: fmt.Sprintf("The link to the source %s port %s has been down for %d seconds; the replica keeps retrying.",
+				truncate(info["master_host"], 255), truncate(info["master_port"], 10), down)}, nil
 	}
 	return datastore.ReplicaStatus{State: datastore.ReplicaRunning, LagSeconds: lagSeconds(info)}, nil
 }

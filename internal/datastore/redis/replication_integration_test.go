@@ -226,6 +226,60 @@ func TestReplicationIntegration(t *testing.T) {
 		}
 	})
 
+	// A replica whose source is stopped is connecting, then broken once
+	// its link has been down for ReplicaBrokenAfter, and running again
+	// when the source is back (Redis retries by itself).
+	t.Run("SourceStoppedBroken", func(t *testing.T) {
+		quick := New(Config{ReplicaBrokenAfter: time.Second})
+		src.stop(t)
+		if st, err := e.ReplicaStatus(ctx, repAdmin); err != nil || st.State != datastore.ReplicaConnecting {
+			t.Errorf("ReplicaStatus (threshold %v) right after the source stopped = %+v, %v; want connecting",
+				DefaultReplicaBrokenAfter, st, err)
+		}
+		var st datastore.ReplicaStatus
+		waitFor(t, "the replica broken", func() bool {
+			var err error
+			st, err = quick.ReplicaStatus(ctx, repAdmin)
+			if err != nil {
+				t.Fatalf("ReplicaStatus: %v", err)
+			}
+			return st.State == datastore.ReplicaBroken
+		})
+		if st.LagSeconds != -1 || !strings.Contains(st.Error, src.Spec.Address) || !strings.Contains(st.Error, "down for") {
+			t.Errorf("broken ReplicaStatus = %+v; want lag -1 and an error naming the source", st)
+		}
+		t.Logf("broken: %s", st.Error)
+		src.start(t)
+		waitFor(t, "the replica running again", func() bool {
+			st, err := quick.ReplicaStatus(ctx, repAdmin)
+			return err == nil && st.State == datastore.ReplicaRunning
+		})
+	})
+
+	// A replica rendered with a source that never answers (its link was
+	// never up: master_link_down_since_seconds is -1) is broken once it
+	// has run for the threshold.
+	t.Run("NeverConnectedBroken", func(t *testing.T) {
+		dead := source
+		dead.Port = 1 // nothing listens
+		r := src.startSibling(t, enginetest.Options{
+			Fill: func(spec datastore.Spec) error {
+				return e.Restore(ctx, spec, t.TempDir(), []io.Reader{bytes.NewReader(backup.Bytes())})
+			},
+			ReplicaOf: &dead,
+		})
+		defer r.Kill(t)
+		quick := New(Config{ReplicaBrokenAfter: time.Second})
+		ra := r.socketConn(adminUser, adminPassword)
+		waitFor(t, "the never-connected replica broken", func() bool {
+			st, err := quick.ReplicaStatus(ctx, ra)
+			if err != nil {
+				t.Fatalf("ReplicaStatus: %v", err)
+			}
+			return st.State == datastore.ReplicaBroken
+		})
+	})
+
 	// StartReplica sets at runtime what the configuration lacks: the
 	// password (the driver does not keep it) or the whole ReplicaOf.
 	t.Run("RuntimeStart", func(t *testing.T) {

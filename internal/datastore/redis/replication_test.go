@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/fault"
@@ -204,15 +205,41 @@ func TestReplicaStatusFromInfo(t *testing.T) {
 		}
 		return m
 	}
+	down := func(kv ...string) map[string]string {
+		m := map[string]string{"role": "slave", "master_host": "10.0.0.7", "master_port": "6379",
+			"master_link_status": "down", "master_last_io_seconds_ago": "-1", "master_sync_in_progress": "0"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	connecting := datastore.ReplicaStatus{State: datastore.ReplicaConnecting, LagSeconds: -1}
+	broken := func(secs string) datastore.ReplicaStatus {
+		return datastore.ReplicaStatus{State: datastore.ReplicaBroken, LagSeconds: -1,
+			Error: "The link to the source 10.0.0.7 port 6379 has been down for " + secs + " seconds; the replica keeps retrying."}
+	}
 	tests := []struct {
 		name    string
 		info    map[string]string
+		uptime  int
 		want    datastore.ReplicaStatus
 		wantErr error
 	}{
 		{name: "source", info: map[string]string{"role": "master"}, wantErr: datastore.ErrNotReplica},
-		{name: "link down", info: map[string]string{"role": "slave", "master_link_status": "down", "master_last_io_seconds_ago": "-1"},
-			want: datastore.ReplicaStatus{State: datastore.ReplicaConnecting, LagSeconds: -1}},
+		{name: "link down, no down time (before Redis 2.8)", info: map[string]string{"role": "slave", "master_link_status": "down", "master_last_io_seconds_ago": "-1"},
+			want: connecting},
+		{name: "link down for a moment", info: down("master_link_down_since_seconds", "4"), want: connecting},
+		{name: "link down just under the threshold", info: down("master_link_down_since_seconds", "29"), want: connecting},
+		{name: "link down for the threshold", info: down("master_link_down_since_seconds", "30"), want: broken("30")},
+		{name: "link down long", info: down("master_link_down_since_seconds", "3600"), want: broken("3600")},
+		{name: "first sync under way", info: down("master_link_down_since_seconds", "-1", "master_sync_in_progress", "1"),
+			uptime: 600, want: connecting},
+		{name: "resync under way", info: down("master_link_down_since_seconds", "300", "master_sync_in_progress", "1"),
+			want: connecting},
+		{name: "never up, just started", info: down("master_link_down_since_seconds", "-1"), uptime: 5, want: connecting},
+		{name: "never up, up long", info: down("master_link_down_since_seconds", "-1"), uptime: 45, want: broken("45")},
+		{name: "never up, uptime unknown", info: down("master_link_down_since_seconds", "-1"), uptime: -1, want: connecting},
+		{name: "down time garbled", info: down("master_link_down_since_seconds", "x"), uptime: 600, want: connecting},
 		{name: "current", info: up("master_last_io_seconds_ago", "3", "slave_read_repl_offset", "120", "slave_repl_offset", "120"),
 			want: datastore.ReplicaStatus{State: datastore.ReplicaRunning, LagSeconds: 0}},
 		{name: "before Redis 7", info: up("master_last_io_seconds_ago", "1", "slave_repl_offset", "120"),
@@ -224,13 +251,17 @@ func TestReplicaStatusFromInfo(t *testing.T) {
 		{name: "no io", info: up(), want: datastore.ReplicaStatus{State: datastore.ReplicaRunning, LagSeconds: -1}},
 	}
 	for _, tt := range tests {
-		got, err := replicaStatus(tt.info)
+		got, err := replicaStatus(tt.info, tt.uptime, DefaultReplicaBrokenAfter)
 		if !errors.Is(err, tt.wantErr) || got != tt.want {
 			t.Errorf("%s: replicaStatus = %+v, %v; want %+v, %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
-	if _, err := replicaStatus(map[string]string{"role": "sentinel"}); err == nil {
+	if _, err := replicaStatus(map[string]string{"role": "sentinel"}, -1, DefaultReplicaBrokenAfter); err == nil {
 		t.Error("replicaStatus(role sentinel) = nil error")
+	}
+	// The threshold is the caller's.
+	if got, _ := replicaStatus(down("master_link_down_since_seconds", "2"), -1, time.Second); got.State != datastore.ReplicaBroken {
+		t.Errorf("replicaStatus(down 2 s, threshold 1 s) = %+v, want broken", got)
 	}
 }
 
