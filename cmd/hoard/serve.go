@@ -382,6 +382,9 @@ func serve(ctx context.Context, args []string) error {
 		// Root is refused where instances share one OS user unless the
 		// operator allows it (the local driver warns at start).
 		AllowSharedRoot: c.AllowSharedRoot,
+		// The built-in identity's projects are in st: a create checks its
+		// project there, serialised with the project's deletion.
+		RequireProjects: c.keystone == nil,
 		Backups:         backups,
 		OnBackup:        mets.ObserveBackup,
 		FailoverAfter:   c.FailoverAfter,
@@ -414,9 +417,6 @@ func serve(ctx context.Context, args []string) error {
 			TokenTTL:  c.TokenTTL,
 			Now:       now,
 			Logger:    log.With("component", "identity"),
-			// A project that still owns instances, backups or configuration
-			// groups is not deleted.
-			Resources: svc,
 			// troveclient downloads published guest logs from the catalog's
 			// object-store (api.SwiftPath); backups are always on.
 			ObjectStorePath: api.SwiftPath,

@@ -12,7 +12,8 @@
 // validation cache; other processes sharing the store stop honouring them
 // within [DefaultValidationCacheTTL].
 //
-// A project that still owns database resources is not deleted: the service
-// asks a [ResourceCounter] (hoard serve passes its database service; this
-// package does not import it).
+// A project that still owns database resources (instances, backups,
+// configuration groups, which the database service keeps in the same
+// store) is not deleted: the store counts them and deletes the project in
+// one transaction (store.Identity.DeleteProjectIfUnused).
 package identity

@@ -67,7 +67,8 @@ type fixture struct {
 	owned *fakeCounter
 }
 
-// fakeCounter is a ResourceCounter over a map.
+// fakeCounter is what the database service owns per project, as the
+// store counts it in DeleteProjectIfUnused (memStore asks it).
 type fakeCounter struct {
 	mu  sync.Mutex
 	m   map[string]model.ProjectResources
@@ -106,9 +107,9 @@ func newFixture(t *testing.T) *fixture {
 		PublicURL: f.srv.URL,
 		TokenTTL:  testTTL,
 		Now:       f.clock.Now,
-		Resources: f.owned,
 		Logger:    slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
+	f.st.owned = f.owned
 	f.svc.cost = bcrypt.MinCost
 	mux.Handle("/identity/", f.svc.Handler())
 

@@ -2,21 +2,14 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
 )
-
-// ResourceCounter tells what a project owns in the database service, so
-// that a project that still owns instances, backups or configuration groups
-// is not deleted. hoard serve passes its database service; identity never
-// imports it.
-type ResourceCounter interface {
-	// ProjectResources counts what project projectID owns. It only reads.
-	ProjectResources(ctx context.Context, projectID string) (model.ProjectResources, error)
-}
 
 // ProjectUpdate is a change to a project; nil fields stay as they are.
 type ProjectUpdate struct {
@@ -71,23 +64,19 @@ func (s *Service) UpdateProject(ctx context.Context, id string, up ProjectUpdate
 
 // DeleteProject deletes project id, its role assignments and the tokens
 // scoped to it. A project that still owns instances, backups or
-// configuration groups is a fault.Conflict.
+// configuration groups is a fault.Conflict. The store checks and deletes
+// in one transaction (store.Identity.DeleteProjectIfUnused), serialised
+// with the creates of the project's resources, so that a create racing
+// the delete either is counted or finds no project.
 func (s *Service) DeleteProject(ctx context.Context, id string) error {
 	const op = "identity.delete_project"
-	if _, err := s.st.GetProject(ctx, id); err != nil {
-		return storeErr(op, "Could not find project: "+id+".", err)
-	}
-	if s.resources != nil {
-		n, err := s.resources.ProjectResources(ctx, id)
-		if err != nil {
-			return fmt.Errorf("%s: count resources: %w", op, err)
-		}
-		if n.Any() {
-			return fault.Errorf(fault.Conflict, op,
-				"Cannot delete project %s while it owns %s: delete those first.", id, describe(n))
-		}
-	}
-	if err := s.st.DeleteProject(ctx, id); err != nil {
+	err := s.st.DeleteProjectIfUnused(ctx, id)
+	var inUse *store.ProjectInUseError
+	switch {
+	case errors.As(err, &inUse):
+		return fault.Errorf(fault.Conflict, op,
+			"Cannot delete project %s while it owns %s: delete those first.", id, describe(inUse.Resources))
+	case err != nil:
 		return storeErr(op, "Could not find project: "+id+".", err)
 	}
 	s.forget(func(pr *Principal) bool { return pr.ProjectID == id })

@@ -18,6 +18,8 @@ type memStore struct {
 	users    map[string]model.User
 	roles    map[[2]string][]string // {user, project} → roles
 	tokens   map[string]model.Token // by string(hash)
+	// owned, if set, is what each project owns (DeleteProjectIfUnused).
+	owned *fakeCounter
 }
 
 var _ store.Identity = (*memStore)(nil)
@@ -239,6 +241,26 @@ func (m *memStore) UpdateProject(_ context.Context, p model.Project) error {
 	old.Name, old.Description, old.Enabled = p.Name, p.Description, p.Enabled
 	m.projects[p.ID] = old
 	return nil
+}
+
+// DeleteProjectIfUnused asks m.owned (if set) what the project owns.
+func (m *memStore) DeleteProjectIfUnused(ctx context.Context, id string) error {
+	if m.owned != nil {
+		m.mu.Lock()
+		_, ok := m.projects[id]
+		m.mu.Unlock()
+		if !ok {
+			return store.ErrNotFound
+		}
+		r, err := m.owned.ProjectResources(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Any() {
+			return &store.ProjectInUseError{ProjectID: id, Resources: r}
+		}
+	}
+	return m.DeleteProject(ctx, id)
 }
 
 func (m *memStore) DeleteProject(_ context.Context, id string) error {

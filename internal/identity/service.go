@@ -54,10 +54,6 @@ type Config struct {
 	// change made through another process (a deleted user, a revoked role,
 	// a changed password) stops that user's tokens here within this time.
 	ValidationCacheTTL time.Duration
-	// Resources, if set, is asked before a project is deleted: one that
-	// still owns database resources is not. Nil skips the check (an
-	// identity service with no database service behind it).
-	Resources ResourceCounter
 	// ObjectStorePath, if set, adds an "object-store" entry to the catalog
 	// at the project's database URL plus this path: the read-only,
 	// Swift-compatible view of the published guest logs that Trove's
@@ -81,8 +77,7 @@ type Service struct {
 	pruneMu   sync.Mutex
 	lastPrune time.Time
 
-	cache     *validationCache
-	resources ResourceCounter
+	cache *validationCache
 }
 
 // New returns a Service that keeps its records in st. It panics if st is nil.
@@ -99,8 +94,6 @@ func New(st store.Identity, cfg Config) *Service {
 		now:    cfg.Now,
 		log:    cfg.Logger,
 		cost:   bcrypt.DefaultCost,
-
-		resources: cfg.Resources,
 	}
 	if s.region == "" {
 		s.region = DefaultRegion

@@ -54,16 +54,23 @@ func (s *deps) defaultQuotas() model.QuotaLimits {
 	}
 }
 
-// quota is the quota check given to the store's writes.
-func (s *deps) quota() *store.Quota { return &store.Quota{Defaults: s.defaultQuotas()} }
+// quota is the quota check given to the store's writes; with
+// Config.RequireProjects it also checks that the project exists.
+func (s *deps) quota() *store.Quota {
+	return &store.Quota{Defaults: s.defaultQuotas(), RequireProject: s.cfg.RequireProjects}
+}
 
 // quotaFault returns the 413 overLimit of a write the store refused for
-// its quota (Trove's message naming the resources, with the numbers), or
-// nil if err is no quota refusal.
+// its quota (Trove's message naming the resources, with the numbers), the
+// 404 of one it refused because its project is gone (deleted while the
+// request was under way), or nil if err is neither.
 func quotaFault(op string, err error) error {
 	var qe *store.QuotaError
 	if errors.As(err, &qe) {
 		return fault.Wrap(fault.OverLimit, op, qe.Error(), err)
+	}
+	if errors.Is(err, store.ErrNoProject) {
+		return fault.Wrap(fault.NotFound, op, "The project does not exist (it was deleted).", err)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/fault"
 	"github.com/hoard-db/hoard/internal/model"
+	"github.com/hoard-db/hoard/internal/store"
 )
 
 // TestQuotaRefusals: each write that adds to a project's usage is 413
@@ -149,5 +152,34 @@ func TestQuotaShowUpdate(t *testing.T) {
 	}
 	if _, err := e.svc.ShowQuotas(ctx, "nope"); !fault.Is(err, fault.NotFound) {
 		t.Errorf("ShowQuotas(unknown project) = %v, want 404", err)
+	}
+}
+
+// TestQuotaFault: the store's refusals of a write map to their faults: a
+// quota to 413, a project deleted while the request was under way to 404;
+// any other error is not a quota refusal.
+func TestQuotaFault(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want fault.Kind
+	}{
+		{"quota", fmt.Errorf("wrapped: %w", &store.QuotaError{Exceeded: []model.QuotaResource{model.QuotaInstances}}), fault.OverLimit},
+		{"no project", fmt.Errorf("wrapped: %w", store.ErrNoProject), fault.NotFound},
+		{"other", errors.New("disk on fire"), fault.Internal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := quotaFault("op", tt.err)
+			if tt.want == fault.Internal { // not a refusal: no fault
+				if err != nil {
+					t.Fatalf("quotaFault = %v, want nil", err)
+				}
+				return
+			}
+			if got := fault.KindOf(err); got != tt.want {
+				t.Errorf("quotaFault kind = %v, want %v (%v)", got, tt.want, err)
+			}
+		})
 	}
 }

@@ -73,6 +73,13 @@ type Config struct {
 	// ReadyTimeout bounds how long a create or restart waits for the engine
 	// to answer; default 2 minutes.
 	ReadyTimeout time.Duration
+	// RequireProjects makes every create of an instance, replica, HA group
+	// or backup check, in its store transaction, that its project exists
+	// (store.Quota.RequireProject): set it when the built-in identity keeps
+	// the projects in the same store, so that a create cannot slip into a
+	// project being deleted (store.Identity.DeleteProjectIfUnused). Off
+	// for an external identity, whose projects the store does not hold.
+	RequireProjects bool
 	// AllowSharedRoot lets tenants enable root although the driver does not
 	// isolate instances from each other (driver.Isolation): then a tenant's
 	// root can reach every other instance on the host. Only for a developer

@@ -38,6 +38,14 @@ type Quotas interface {
 // tests).
 type Quota struct {
 	Defaults model.QuotaLimits
+	// RequireProject makes a write that adds a resource to a project (an
+	// instance, a replica, an HA group, a backup) check, in its
+	// transaction, that the project is one of the identity records'
+	// (the built-in identity's); if it is not, the write writes nothing
+	// and returns ErrNoProject. The check is serialised with
+	// DeleteProjectIfUnused. Off for an external identity (Keystone),
+	// whose projects the store does not hold.
+	RequireProject bool
 }
 
 // QuotaError is the refusal of a write that would exceed its project's

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hoard-db/hoard/internal/model"
@@ -23,7 +24,23 @@ var (
 	ErrIsReplica = errors.New("store: the source is a replica")
 	// ErrReplicaLimit means the source has as many replicas as it may.
 	ErrReplicaLimit = errors.New("store: the source has the most replicas it may have")
+	// ErrNoProject means a write for a project the identity records do not
+	// hold, under a [Quota] with RequireProject.
+	ErrNoProject = errors.New("store: no such project")
 )
+
+// ProjectInUseError is DeleteProjectIfUnused's refusal of a project that
+// still owns something: Resources counts it.
+type ProjectInUseError struct {
+	ProjectID string
+	Resources model.ProjectResources
+}
+
+func (e *ProjectInUseError) Error() string {
+	r := e.Resources
+	return fmt.Sprintf("store: project %s owns %d instances, %d backups and %d configuration groups",
+		e.ProjectID, r.Instances, r.Backups, r.Configurations)
+}
 
 // StateError is returned when a state gate refuses a change: Status is the
 // status the instance had.
@@ -279,6 +296,13 @@ type Identity interface {
 	// DeleteProject removes project id with its role assignments and every
 	// token scoped to it, in one transaction; ErrNotFound if there is none.
 	DeleteProject(ctx context.Context, id string) error
+	// DeleteProjectIfUnused is DeleteProject after a check, in the same
+	// transaction, that project id owns no instance (in any status),
+	// backup or configuration group; if it owns any it deletes nothing and
+	// returns a *ProjectInUseError with the counts. It is serialised with
+	// the writes whose [Quota] has RequireProject: such a write either
+	// commits before the check (and is counted) or finds no project.
+	DeleteProjectIfUnused(ctx context.Context, id string) error
 	// UpdateUser writes u's name and enabled flag (not the password hash,
 	// nor Created): ErrNotFound if user u.ID does not exist, ErrExists if
 	// another user has the name.

@@ -55,6 +55,9 @@ func (s *Store) CreateHAGroup(ctx context.Context, g *model.HAGroup, candidates 
 		if err := lockQuota(ctx, tx, q, source.TenantID); err != nil {
 			return err
 		}
+		if err := requireProject(ctx, tx, q, source.TenantID); err != nil {
+			return err
+		}
 		if err := checkQuota(ctx, tx, q, source.TenantID, model.Usage(source)); err != nil {
 			return err
 		}

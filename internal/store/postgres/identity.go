@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -286,6 +287,43 @@ func (s *Store) deleteThen(ctx context.Context, del, then string, nThen int, arg
 // foreign key's ON DELETE CASCADE.
 func (s *Store) DeleteProject(ctx context.Context, id string) error {
 	if err := s.deleteThen(ctx, `DELETE FROM projects WHERE id = $1`, `DELETE FROM tokens WHERE project_id = $1`, 1, id); err != nil {
+		return fmt.Errorf("postgres: delete project %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteProjectIfUnused implements store.Identity. It takes the project's
+// quota lock first (lockProject), as the quota-checked writes do, then the
+// project's row.
+func (s *Store) DeleteProjectIfUnused(ctx context.Context, id string) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockProject(ctx, tx, id); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM projects WHERE id = $1 FOR UPDATE`, id).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var inst, bak, conf int64
+		if err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM instances WHERE tenant_id = $1),
+			(SELECT COUNT(*) FROM backups WHERE tenant_id = $1),
+			(SELECT COUNT(*) FROM configurations WHERE tenant_id = $1)`, id).Scan(&inst, &bak, &conf); err != nil {
+			return err
+		}
+		if r := (model.ProjectResources{Instances: int(inst), Backups: int(bak), Configurations: int(conf)}); r.Any() {
+			return &store.ProjectInUseError{ProjectID: id, Resources: r}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM projects WHERE id = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE project_id = $1`, id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("postgres: delete project %s: %w", id, err)
 	}
 	return nil

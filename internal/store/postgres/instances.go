@@ -97,6 +97,9 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 		if err := lockQuota(ctx, tx, q, inst.TenantID); err != nil {
 			return err
 		}
+		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
 		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
@@ -456,6 +459,9 @@ func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *m
 				return n, err
 			})
 		if err != nil {
+			return err
+		}
+		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
 			return err
 		}
 		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,32 @@ func lockQuota(ctx context.Context, tx pgx.Tx, q *store.Quota, projectID string)
 	if q == nil {
 		return nil
 	}
+	return lockProject(ctx, tx, projectID)
+}
+
+// lockProject takes projectID's per-project lock until tx ends: the quota
+// lock, which DeleteProjectIfUnused takes too, so that a quota-checked
+// write of the project and the project's deletion never interleave.
+func lockProject(ctx context.Context, tx pgx.Tx, projectID string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockQuotaSpace, projectID)
+	return err
+}
+
+// requireProject is the project check of quota q (see
+// store.Quota.RequireProject): store.ErrNoProject unless projectID is a
+// project. tx holds lockQuota, so a DeleteProjectIfUnused of the project
+// either committed before (and, under READ COMMITTED, this read sees it)
+// or waits until tx ends (and counts what tx adds); the key-share row
+// lock also holds off a plain DeleteProject.
+func requireProject(ctx context.Context, tx pgx.Tx, q *store.Quota, projectID string) error {
+	if q == nil || !q.RequireProject {
+		return nil
+	}
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM projects WHERE id = $1 FOR KEY SHARE`, projectID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNoProject
+	}
 	return err
 }
 

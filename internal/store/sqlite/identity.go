@@ -331,6 +331,40 @@ func (s *Store) DeleteProject(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteProjectIfUnused implements store.Identity. Write transactions
+// are serialised (BEGIN IMMEDIATE): no write adds to the project between
+// the count and the commit.
+func (s *Store) DeleteProjectIfUnused(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM projects WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var r model.ProjectResources
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM instances WHERE tenant_id = ?),
+			(SELECT COUNT(*) FROM backups WHERE tenant_id = ?),
+			(SELECT COUNT(*) FROM configurations WHERE tenant_id = ?)`, id, id, id).Scan(&r.Instances, &r.Backups, &r.Configurations); err != nil {
+			return err
+		}
+		if r.Any() {
+			return &store.ProjectInUseError{ProjectID: id, Resources: r}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE project_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete project %s: %w", id, err)
+	}
+	return nil
+}
+
 // UpdateUser implements store.Identity.
 func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
 	err := affected(s.db.ExecContext(ctx, `UPDATE users SET name = ?, enabled = ? WHERE id = ?`, u.Name, u.Enabled, u.ID))

@@ -94,6 +94,9 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
 		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
@@ -469,6 +472,9 @@ func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *m
 				return n, err
 			})
 		if err != nil {
+			return err
+		}
+		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
 			return err
 		}
 		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/hoard-db/hoard/internal/model"
@@ -67,6 +68,22 @@ func checkQuota(ctx context.Context, tx *sql.Tx, q *store.Quota, projectID strin
 		return err
 	}
 	return q.Check(own, usage, add)
+}
+
+// requireProject is the project check of quota q (see
+// store.Quota.RequireProject): store.ErrNoProject unless projectID is a
+// project. Write transactions are serialised (BEGIN IMMEDIATE), so a
+// DeleteProjectIfUnused commits wholly before or after tx.
+func requireProject(ctx context.Context, tx *sql.Tx, q *store.Quota, projectID string) error {
+	if q == nil || !q.RequireProject {
+		return nil
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM projects WHERE id = ?`, projectID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNoProject
+	}
+	return err
 }
 
 // ProjectQuotas implements store.Quotas.

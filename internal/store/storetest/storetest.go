@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"IdentityUpdate", testIdentityUpdate},
 		{"IdentityDelete", testIdentityDelete},
+		{"DeleteProjectIfUnused", testDeleteProjectIfUnused},
+		{"DeleteProjectConcurrent", testDeleteProjectConcurrent},
 		{"RootHistory", testRootHistory},
 		{"Backups", testBackups},
 		{"Schedules", testSchedules},
