@@ -135,6 +135,8 @@ func (d *Dashboard) routes() http.Handler {
 	handle("GET /dashboard/instances/{id}/status.json", d.authed(d.instanceStatus))
 	handle("GET /dashboard/instances/{id}/delete", d.authed(d.deletePage))
 	handle("POST /dashboard/instances/{id}/{action}", d.authed(d.instanceAction))
+	handle("POST /dashboard/instances/{id}/log", d.authed(d.logAction))
+	handle("GET /dashboard/instances/{id}/logs/{name}", d.authed(d.downloadLog))
 	handle("POST /dashboard/instances/{id}/databases/{name}/delete", d.authed(d.deleteDatabase))
 	handle("POST /dashboard/instances/{id}/users/{name}/delete", d.authed(d.deleteUser))
 

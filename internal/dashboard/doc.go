@@ -21,4 +21,10 @@
 //     dashboard therefore sees exactly what the API lets that token see: a
 //     member only their project, a reader nothing to change. The API's
 //     fault message is shown next to the form field it names.
+//   - Guest logs: the instance page lists the engine's logs (GET
+//     /instances/{id}/log) with forms for the API's log actions. A
+//     published log downloads from /dashboard/instances/{id}/logs/{name}:
+//     the API's Swift view wants the token in a header, which a link cannot
+//     send, so the dashboard lists and reads the log's parts there under
+//     the session and answers them as one text file.
 package dashboard

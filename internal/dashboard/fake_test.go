@@ -27,7 +27,9 @@ type fakeAPI struct {
 	projects  map[string]string // id → name
 	quotas    map[string]map[string]int
 	instances map[string][]map[string]any
-	calls     []string // "METHOD path" of every /v1.0 request
+	logs      map[string][]*fakeLog // instance id → its guest logs
+	noLogs    bool                  // answer the guest-log API with 501
+	calls     []string              // "METHOD path" of every /v1.0 request
 	// crossTenant counts requests whose path names another project than
 	// their token's.
 	crossTenant int
@@ -118,6 +120,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Method != http.MethodGet && !p.CanWrite():
 		writeFault(w, 403, "forbidden", "Your roles on this project only allow reading: creating, changing or deleting needs the member role.")
+		return
+	}
+	if f.logRoutes(w, r, tenant, rest) {
 		return
 	}
 	switch {

@@ -247,6 +247,8 @@ type detailData struct {
 	ConnUser       string // the user and database the connections name
 	ConnDB         string
 	RootEnabled    *bool
+	Logs           []guestLog
+	LogsNote       string     // why no logs are listed (the API's fault)
 	Live           liveStatus // the initial live status, for the script (as JSON)
 }
 
@@ -292,6 +294,10 @@ func (d *Dashboard) loadDetail(r *http.Request, s *session, id string) (*detailD
 	}
 	if _, err := d.call(r.Context(), s.token, http.MethodGet, s.apiPath(ipath+"/backups"), nil, &bs); err == nil {
 		dd.Backups = bs.Backups
+	}
+	var lerr error
+	if dd.Logs, lerr = d.listLogs(r, s, ipath); lerr != nil {
+		dd.LogsNote = faultMessage(lerr)
 	}
 	for _, c := range d.listConfigurations(r, s) {
 		if strings.EqualFold(c.DatastoreName, out.Instance.Datastore.Type) || engineOf(c.DatastoreName) == out.Instance.Engine() {

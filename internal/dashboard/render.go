@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,6 +71,7 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f", *f)
 	},
+	"size": byteSize,
 	"pct": func(used *float64, size int) int {
 		if used == nil || size <= 0 {
 			return 0
@@ -132,4 +134,23 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// byteSize shows a count of bytes (the API's string) in B, KB, MB or GB.
+func byteSize(s string) string {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return "–"
+	}
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	f, unit := float64(n)/1024, "KB"
+	for _, u := range []string{"MB", "GB", "TB"} {
+		if f < 1024 {
+			break
+		}
+		f, unit = f/1024, u
+	}
+	return fmt.Sprintf("%.1f %s", f, unit)
 }

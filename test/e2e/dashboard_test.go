@@ -308,6 +308,17 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("root cannot log in with the password the page showed: %v", err)
 	}
 
+	// Publish the engine's error log: listed as published, and it downloads.
+	b.submit("publish the error log", `button[aria-label="Publish log error"]`, "Log error published.")
+	if st := b.text("#log-error .log-status"); st != "Published" && st != "Partial" {
+		t.Errorf("after publishing, the error log's status is %q", st)
+	}
+	if text := waitJS[string](b, "the published error log's download", `(() => { const x = new XMLHttpRequest();
+		x.open("GET", document.querySelector("#log-error a[download]").href, false); x.send();
+		return x.status === 200 && x.responseText })()`, 10*time.Second); len(text) == 0 {
+		t.Error("the published error log downloads empty")
+	}
+
 	// A configuration group with the engine's parameter catalogue, attached
 	// to web: the engine takes its value.
 	b.do("fill in a configuration group",
