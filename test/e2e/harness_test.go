@@ -231,15 +231,78 @@ func (h *hoard) destroy() {
 		_ = h.cmd.Process.Signal(syscall.SIGKILL)
 		<-h.done
 	}
-	for _, pid := range enginePIDs(h.dataDir) {
+	// Every engine of the data directory, whatever its kind: hoard's
+	// engines outlive hoard by design.
+	for _, pid := range processesUnder(h.dataDir) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	waitFor(h.t, 30*time.Second, "engines of the test to exit", func() bool { return len(enginePIDs(h.dataDir)) == 0 })
+	waitFor(h.t, 30*time.Second, "engines of the test to exit", func() bool { return len(processesUnder(h.dataDir)) == 0 })
 	if h.t.Failed() {
 		h.t.Logf("hoard log:\n%s", h.logs())
 	}
+	users := instanceUsers(h.dataDir)
 	unmountUnder(h.t, h.dataDir) // instance volumes (volume_test.go)
 	os.RemoveAll(h.dataDir)
+	// The OS users of instances the test did not delete (hoard removes an
+	// instance's user when it deletes the instance).
+	for _, u := range users {
+		_ = exec.Command("userdel", u).Run()
+		_ = exec.Command("groupdel", u).Run()
+	}
+}
+
+// processesUnder lists live processes (not zombies) whose command line
+// names dir or whose working directory is under it: every engine of one
+// hoard data directory (Redis rewrites its command line, but runs in its
+// data directory).
+func processesUnder(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if !strings.Contains(string(cmdline), dir) && cwd != dir && !strings.HasPrefix(cwd, dir+"/") {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// instanceUsers returns the names of the OS users hoard made for the
+// instances of data directory dir: those whose comment is
+// "hoard instance <id>" for an instance directory there.
+func instanceUsers(dir string) []string {
+	ents, _ := os.ReadDir(filepath.Join(dir, "instances"))
+	ids := map[string]bool{}
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			ids[e.Name()] = true
+		}
+	}
+	b, _ := os.ReadFile("/etc/passwd")
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 5 {
+			continue
+		}
+		if id, ok := strings.CutPrefix(f[4], "hoard instance "); ok && ids[id] && strings.HasPrefix(f[0], "hoard-") {
+			names = append(names, f[0])
+		}
+	}
+	return names
 }
 
 // enginePIDs lists live processes (not zombies) whose command line mentions
