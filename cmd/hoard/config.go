@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoard-db/hoard/internal/keystone"
+	"github.com/hoard-db/hoard/internal/service"
 )
 
 var errUsage = errors.New("usage")
@@ -75,6 +76,8 @@ type serveConfig struct {
 	K8sHoardPodLabels  string
 	Workers            int
 	TemplatePool       int
+	WarmPoolSpec       string
+	warmPool           []service.WarmPool // parsed from WarmPoolSpec by validate
 	ShutdownGrace      time.Duration
 	TokenTTL           time.Duration
 	FailoverAfter      time.Duration
@@ -146,6 +149,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	str(&c.K8sHoardPodLabels, "k8s-hoard-pod-labels", "", "kubernetes driver: labels of hoard's own pods in that namespace, e.g. app=hoard (default: every pod of the namespace)")
 	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
 	num(&c.TemplatePool, "template-pool", 2, "local driver: data directories initialised ahead of time per engine, each used by one create instead of its init and refilled in the background; 0 disables")
+	str(&c.WarmPoolSpec, "warm-pool", "", "local driver: instances created and started ahead of time, each handed to a create of the same datastore version, flavor and volume size that needs no configuration group, allowed_cidrs or restore; entries separated by spaces, each datastore[:version]=N[,flavor=ID][,volume=GB] (default flavor: the least RAM; volume 1 GB), e.g. 'mysql:10.11=2 postgresql=1,flavor=2'")
 	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
 	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
@@ -218,6 +222,18 @@ func (c *serveConfig) validate() error {
 	errs = append(errs, c.validateTLS()...)      // tls.go
 	if c.TemplatePool < 0 {
 		errs = append(errs, fmt.Errorf("--template-pool %d: want 0 or more", c.TemplatePool))
+	}
+	c.warmPool = nil
+	for f := range strings.FieldsSeq(c.WarmPoolSpec) {
+		w, err := service.ParseWarmPool(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--warm-pool: %w", err))
+			continue
+		}
+		c.warmPool = append(c.warmPool, w)
+	}
+	if c.WarmPoolSpec != "" && c.Driver == driverKubernetes {
+		errs = append(errs, errors.New("--warm-pool works with the local driver only: the kubernetes driver keeps each tenant's instances in the tenant's namespace"))
 	}
 	if c.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))

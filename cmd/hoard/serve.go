@@ -297,6 +297,14 @@ func serve(ctx context.Context, args []string) error {
 			}
 			return templates()
 		},
+		WarmPool: func() []metrics.WarmPoolCount {
+			var out []metrics.WarmPoolCount
+			for _, w := range svc.WarmPoolCounts() {
+				out = append(out, metrics.WarmPoolCount{Datastore: w.Datastore, Version: w.Version, FlavorID: w.FlavorID,
+					VolumeGB: w.VolumeGB, Ready: w.Ready, Building: w.Building, Target: w.Target})
+			}
+			return out
+		},
 		Now: now,
 	})
 	runner := task.New(st, task.Config{
@@ -391,10 +399,14 @@ func serve(ctx context.Context, args []string) error {
 		HAAddresses:     haAddrs,
 		HAFailoverAfter: c.HAFailoverAfter,
 		Router:          router,
+		WarmPool:        c.warmPool,
 		Logger:          log.With("component", "service"),
 	})
 	if err := svc.SeedCatalog(ctx); err != nil {
 		return err
+	}
+	if err := svc.CheckWarmPool(ctx); err != nil {
+		return fmt.Errorf("--warm-pool: %w", err)
 	}
 	for _, d := range svc.Definitions() {
 		runner.Register(d)
@@ -495,6 +507,7 @@ func serve(ctx context.Context, args []string) error {
 	// --ha-failover-after (3 s by default), other sets after --failover-after.
 	go svc.RunFailover(runCtx, 500*time.Millisecond)
 	go svc.RunHA(runCtx, 250*time.Millisecond) // returns at once without HA addresses
+	go svc.RunWarmPool(runCtx, 2*time.Second)  // returns once no pool instance is left when there is no --warm-pool
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- httpSrv.Serve(ln) }()
 	if metricsSrv != nil {

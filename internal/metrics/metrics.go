@@ -38,6 +38,10 @@ type Config struct {
 	// Templates counts the ready pre-initialised data directories of each
 	// engine version (hoard_template_ready); nil leaves it out.
 	Templates func() []TemplateCount
+	// WarmPool reports the warm pool's entries (hoard_warm_pool_ready,
+	// hoard_warm_pool_building, hoard_warm_pool_target); nil leaves them
+	// out.
+	WarmPool func() []WarmPoolCount
 	// ScrapeTimeout bounds the store reads and measurements of one scrape
 	// (default 5 s).
 	ScrapeTimeout time.Duration
@@ -123,6 +127,17 @@ func New(cfg Config) *Metrics {
 			"Data directories initialised ahead of time and ready for a create, by engine and version.",
 			[]string{"engine", "version"}, nil)})
 	}
+	if cfg.WarmPool != nil {
+		labels := []string{"datastore", "version", "flavor", "volume_gb"}
+		m.reg.MustRegister(&warmCollector{cfg: cfg,
+			ready: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "warm_pool", "ready"),
+				"Warm pool instances started and ready to be handed to a create.", labels, nil),
+			building: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "warm_pool", "building"),
+				"Warm pool instances being created or not answering.", labels, nil),
+			target: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "warm_pool", "target"),
+				"Warm pool instances wanted (--warm-pool).", labels, nil),
+		})
+	}
 	if cfg.Tasks != nil {
 		m.reg.MustRegister(&queueCollector{cfg: cfg, desc: prometheus.NewDesc(
 			prometheus.BuildFQName(Namespace, "task", "queue_depth"),
@@ -202,6 +217,34 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 type TemplateCount struct {
 	Engine, Version string
 	Ready           int
+}
+
+// WarmPoolCount is one warm pool entry's instances.
+type WarmPoolCount struct {
+	Datastore, Version      string
+	FlavorID, VolumeGB      int
+	Ready, Building, Target int
+}
+
+// warmCollector reads the warm pool at scrape time.
+type warmCollector struct {
+	cfg                     Config
+	ready, building, target *prometheus.Desc
+}
+
+func (c *warmCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.ready
+	ch <- c.building
+	ch <- c.target
+}
+
+func (c *warmCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, w := range c.cfg.WarmPool() {
+		l := []string{w.Datastore, w.Version, strconv.Itoa(w.FlavorID), strconv.Itoa(w.VolumeGB)}
+		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, float64(w.Ready), l...)
+		ch <- prometheus.MustNewConstMetric(c.building, prometheus.GaugeValue, float64(w.Building), l...)
+		ch <- prometheus.MustNewConstMetric(c.target, prometheus.GaugeValue, float64(w.Target), l...)
+	}
 }
 
 // templateCollector reads the template pool at scrape time.

@@ -37,6 +37,9 @@ type Instances struct {
 	// usage caches the measured volume usage by instance id (usedGB).
 	usageMu sync.Mutex
 	usage   map[string]usageEntry
+
+	// warm is the warm pool's state (warmpool.go).
+	warm warmState
 }
 
 type usageEntry struct {
@@ -89,6 +92,9 @@ func (s *Instances) CreateInstance(ctx context.Context, tenantID string, req Cre
 	}
 	if req.ReplicaCount != 0 {
 		return nil, fault.New(fault.Invalid, op, "replica_count is only allowed with replica_of.")
+	}
+	if tenantID == WarmPoolTenant {
+		return nil, fault.New(fault.Forbidden, op, "This project is reserved for hoard's warm pool.")
 	}
 	if !validName(req.Name) {
 		return nil, fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters, contain at least one letter or digit and no control or bidirectional formatting characters.")
@@ -182,6 +188,8 @@ func (s *Instances) CreateInstance(ctx context.Context, tenantID string, req Cre
 		if errors.Is(err, store.ErrNoAddress) {
 			return nil, fault.New(fault.OverLimit, op, "No HA group address is free: the operator's pool of HA addresses is used up.")
 		}
+	} else if adopted, aerr := s.takeWarm(ctx, &req, restoreFrom, group.ID, inst, task); adopted || aerr != nil {
+		err = aerr // warmpool.go: inst and task are the pool instance's now
 	} else {
 		err = s.st.CreateInstance(ctx, inst, task, s.quota())
 	}

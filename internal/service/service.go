@@ -70,6 +70,10 @@ type Config struct {
 	// Router serves the HA groups' addresses (package groupproxy); nil
 	// turns HA groups off (501).
 	Router HARouter
+	// WarmPool are the pools of instances created and started ahead of
+	// time, each handed to a create that matches it (warmpool.go,
+	// RunWarmPool); none keeps no pool.
+	WarmPool []WarmPool
 	// ReadyTimeout bounds how long a create or restart waits for the engine
 	// to answer; default 2 minutes.
 	ReadyTimeout time.Duration
@@ -169,7 +173,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		deps:           d,
 		Catalog:        &Catalog{deps: d},
-		Instances:      &Instances{deps: d, usage: map[string]usageEntry{}},
+		Instances:      &Instances{deps: d, usage: map[string]usageEntry{}, warm: warmState{wake: make(chan struct{}, 1)}},
 		Schema:         &Schema{deps: d},
 		Backups:        &Backups{deps: d},
 		Configurations: &Configurations{deps: d},

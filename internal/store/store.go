@@ -144,6 +144,18 @@ type Instances interface {
 	// CreateInstance inserts inst and its first task in one transaction,
 	// within quota q (see [Quota]; the instance adds model.Usage(inst)).
 	CreateInstance(ctx context.Context, inst *model.Instance, task *model.Task, q *Quota) error
+	// AdoptInstance hands one ready instance of tenant from (a warm pool's)
+	// to inst's tenant instead of inserting inst, in one transaction that
+	// checks quota q for inst's tenant as CreateInstance does. The instance
+	// taken is the oldest of from's that is ACTIVE, not being deleted, has
+	// no unfinished task, an address, and inst's datastore version, flavor
+	// and volume size, and no configuration group, source, HA group or
+	// allowed networks. It takes inst's tenant, name, status and times and
+	// loses any fault; its id, address, port, admin secret and everything
+	// else stay. inst is then overwritten with the instance as stored, and
+	// task (if not nil) is inserted for it. ErrNotFound: no instance
+	// matched, and nothing was written.
+	AdoptInstance(ctx context.Context, from string, inst *model.Instance, task *model.Task, q *Quota) error
 	// GetInstance returns one instance; tenantID "" matches any tenant.
 	GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error)
 	// ListInstances returns a tenant's instances ordered by id, one page;

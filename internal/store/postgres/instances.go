@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -122,6 +123,59 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: create instance %s: %w", inst.ID, err)
+	}
+	return nil
+}
+
+// AdoptInstance implements store.Instances. Concurrent adoptions take
+// different instances: the one chosen is locked, and those locked by
+// another transaction are skipped.
+func (s *Store) AdoptInstance(ctx context.Context, from string, inst *model.Instance, task *model.Task, q *store.Quota) error {
+	now := s.now()
+	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockQuota(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
+		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+			return err
+		}
+		var id string
+		err := tx.QueryRow(ctx, `SELECT id FROM instances i
+			WHERE tenant_id = $1 AND status = $2 AND NOT deleting AND address IS NOT NULL
+			AND datastore_version_id = $3 AND flavor_id = $4 AND volume_size = $5
+			AND configuration_id = '' AND replica_of = '' AND ha_id = '' AND allowed_cidrs = $6
+			AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.instance_id = i.id AND t.state IN ('pending', 'running'))
+			ORDER BY created, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+			from, string(model.StatusActive), inst.DatastoreVersionID, inst.FlavorID, inst.VolumeSize,
+			model.JoinCIDRs(nil)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE instances SET tenant_id = $1, name = $2, status = $3,
+			fault_message = NULL, fault_details = NULL, fault_created = NULL, created = $4, updated = $5 WHERE id = $6`,
+			inst.TenantID, inst.Name, string(inst.Status), ts(inst.Created), ts(inst.Updated), id); err != nil {
+			return err
+		}
+		got, err := getInstance(ctx, tx, "", id, false)
+		if err != nil {
+			return err
+		}
+		*inst = *got
+		if task != nil {
+			task.InstanceID = id
+			return insertTask(ctx, tx, task, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: adopt an instance of %s: %w", from, err)
 	}
 	return nil
 }

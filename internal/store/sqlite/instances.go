@@ -122,6 +122,54 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	return nil
 }
 
+// AdoptInstance implements store.Instances.
+func (s *Store) AdoptInstance(ctx context.Context, from string, inst *model.Instance, task *model.Task, q *store.Quota) error {
+	now := s.now()
+	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+			return err
+		}
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM instances i
+			WHERE tenant_id = ? AND status = ? AND deleting = 0 AND address IS NOT NULL
+			AND datastore_version_id = ? AND flavor_id = ? AND volume_size = ?
+			AND configuration_id = '' AND replica_of = '' AND ha_id = '' AND allowed_cidrs = ?
+			AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.instance_id = i.id AND t.state IN ('pending', 'running'))
+			ORDER BY created, id LIMIT 1`,
+			from, string(model.StatusActive), inst.DatastoreVersionID, inst.FlavorID, inst.VolumeSize,
+			model.JoinCIDRs(nil)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE instances SET tenant_id = ?, name = ?, status = ?,
+			fault_message = NULL, fault_details = NULL, fault_created = NULL, created = ?, updated = ? WHERE id = ?`,
+			inst.TenantID, inst.Name, string(inst.Status), unix(inst.Created), unix(inst.Updated), id); err != nil {
+			return err
+		}
+		got, err := getInstance(ctx, tx, "", id)
+		if err != nil {
+			return err
+		}
+		*inst = *got
+		if task != nil {
+			task.InstanceID = id
+			return insertTask(ctx, tx, task, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: adopt an instance of %s: %w", from, err)
+	}
+	return nil
+}
+
 // GetInstance implements store.Instances.
 func (s *Store) GetInstance(ctx context.Context, tenantID, id string) (*model.Instance, error) {
 	inst, err := getInstance(ctx, s.ro, tenantID, id)

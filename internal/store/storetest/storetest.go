@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SetObservedStatus", testSetObservedStatus},
 		{"AssignAddress", testAssignAddress},
 		{"AssignAddressConcurrent", testAssignAddressConcurrent},
+		{"AdoptInstance", testAdoptInstance},
 		{"DeleteInstance", testDeleteInstance},
 		{"Replicas", testReplicas},
 		{"StartGroupAction", testStartGroupAction},
