@@ -21,6 +21,7 @@ bench:
 	go test -run '^$$' -bench 'BenchmarkMariaDBCreateRestart' -benchtime 5x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkPostgreSQLCreateRestart|BenchmarkRedisCreateRestart' -benchtime 5x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkTemplateCreate' -benchtime 5x -timeout 30m ./test/e2e/
+	go test -run '^$$' -bench 'BenchmarkWarmPoolCreate' -benchtime 5x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkMariaDBBackupRestore' -benchtime 3x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkAPI|BenchmarkConcurrentCreate|BenchmarkMemory' -benchtime 1x -timeout 30m ./test/e2e/
 	go test -run '^$$' -bench 'BenchmarkHAFailover' -benchtime 1x -timeout 30m ./test/e2e/

@@ -123,3 +123,20 @@ func TestTemplateReady(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmPool: the warm pool's gauges have a series per entry.
+func TestWarmPool(t *testing.T) {
+	m := New(Config{WarmPool: func() []WarmPoolCount {
+		return []WarmPoolCount{{Datastore: "mysql", Version: "10.11", FlavorID: 1, VolumeGB: 2, Ready: 1, Building: 2, Target: 3}}
+	}})
+	body := scrape(t, m)
+	for _, want := range []string{
+		`hoard_warm_pool_ready{datastore="mysql",flavor="1",version="10.11",volume_gb="2"} 1`,
+		`hoard_warm_pool_building{datastore="mysql",flavor="1",version="10.11",volume_gb="2"} 2`,
+		`hoard_warm_pool_target{datastore="mysql",flavor="1",version="10.11",volume_gb="2"} 3`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}
