@@ -408,3 +408,87 @@ func usageFile(m *Manager) string {
 	}
 	return "memory.current"
 }
+
+// TestLauncher: a start from a launcher (cgroup v1; nil on v2) puts the
+// process in the group, and neither a used nor an unused launcher leaves a
+// thread of ours in it.
+func TestLauncher(t *testing.T) {
+	m := newTestManager(t)
+	const id = "launched"
+	if m.Launch(id) != nil {
+		t.Fatal("Launch of a group that does not exist gave a launcher")
+	}
+	g := prepare(t, m, id, Limits{MemoryBytes: 64 << 20})
+	noThread := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !m.threadsOutside(id) {
+			if time.Now().After(deadline) {
+				checkNoThreadOfOurs(t, m, id)
+				t.Fatalf("%s: a thread of ours stays in the group", what)
+			}
+			<-time.After(time.Millisecond)
+		}
+	}
+
+	unused := m.Launch(id)
+	unused.Close()
+	unused.Close()
+	noThread("closed launcher")
+
+	ln := m.Launch(id)
+	cmd := helperCommand("wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.StartFrom(ln, cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	if !m.Contains(id, cmd.Process.Pid) {
+		t.Errorf("the process started from the launcher is not in the group")
+	}
+	noThread("used launcher")
+	ln.Close() // no-op once used
+
+	// A used-up launcher starts the next process as Start does.
+	cmd2 := helperCommand("wait")
+	cmd2.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdin2, err := cmd2.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.StartFrom(ln, cmd2); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin2.Close(); _ = cmd2.Wait() })
+	if !m.Contains(id, cmd2.Process.Pid) {
+		t.Errorf("the process started from a used launcher is not in the group")
+	}
+}
+
+// threadsOutside reports whether no thread of this process is in group id.
+func (m *Manager) threadsOutside(id string) bool {
+	tids, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return false
+	}
+	for _, e := range tids {
+		b, err := os.ReadFile(filepath.Join("/proc/self/task", e.Name(), "cgroup"))
+		if err != nil {
+			continue
+		}
+		ms, err := parseProcCgroup(b)
+		if err != nil {
+			return false
+		}
+		for i := range m.hs {
+			if c, _ := find(ms, m.hs[i].kind.key()); c.Path == m.hs[i].groupPath(id) {
+				return false
+			}
+		}
+	}
+	return true
+}

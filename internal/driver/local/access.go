@@ -105,7 +105,7 @@ func (d *Driver) SetAccess(ctx context.Context, s driver.Spec) error {
 		return err
 	}
 	defer unlock()
-	if err := d.applyAccess(ctx, op, s); err != nil {
+	if err := d.setFilter(ctx, op, s, true); err != nil {
 		return err
 	}
 	// The next start (the supervisor's after a crash, another hoard's
@@ -133,13 +133,29 @@ func (d *Driver) SetAccess(ctx context.Context, s driver.Spec) error {
 }
 
 // applyAccess installs instance s's filter, or removes it when s has no
-// networks; the caller holds the instance's lock.
+// networks and may have one (see Driver.filters); the caller holds the
+// instance's lock.
 func (d *Driver) applyAccess(ctx context.Context, op string, s driver.Spec) error {
+	return d.setFilter(ctx, op, s, false)
+}
+
+// setFilter is applyAccess; with force, a filter is removed even where
+// none is known (SetAccess: another hoard process sharing Root may have
+// installed it). A filter that Driver.filters wrongly believes absent can
+// only stay installed: the instance stays closed, never opens.
+func (d *Driver) setFilter(ctx context.Context, op string, s driver.Spec, force bool) error {
 	if len(s.Access.Allowed) == 0 {
 		if d.nftErr != nil {
 			return nil // no filter could have been installed
 		}
-		return d.nft(ctx, op, removeTableScript(d.accessTable(s.InstanceID)))
+		if !force && !d.mayHaveFilter(s.InstanceID) {
+			return nil
+		}
+		if err := d.nft(ctx, op, removeTableScript(d.accessTable(s.InstanceID))); err != nil {
+			return err
+		}
+		d.noteFilter(s.InstanceID, false)
+		return nil
 	}
 	if d.nftErr != nil {
 		return fault.Wrap(fault.NotImplemented, op, "network access cannot be enforced on this host: "+d.nftErr.Error(), d.nftErr)
@@ -155,7 +171,64 @@ func (d *Driver) applyAccess(ctx context.Context, op string, s driver.Spec) erro
 	if err != nil {
 		return fault.Wrap(fault.Invalid, op, err.Error(), err)
 	}
+	d.noteFilter(s.InstanceID, true) // before: a failed run may have installed it
 	return d.nft(ctx, op, script)
+}
+
+// mayHaveFilter reports whether instance id may have a table.
+func (d *Driver) mayHaveFilter(id string) bool {
+	d.filtersMu.Lock()
+	defer d.filtersMu.Unlock()
+	return !d.filtersKnown || d.filters[id]
+}
+
+// noteFilter records that instance id's table exists (or may), or not.
+func (d *Driver) noteFilter(id string, present bool) {
+	d.filtersMu.Lock()
+	defer d.filtersMu.Unlock()
+	if present {
+		if d.filters == nil {
+			d.filters = map[string]bool{}
+		}
+		d.filters[id] = true
+	} else {
+		delete(d.filters, id)
+	}
+}
+
+// listFilters lists this driver's tables, and from then on knows which
+// of the instances in ids have one (Driver.filters).
+func (d *Driver) listFilters(ctx context.Context, ids map[string]bool) ([]string, error) {
+	if d.nftErr != nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, nftTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nft", "list", "tables", "inet").Output()
+	if err != nil {
+		return nil, fmt.Errorf("nft list tables: %w", err)
+	}
+	var tables []string
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == "table" && f[1] == "inet" && strings.HasPrefix(f[2], d.nftPrefix) {
+			tables = append(tables, f[2])
+		}
+	}
+	byTable := make(map[string]string, len(ids))
+	for id := range ids {
+		byTable[d.accessTable(id)] = id
+	}
+	d.filtersMu.Lock()
+	defer d.filtersMu.Unlock()
+	d.filters = map[string]bool{}
+	for _, t := range tables {
+		if id, ok := byTable[t]; ok {
+			d.filters[id] = true
+		}
+	}
+	d.filtersKnown = true
+	return tables, nil
 }
 
 // engineAccess gives s.Access to an engine that enforces it itself
@@ -295,29 +368,19 @@ func accessScript(table string, s driver.Spec, uids []uint32) (string, error) {
 	return b.String(), nil
 }
 
-// removeOrphanFilters removes this driver's tables of instances not in
-// keep (Recover, when no other hoard shares Root).
-func (d *Driver) removeOrphanFilters(ctx context.Context, keep map[string]bool) error {
+// removeOrphanFilters removes the tables (listFilters') of instances not
+// in keep (Recover, when no other hoard shares Root).
+func (d *Driver) removeOrphanFilters(ctx context.Context, tables []string, keep map[string]bool) error {
 	const op = "driver.local.recover"
-	if d.nftErr != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, nftTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "nft", "list", "tables", "inet").Output()
-	if err != nil {
-		return fmt.Errorf("%s: nft list tables: %w", op, err)
-	}
 	kept := map[string]bool{}
 	for id := range keep {
 		kept[d.accessTable(id)] = true
 	}
 	var script strings.Builder
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == "table" && f[1] == "inet" && strings.HasPrefix(f[2], d.nftPrefix) && !kept[f[2]] {
-			d.log.Warn("removing the network filter of an unknown instance", "table", f[2])
-			script.WriteString(removeTableScript(f[2]))
+	for _, t := range tables {
+		if !kept[t] {
+			d.log.Warn("removing the network filter of an unknown instance", "table", t)
+			script.WriteString(removeTableScript(t))
 		}
 	}
 	if script.Len() == 0 {

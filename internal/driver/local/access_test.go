@@ -204,6 +204,12 @@ func TestAccessEnforced(t *testing.T) {
 		t.Errorf("tables after Recover:\n%s\nwant acc-1's and not the orphan's", out)
 	}
 	check("recovered", map[string]bool{n + " 127.0.0.2": false, n + " 127.0.0.3": true})
+	// Recover learnt which instances have a table: a start of one without
+	// networks and without a table runs no nft.
+	if !d2.mayHaveFilter("acc-1") || d2.mayHaveFilter("acc-peer") {
+		t.Errorf("after Recover: acc-1 may have a table %v (want true), acc-peer %v (want false)",
+			d2.mayHaveFilter("acc-1"), d2.mayHaveFilter("acc-peer"))
+	}
 
 	s.Access = driver.Access{}
 	if err := d2.SetAccess(ctx, s); err != nil {
@@ -221,5 +227,8 @@ func TestAccessEnforced(t *testing.T) {
 	out, _ = exec.Command("nft", "list", "tables", "inet").Output()
 	if strings.Contains(string(out), d.accessTable("acc-1")) {
 		t.Errorf("Destroy left the table:\n%s", out)
+	}
+	if d2.mayHaveFilter("acc-1") {
+		t.Error("after Destroy, acc-1 may still have a table")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoard-db/hoard/internal/cgroup"
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/driver"
 	"github.com/hoard-db/hoard/internal/fault"
@@ -202,12 +203,15 @@ func (d *Driver) Start(ctx context.Context, s driver.Spec) error {
 		return err
 	}
 	defer unlock()
-	return d.start(op, inst, s, eng, nil)
+	return d.start(op, inst, s, eng, nil, nil)
 }
 
 // start does Start with inst locked (op.lock held). supLock is the
 // instance's sup.lock if the caller holds it; start takes it over.
-func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.Engine, supLock *os.File) error {
+//
+// ln, if not nil, is a thread already in the instance's cgroups to start
+// the engine from (see cgroup.Launcher).
+func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.Engine, supLock *os.File, ln *cgroup.Launcher) error {
 	defer func() {
 		if supLock != nil {
 			supLock.Close()
@@ -264,7 +268,7 @@ func (d *Driver) start(op string, inst *instance, s driver.Spec, eng datastore.E
 			return fmt.Errorf("while preparing engine of instance %s: %w", s.InstanceID, err)
 		}
 	}
-	p, err := d.launch(s, eng)
+	p, err := d.launch(s, eng, ln)
 	if err != nil {
 		return err
 	}
@@ -314,7 +318,7 @@ func checkFree(address string, port int) error {
 
 // launch starts s's server as a child in its own session and persists its
 // handle before returning; if that fails, the process is killed.
-func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
+func (d *Driver) launch(s driver.Spec, eng datastore.Engine, ln *cgroup.Launcher) (*proc, error) {
 	ds := d.dsSpec(s)
 	args := eng.Process().ServerArgs(ds)
 	if len(args) == 0 {
@@ -347,7 +351,7 @@ func (d *Driver) launch(s driver.Spec, eng datastore.Engine) (*proc, error) {
 		logf.Close()
 		return nil, fmt.Errorf("while preparing the cgroup of instance %s: %w", s.InstanceID, err)
 	}
-	err = g.Start(cmd)
+	err = g.StartFrom(ln, cmd)
 	logf.Close()
 	if err != nil {
 		return nil, fmt.Errorf("while starting engine of instance %s: %w", s.InstanceID, err)
@@ -494,6 +498,10 @@ func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
 		return err
 	}
 	defer unlock()
+	// The thread the engine will be forked from joins its cgroups while
+	// the engine stops (cgroup v1; see cgroup.Launcher).
+	ln := d.cg.Launch(s.InstanceID)
+	defer ln.Close()
 	if err := d.stop(ctx, inst, s.InstanceID); err != nil {
 		return err
 	}
@@ -503,7 +511,7 @@ func (d *Driver) Restart(ctx context.Context, s driver.Spec) error {
 	if err := d.render(op, s, eng); err != nil {
 		return err
 	}
-	return d.start(op, inst, s, eng, nil)
+	return d.start(op, inst, s, eng, nil, ln)
 }
 
 // Destroy stops the engine and removes the instance directory.
@@ -601,6 +609,14 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 	keep := make(map[string]bool, len(specs))
 	for _, s := range specs {
 		keep[s.InstanceID] = true
+	}
+	// Which instances have a filter: the loop below then runs nft only for
+	// those that need a change (access.go).
+	tables, listErr := d.listFilters(ctx, keep)
+	if listErr != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", op, listErr))
+	}
+	for _, s := range specs {
 		eng, err := d.engine(op, s)
 		if err == nil && validID(s.InstanceID) {
 			// Before adopting: a running engine keeps running (a hoard
@@ -627,8 +643,8 @@ func (d *Driver) Recover(ctx context.Context, specs []driver.Spec) error {
 	}
 	alone, release := d.alone()
 	defer release()
-	if alone {
-		if err := d.removeOrphanFilters(ctx, keep); err != nil { // access.go
+	if alone && listErr == nil {
+		if err := d.removeOrphanFilters(ctx, tables, keep); err != nil { // access.go
 			errs = append(errs, err)
 		}
 	}
@@ -744,7 +760,7 @@ func (d *Driver) adopt(ctx context.Context, op string, s driver.Spec, eng datast
 		d.log.Info("engine gone while nobody supervised it; starting it", "instance_id", id)
 		lf := supLock
 		supLock = nil
-		return d.start(op, inst, s, eng, lf)
+		return d.start(op, inst, s, eng, lf, nil)
 	}
 	if h.PID != 0 {
 		h.PID, h.StartTime, h.Exe, h.StartedAt = 0, 0, "", time.Time{}

@@ -121,6 +121,13 @@ type Driver struct {
 	// says why nft cannot filter on this host, nil if it can (access.go).
 	nftPrefix string
 	nftErr    error
+	// filters holds the instances whose table may exist; once
+	// filtersKnown (Recover has listed the tables), an instance not in it
+	// has none, and a start with no networks runs no nft to remove one
+	// (an nft run costs 10–30 ms, a PostgreSQL restart 50 ms).
+	filtersMu    sync.Mutex
+	filters      map[string]bool
+	filtersKnown bool
 
 	// growHook, if set (tests), runs after each step of a volume grow; an
 	// error aborts the grow there, as a crash would.

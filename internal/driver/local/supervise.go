@@ -209,7 +209,7 @@ func (s *supervisor) run(cur *proc) {
 				follow(h, p)
 				continue
 			}
-			p, err := s.d.launch(s.spec, s.eng)
+			p, err := s.d.launch(s.spec, s.eng, nil)
 			ol.Close()
 			if err != nil {
 				log.Error("restarting engine failed", "err", err, "backoff", backoff)

@@ -404,7 +404,7 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 		if err := d.render(op, s, eng); err != nil {
 			return err
 		}
-		return d.start(op, inst, s, eng, nil)
+		return d.start(op, inst, s, eng, nil, nil)
 	}
 	img := filepath.Join(d.dir(id), imageName)
 	want := volumeBytes(s.VolumeGB)
@@ -455,7 +455,7 @@ func (d *Driver) ResizeVolume(ctx context.Context, s driver.Spec) error {
 	if err := d.render(op, s, eng); err != nil {
 		return err
 	}
-	return d.start(op, inst, s, eng, nil)
+	return d.start(op, inst, s, eng, nil, nil)
 }
 
 // fsck checks an unmounted image, repairing what is safe to repair. Exit
