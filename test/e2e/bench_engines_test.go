@@ -20,6 +20,8 @@ import (
 	"github.com/hoard-db/hoard/internal/datastore/enginetest"
 	"github.com/hoard-db/hoard/internal/datastore/postgresql"
 	"github.com/hoard-db/hoard/internal/datastore/redis"
+	"github.com/hoard-db/hoard/internal/pki"
+	"github.com/hoard-db/hoard/internal/secret"
 )
 
 // BenchmarkPostgreSQLCreateRestart is BenchmarkMariaDBCreateRestart for
@@ -166,6 +168,9 @@ func newBareEngine(b *testing.B, eng datastore.Engine) *bareEngine {
 			b.Fatal(err)
 		}
 	}
+	// TLS as hoard's instances serve it by default (--instance-tls): a
+	// certificate from a CA, loaded by the engine at every start.
+	m.spec.TLS = bareTLS(b, dir, uid, gid)
 	files, err := eng.Process().Render(m.spec)
 	if err != nil {
 		b.Fatal(err)
@@ -225,3 +230,35 @@ func (m *bareEngine) cleanup() { os.RemoveAll(m.dir) }
 // never see hoard's own environment).
 var engineEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
 	"HOME=/nonexistent", "USER=hoard", "LOGNAME=hoard"}
+
+// bareTLS writes a CA and a certificate for 127.0.0.1 issued by it under
+// dir/tls, readable by uid, as the local driver does for an instance.
+func bareTLS(b *testing.B, dir string, uid, gid int) *datastore.TLSFiles {
+	b.Helper()
+	tdir := filepath.Join(dir, "tls")
+	if err := os.Mkdir(tdir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	sealer, err := secret.LoadOrCreateKey(filepath.Join(tdir, "sealer.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ca, err := pki.LoadOrCreate(tdir, sealer, "bare", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := ca.Issue([]string{"127.0.0.1"}, 24*time.Hour, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &datastore.TLSFiles{CAFile: filepath.Join(dir, "conf-ca.pem"), CertFile: filepath.Join(dir, "conf-cert.pem"), KeyFile: filepath.Join(dir, "conf-key.pem")}
+	for path, data := range map[string][]byte{f.CAFile: ca.CertPEM(), f.CertFile: p.CertPEM, f.KeyFile: p.Key} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Chown(path, uid, gid); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return f
+}
