@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/summaries"
 )
 
 // busyTimeout is how long a connection waits for SQLite's write lock before
@@ -29,7 +30,7 @@ type Store struct {
 	// once per query (and per connection by database/sql).
 	ro *cachedDB
 	// sums holds the summaries of listed tenants (summaries.go).
-	sums *summaryCache
+	sums *summaries.Cache
 	// writes counts the write transactions that ended (see write).
 	writes atomic.Uint64
 	// now returns the current time; Updated and Created default to it.
@@ -98,9 +99,9 @@ func open(ctx context.Context, path string, target int) (*Store, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 	s.ro = &cachedDB{db: db}
-	s.sums = newSummaryCache()
+	s.sums = summaries.NewCache()
 	if err := s.migrate(ctx, target); err != nil {
-		s.sums.close()
+		s.sums.Close()
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -117,7 +118,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	s.sums.close()
+	s.sums.Close()
 	s.ro.close()
 	return s.db.Close()
 }

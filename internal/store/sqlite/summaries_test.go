@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/summaries"
 )
 
 // waitCached lists tenantID's summaries until the page comes from a
@@ -27,7 +27,7 @@ func waitCached(t *testing.T, s *Store, tenantID string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.sums.get(tenantID, gen) != nil {
+		if s.sums.Get(tenantID, gen) != nil {
 			return
 		}
 	}
@@ -77,7 +77,7 @@ func checkPages(t *testing.T, s *Store, tenantID string) {
 // TestSummaryCache checks that pages served from memory are those SQLite
 // gives, that every change the store makes is seen by the very next list,
 // and that a change made in SQL behind the store's back is seen within
-// maxTrusted.
+// summaries.MaxTrusted.
 func TestSummaryCache(t *testing.T) {
 	s := openTemp(t)
 	ctx := t.Context()
@@ -101,7 +101,7 @@ func TestSummaryCache(t *testing.T) {
 	waitCached(t, s, "t")
 	waitCached(t, s, "u")
 	checkPages(t, s, "t")
-	if snap := s.sums.last("t"); snap == nil || !snap.trusted(s.writes.Load(), time.Now()) {
+	if snap := s.sums.Last("t"); snap == nil || !snap.Trusted(s.writes.Load(), time.Now()) {
 		t.Fatal("a current snapshot just checked is not trusted")
 	}
 
@@ -140,7 +140,7 @@ func TestSummaryCache(t *testing.T) {
 				for _, tenant := range []string{"t", "u"} {
 					d := pagesDiff(t, s, tenant)
 					tick := time.NewTicker(20 * time.Millisecond)
-					for deadline := time.Now().Add(maxTrusted + 5*time.Second); d != "" && time.Now().Before(deadline); {
+					for deadline := time.Now().Add(summaries.MaxTrusted + 5*time.Second); d != "" && time.Now().Before(deadline); {
 						<-tick.C // polling, with a deadline
 						d = pagesDiff(t, s, tenant)
 					}
@@ -156,60 +156,5 @@ func TestSummaryCache(t *testing.T) {
 			waitCached(t, s, "t")
 			checkPages(t, s, "t") // and from the new snapshot
 		})
-	}
-}
-
-// TestSummaryCacheBound checks that the cache holds no more than
-// maxCachedSummaries instances, dropping other tenants to make room.
-func TestSummaryCacheBound(t *testing.T) {
-	c := newSummaryCache()
-	defer c.close()
-	snap := func(n int) *summarySnapshot { return &summarySnapshot{rows: make([]*model.Instance, n)} }
-	c.put("a", snap(maxCachedSummaries/2))
-	c.put("b", snap(maxCachedSummaries/2))
-	c.put("c", snap(1))
-	if c.held > maxCachedSummaries || c.tenants["c"] == nil {
-		t.Errorf("after three puts: %d held, c cached %v; want at most %d and c cached", c.held, c.tenants["c"] != nil, maxCachedSummaries)
-	}
-	c.put("huge", snap(maxCachedSummaries+1))
-	if c.tenants["huge"] != nil {
-		t.Error("a tenant larger than the bound was cached")
-	}
-	c.put("c", snap(3)) // replacing counts the old snapshot out
-	total := 0
-	for _, s := range c.tenants {
-		total += len(s.rows)
-	}
-	if total != c.held {
-		t.Errorf("held = %d, the snapshots have %d", c.held, total)
-	}
-	c.close()
-	c.refresh("d", func(context.Context) (*summarySnapshot, error) { t.Error("read after close"); return nil, nil })
-}
-
-// TestSummaryReadSpacing checks that a tenant is not read again sooner than
-// readSpacing times its last read's duration after that read started.
-func TestSummaryReadSpacing(t *testing.T) {
-	c := newSummaryCache()
-	defer c.close()
-	reads := make(chan string, 4)
-	read := func(context.Context) (*summarySnapshot, error) { reads <- "read"; return &summarySnapshot{}, nil }
-	now := time.Now()
-	c.mu.Lock()
-	c.reads["slow"] = summaryRead{start: now, took: time.Hour}
-	c.reads["fast"] = summaryRead{start: now.Add(-time.Minute), took: time.Second}
-	c.mu.Unlock()
-	c.refresh("slow", read)
-	c.refresh("fast", read)
-	c.refresh("huge", func(context.Context) (*summarySnapshot, error) {
-		return &summarySnapshot{rows: make([]*model.Instance, maxCachedSummaries+1)}, nil
-	})
-	c.close() // waits for the reads started
-	if len(reads) != 1 {
-		t.Errorf("%d reads started, want 1 (only the tenant whose last read is old enough)", len(reads))
-	}
-	if got := c.reads["huge"]; got.took != tooLargeWait/readSpacing || c.tenants["huge"] != nil {
-		t.Errorf("a tenant too large to cache: read recorded as taking %v, cached %v; want %v, not cached",
-			got.took, c.tenants["huge"] != nil, tooLargeWait/readSpacing)
 	}
 }
