@@ -352,7 +352,7 @@ var copiedTables = map[string]string{
 	"quotas":               "Quotas",
 	"tokens":               "", // sessions: users log in again
 	"inline_leases":        "", // held only while a hoard runs an inline operation
-	"instance_generations": "", // SQLite's list cache counters, kept by triggers in the target
+	"instance_generations": "", // the stores' list cache counters, kept by triggers in the target
 	"schema_migrations":    "", // each backend's own
 }
 

@@ -234,9 +234,9 @@ func (s *Store) pageInstances(ctx context.Context, cols, tenantID string, page s
 // tenant's page can be an index-only scan.
 const summaryCols = `id, tenant_id, name, status, flavor_id, volume_size, datastore, datastore_version, address`
 
-// ListInstanceSummaries implements store.Instances. A Limit <= 0 means no
-// limit.
-func (s *Store) ListInstanceSummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
+// querySummaries reads a page of summaries from the database. A Limit <= 0
+// means no limit.
+func (s *Store) querySummaries(ctx context.Context, tenantID string, page store.Page) ([]*model.Instance, error) {
 	rows, err := s.pageInstances(ctx, summaryCols, tenantID, page)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list instance summaries: %w", err)

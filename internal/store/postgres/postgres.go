@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/summaries"
 )
 
 // Store is a [store.Store] backed by a PostgreSQL database.
@@ -18,6 +21,14 @@ type Store struct {
 	pool *pgxpool.Pool
 	// now returns the current time; Updated and Created default to it.
 	now func() time.Time
+
+	// The summary list cache (summaries.go).
+	sums       *summaries.Cache
+	changes    atomic.Uint64 // see summaries.go
+	listening  atomic.Bool
+	listenOnce sync.Once
+	stopListen context.CancelFunc
+	listenDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -42,7 +53,7 @@ func open(ctx context.Context, dsn string, target int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
 	}
-	s := &Store{pool: p, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	s := &Store{pool: p, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }, sums: summaries.NewCache()}
 	if err := s.migrate(ctx, target); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
@@ -69,6 +80,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	s.listenOnce.Do(func() {}) // no listener starts from now on
+	if s.stopListen != nil {
+		s.stopListen()
+		<-s.listenDone
+	}
+	s.sums.Close()
 	s.pool.Close()
 	return nil
 }
@@ -80,6 +97,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer s.changes.Add(1) // summaries.go
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback(ctx)
 		return err
