@@ -142,6 +142,47 @@ type warmState struct {
 	mu     sync.Mutex
 	keys   map[warmKey]bool // the entries' keys, once resolved
 	counts []WarmPoolCount
+	// fails counts, per entry, the pool instances that failed since one
+	// was last ready (RunWarmPool's only: no lock); failedAt is the last.
+	fails    map[warmKey]int
+	failedAt map[warmKey]time.Time
+}
+
+// warmUnwellAfter is how long a pool instance may stay neither building
+// nor ready (its engine down) before it is replaced.
+const warmUnwellAfter = time.Minute
+
+// Refills of an entry whose instances keep failing (an engine that does
+// not start) back off from warmRetryMin, doubling, to warmRetryMax.
+const (
+	warmRetryMin = 5 * time.Second
+	warmRetryMax = 10 * time.Minute
+)
+
+// warmFailed records a failed pool instance of entry k.
+func (s *Instances) warmFailed(k warmKey, now time.Time) {
+	if s.warm.fails == nil {
+		s.warm.fails, s.warm.failedAt = map[warmKey]int{}, map[warmKey]time.Time{}
+	}
+	s.warm.fails[k]++
+	s.warm.failedAt[k] = now
+	if s.warm.fails[k] == 3 {
+		s.log.Warn("warm pool instances keep failing; refills back off", "datastore_version_id", k.versionID, "flavor", k.flavorID, "volume_gb", k.volumeGB)
+	}
+}
+
+// warmWell records a ready pool instance of entry k.
+func (s *Instances) warmWell(k warmKey) { delete(s.warm.fails, k) }
+
+// warmMayCreate reports whether entry k may be refilled now: at once
+// unless its instances failed lately (then after a back-off).
+func (s *Instances) warmMayCreate(k warmKey, now time.Time) bool {
+	n := s.warm.fails[k]
+	if n == 0 {
+		return true
+	}
+	wait := warmRetryMin << min(n-1, 10)
+	return now.Sub(s.warm.failedAt[k]) >= min(wait, warmRetryMax)
 }
 
 // warmWanted reports whether the pool has an entry of key k.
@@ -288,16 +329,28 @@ func (s *Instances) warmRound(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	now := s.now()
 	byKey := map[warmKey][]*model.Instance{}
 	var drop []*model.Instance
 	for _, inst := range list {
 		k := warmKey{inst.DatastoreVersionID, inst.FlavorID, inst.VolumeSize}
 		switch {
 		case inst.Deleting:
-		case !keys[k] || inst.Status == model.StatusError || inst.Status == model.StatusFailed:
+		case inst.Status == model.StatusError || inst.Status == model.StatusFailed:
 			drop = append(drop, inst)
+			s.warmFailed(k, now)
+		case !keys[k]:
+			drop = append(drop, inst)
+		case inst.Status != model.StatusBuild && inst.Status != model.StatusActive && now.Sub(inst.Updated) > warmUnwellAfter:
+			// Its engine is down (SHUTDOWN, BLOCKED) and supervision has
+			// not brought it back: no create can take it.
+			drop = append(drop, inst)
+			s.warmFailed(k, now)
 		default:
 			byKey[k] = append(byKey[k], inst)
+			if inst.Status == model.StatusActive {
+				s.warmWell(k)
+			}
 		}
 	}
 	counts := make([]WarmPoolCount, 0, len(entries))
@@ -313,14 +366,14 @@ func (s *Instances) warmRound(ctx context.Context) (int, error) {
 			}
 		}
 		counts = append(counts, c)
-		for n := len(have); n < e.Size; n++ {
+		for n := len(have); n < e.Size && s.warmMayCreate(e.key, now); n++ {
 			if err := s.createWarm(ctx, e); err != nil {
 				errs = append(errs, err)
 				break
 			}
 		}
-		// Surplus: the newest first, ready ones only (a building one is
-		// deleted once it is ready, by a later round).
+		// Surplus: the last in id order first, ready ones only (a
+		// building one is deleted once it is ready, by a later round).
 		for i := len(have) - 1; i >= 0 && len(have) > e.Size; i-- {
 			if have[i].Status == model.StatusActive {
 				drop = append(drop, have[i])

@@ -196,3 +196,42 @@ func TestWarmPool(t *testing.T) {
 		t.Errorf("the adopted instance went with the pool: %v", err)
 	}
 }
+
+// TestWarmPoolBacksOff: a pool instance that fails is deleted, and the
+// entry is not refilled at once while its instances keep failing.
+func TestWarmPoolBacksOff(t *testing.T) {
+	drv := fake.New()
+	e := newEnvConfig(t, drv, func(c *Config) {
+		c.WarmPool = []WarmPool{{Datastore: "mysql", Size: 1, Flavor: 1, VolumeGB: 1}}
+	})
+	ctx := context.Background()
+	e.eng.setPing(errors.New("engine never answers"))
+	if _, err := e.svc.warmRound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.st.ListInstances(ctx, WarmPoolTenant, store.Page{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("pool instances after the first round: %d, %v; want 1", len(list), err)
+	}
+	failed := e.waitStatus(t, list[0].ID, model.StatusError)
+	if _, err := e.svc.warmRound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := e.st.GetInstance(ctx, "", failed.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed pool instance was not deleted: %v", err)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	if _, err := e.svc.warmRound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.st.CountInstances(ctx, WarmPoolTenant); err != nil || n != 0 {
+		t.Errorf("pool instances right after a failure: %d, %v; want 0 (backing off)", n, err)
+	}
+}
