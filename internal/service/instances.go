@@ -259,15 +259,28 @@ func (s *deps) checkDatabasesUsers(engine datastore.Engine, dbs []datastore.Data
 
 // GetInstance implements api.Backend.
 func (s *Instances) GetInstance(ctx context.Context, tenantID, id string) (*InstanceDetail, error) {
-	inst, err := s.st.GetInstance(ctx, tenantID, id)
+	var inst *model.Instance
+	var replicas []*model.Instance
+	var err error
+	g, together := s.st.(store.InstanceAndReplicasGetter)
+	if together {
+		inst, replicas, err = g.GetInstanceAndReplicas(ctx, tenantID, id)
+	} else {
+		inst, err = s.st.GetInstance(ctx, tenantID, id)
+	}
 	if err != nil {
 		return nil, mapStoreErr("instance.get", id, err)
 	}
 	d := &InstanceDetail{Instance: inst, ConfigurationName: s.configs.ConfigurationName(ctx, inst.ConfigurationID)}
-	if inst.ReplicaOf != "" {
+	switch {
+	case inst.ReplicaOf != "":
 		d.Replication = s.replication(ctx, inst) // replicas.go
-	} else if d.Replicas, err = s.st.ListReplicas(ctx, inst.ID); err != nil {
-		return nil, err
+	case together:
+		d.Replicas = replicas
+	default:
+		if d.Replicas, err = s.st.ListReplicas(ctx, inst.ID); err != nil {
+			return nil, err
+		}
 	}
 	if inst.Status == model.StatusActive || inst.Status == model.StatusRestartRequired || inst.Status == model.StatusBlocked {
 		if gb, ok := s.usedGB(ctx, inst.ID); ok {

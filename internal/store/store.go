@@ -138,6 +138,16 @@ type Page struct {
 	SkipReplicas bool
 }
 
+// InstanceAndReplicasGetter is an optional capability of stores that read
+// an instance and its replicas (what GET /instances/{id} shows) together
+// more cheaply than by GetInstance and ListReplicas: the PostgreSQL
+// store, in one round trip.
+type InstanceAndReplicasGetter interface {
+	// GetInstanceAndReplicas is GetInstance(tenantID, id) and, for the
+	// instance found, ListReplicas(id).
+	GetInstanceAndReplicas(ctx context.Context, tenantID, id string) (*model.Instance, []*model.Instance, error)
+}
+
 // Instances stores instances. Lookups with a non-empty tenantID only see
 // that tenant's instances (another tenant's instance is ErrNotFound).
 type Instances interface {

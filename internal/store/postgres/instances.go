@@ -569,6 +569,41 @@ func (s *Store) ListReplicas(ctx context.Context, sourceID string) ([]*model.Ins
 	return out, nil
 }
 
+// GetInstanceAndReplicas implements store.InstanceAndReplicasGetter: the
+// instance and its replicas in one round trip to the server (the two
+// statements are sent as one pipelined batch).
+func (s *Store) GetInstanceAndReplicas(ctx context.Context, tenantID, id string) (*model.Instance, []*model.Instance, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+instanceCols+` FROM instances WHERE id = $1`, id)
+	b.Queue(`SELECT `+instanceCols+` FROM instances WHERE replica_of = $1 AND replica_of <> '' ORDER BY id`, id)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	inst, err := scanInstance(br.QueryRow())
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: get instance %s: %w", id, noRows(err))
+	}
+	if tenantID != "" && inst.TenantID != tenantID {
+		return nil, nil, fmt.Errorf("postgres: get instance %s: %w", id, store.ErrNotFound)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: list replicas of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var replicas []*model.Instance
+	for rows.Next() {
+		r, err := scanInstance(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: list replicas of %s: %w", id, err)
+		}
+		replicas = append(replicas, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("postgres: list replicas of %s: %w", id, err)
+	}
+	return inst, replicas, nil
+}
+
 // StartGroupAction implements store.Instances. Rows are locked in id
 // order, so that two group actions never deadlock.
 func (s *Store) StartGroupAction(ctx context.Context, tenantID string, ids []string, allowed []model.InstanceStatus, newStatus model.InstanceStatus, task *model.Task, now time.Time) error {

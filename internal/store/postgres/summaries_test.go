@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -155,5 +156,49 @@ func TestSummaryCache(t *testing.T) {
 	}
 	if d := pagesDiff(t, a, "u"); d != "" {
 		t.Fatal(d)
+	}
+}
+
+// TestGetInstanceAndReplicas: one batch gives what GetInstance and
+// ListReplicas give.
+func TestGetInstanceAndReplicas(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	mk := func(id, replicaOf string) {
+		t.Helper()
+		inst := &model.Instance{ID: id, TenantID: "t", Name: id, Status: model.StatusActive, ReplicaOf: replicaOf,
+			Created: time.Now(), Updated: time.Now()}
+		if err := s.CreateInstance(ctx, inst, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("src", "")
+	mk("r2", "src")
+	mk("r1", "src")
+	mk("alone", "")
+	for _, id := range []string{"src", "r1", "alone"} {
+		wantInst, err := s.GetInstance(ctx, "t", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantReps, err := s.ListReplicas(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, reps, err := s.GetInstanceAndReplicas(ctx, "t", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(wantInst, inst); d != "" {
+			t.Errorf("GetInstanceAndReplicas(%s) instance (-want +got):\n%s", id, d)
+		}
+		if d := cmp.Diff(wantReps, reps); d != "" {
+			t.Errorf("GetInstanceAndReplicas(%s) replicas (-want +got):\n%s", id, d)
+		}
+	}
+	for _, tt := range []struct{ tenant, id string }{{"other", "src"}, {"t", "missing"}, {"", "missing"}} {
+		if _, _, err := s.GetInstanceAndReplicas(ctx, tt.tenant, tt.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetInstanceAndReplicas(%q, %q) = %v, want ErrNotFound", tt.tenant, tt.id, err)
+		}
 	}
 }
