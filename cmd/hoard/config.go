@@ -150,7 +150,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.BoolVar(&c.K8sKeepVolumes, "k8s-keep-volumes", false, fmt.Sprintf("kubernetes driver: keep an instance's volume claim when it is deleted (env %s)", envName("k8s-keep-volumes")))
 	num(&c.TemplatePool, "template-pool", 2, "local driver: data directories initialised ahead of time per engine, each used by one create instead of its init and refilled in the background; 0 disables")
 	str(&c.WarmPoolSpec, "warm-pool", "", "local driver: instances created and started ahead of time, each handed to a create of the same datastore version, flavor and volume size that needs no configuration group, allowed_cidrs or restore; entries separated by spaces, each datastore[:version]=N[,flavor=ID][,volume=GB] (default flavor: the least RAM; volume 1 GB), e.g. 'mysql:10.11=2 postgresql=1,flavor=2'")
-	num(&c.Workers, "workers", 16, "task runner workers (each runs one task; most of a task is waiting on an engine)")
+	num(&c.Workers, "workers", 32, "task runner workers (each runs one task; most of a task is waiting on an engine)")
 	dur(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and task steps to finish")
 	dur(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of identity tokens")
 	dur(&c.FailoverAfter, "failover-after", 0, "automatic failover: eject a source with replicas whose engine has been down this long (0: off)")
