@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/db/v1/instances"
-
 	"github.com/hoard-db/hoard/internal/datastore"
 	"github.com/hoard-db/hoard/internal/datastore/enginetest"
 	"github.com/hoard-db/hoard/internal/datastore/mariadb"
@@ -54,53 +51,7 @@ func benchWarmCreate(b *testing.B, ds string, eng datastore.Engine) {
 	}
 	full := func() bool { return warmReady(h, ds) == 1 }
 
-	var bare, api []time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		waitFor(b, 5*time.Minute, "the warm pool is full", full)
-		b.StartTimer()
-		m := newBareEngine(b, eng)
-		d0 := time.Now()
-		m.init(b)
-		m.start(b)
-		m.waitReady(b)
-		bare = append(bare, time.Since(d0))
-		m.stop(b)
-		m.cleanup()
-
-		b.StopTimer()
-		waitFor(b, 5*time.Minute, "the warm pool is full", full)
-		b.StartTimer()
-		o := opts
-		o.Name = fmt.Sprintf("bench-warm-%s-%d", ds, i)
-		d0 = time.Now()
-		inst, err := instances.Create(ctx, sc, o).Extract()
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			got, err := instances.Get(ctx, sc, inst.ID).Extract()
-			if err == nil && got.Status == "ACTIVE" {
-				break
-			}
-			if err == nil && (got.Status == "ERROR" || got.Status == "FAILED") || time.Since(d0) > activeTimeout {
-				b.Fatalf("instance %s: %v, %v", inst.ID, got, err)
-			}
-			pollPause(time.Millisecond) // the measurement's resolution
-		}
-		api = append(api, time.Since(d0))
-		b.StopTimer()
-		if err := instances.Delete(ctx, sc, inst.ID).ExtractErr(); err != nil {
-			b.Fatal(err)
-		}
-		waitFor(b, time.Minute, "bench instance deleted", func() bool {
-			_, err := instances.Get(ctx, sc, inst.ID).Extract()
-			return gophercloud.ResponseCodeIs(err, 404)
-		})
-		b.StartTimer()
-	}
-	b.StopTimer()
+	bare, api := benchPoolCreates(ctx, b, sc, eng, opts, "bench-warm-"+ds, "the warm pool is full", full)
 	bc, ac := median(bare), median(api)
 	b.ReportMetric(ac.Seconds()/bc.Seconds(), "create/bare")
 	b.ReportMetric(float64(ac.Microseconds())/1000, "create-ms")

@@ -11,6 +11,7 @@ import (
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/pgtest"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/storetest"
 )
 
 // waitTrusted lists tenantID's summaries until a page comes from a
@@ -33,9 +34,9 @@ func waitTrusted(t *testing.T, s *Store, tenantID string) {
 	}
 }
 
-// pagesDiff compares the pages s serves with those read from the
-// database, for markers before, at, between and after the rows, and
-// returns the first difference ("" if none).
+// pagesDiff compares the pages ListInstanceSummaries serves with those
+// read from the database (storetest.PagesDiff) and returns the first
+// difference ("" if none).
 func pagesDiff(t *testing.T, s *Store, tenantID string) string {
 	t.Helper()
 	ctx := t.Context()
@@ -43,25 +44,14 @@ func pagesDiff(t *testing.T, s *Store, tenantID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	markers := []string{"", "~"}
-	for i := 0; i < len(all); i += 7 {
-		markers = append(markers, all[i].ID, all[i].ID+"0")
+	d, err := storetest.PagesDiff(all, 7,
+		func(p store.Page) ([]*model.Instance, error) { return s.querySummaries(ctx, tenantID, p) },
+		func(p store.Page) ([]*model.Instance, error) { return s.ListInstanceSummaries(ctx, tenantID, p) })
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range markers {
-		for _, limit := range []int{0, 1, 10, 100} {
-			p := store.Page{Marker: m, Limit: limit}
-			want, err := s.querySummaries(ctx, tenantID, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.ListInstanceSummaries(ctx, tenantID, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(want, got); d != "" {
-				return fmt.Sprintf("ListInstanceSummaries(%q, %+v) differs from the database (-db +served):\n%s", tenantID, p, d)
-			}
-		}
+	if d != "" {
+		return "tenant " + tenantID + ": " + d
 	}
 	return ""
 }

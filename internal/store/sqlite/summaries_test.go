@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/hoard-db/hoard/internal/model"
 	"github.com/hoard-db/hoard/internal/store"
+	"github.com/hoard-db/hoard/internal/store/storetest"
 	"github.com/hoard-db/hoard/internal/store/summaries"
 )
 
@@ -35,8 +34,8 @@ func waitCached(t *testing.T, s *Store, tenantID string) {
 }
 
 // pagesDiff compares the pages ListInstanceSummaries serves with those
-// read from SQLite, for pages that start before, at, between and after
-// the rows, and returns the first difference ("" if none).
+// read from the database (storetest.PagesDiff) and returns the first
+// difference ("" if none).
 func pagesDiff(t *testing.T, s *Store, tenantID string) string {
 	t.Helper()
 	ctx := t.Context()
@@ -44,25 +43,14 @@ func pagesDiff(t *testing.T, s *Store, tenantID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	markers := []string{"", "~"}
-	for i := 0; i < len(all); i += 37 {
-		markers = append(markers, all[i].ID, all[i].ID+"0")
+	d, err := storetest.PagesDiff(all, 37,
+		func(p store.Page) ([]*model.Instance, error) { return s.querySummaries(ctx, tenantID, p) },
+		func(p store.Page) ([]*model.Instance, error) { return s.ListInstanceSummaries(ctx, tenantID, p) })
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range markers {
-		for _, limit := range []int{0, 1, 100, 1000} {
-			p := store.Page{Marker: m, Limit: limit}
-			want, err := s.querySummaries(ctx, tenantID, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.ListInstanceSummaries(ctx, tenantID, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(want, got); d != "" {
-				return fmt.Sprintf("ListInstanceSummaries(%q, %+v) differs from SQLite (-sqlite +served):\n%s", tenantID, p, d)
-			}
-		}
+	if d != "" {
+		return "tenant " + tenantID + ": " + d
 	}
 	return ""
 }
