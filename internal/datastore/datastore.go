@@ -181,6 +181,16 @@ type AdminChecker interface {
 	CheckAdmin(ctx context.Context, c Conn) error
 }
 
+// AdminPinger is an optional Engine capability of engines that tell only a
+// client logged in as their admin account that they cannot serve yet
+// (Redis answers LOADING to it while it reads its dataset, NOAUTH to anyone
+// else). Readiness waits then Ping with the admin account's credentials;
+// other engines are pinged without (a real login costs them more, and
+// their refusals already tell).
+type AdminPinger interface {
+	PingAsAdmin() bool
+}
+
 // Validator is an optional Engine capability: it checks database and user
 // definitions (name rules, reserved names) before a request is accepted, so
 // that bad input gets a 400 at once instead of a failed task later. Errors

@@ -130,7 +130,7 @@ func (s *Instances) stepStart(ctx context.Context, e *task.Exec) error {
 // readiness signal (driver.Readier: the Kubernetes driver's pod readiness)
 // is asked; otherwise the engine is pinged at the driver's Conn.
 func (s *Instances) stepWaitReady(ctx context.Context, e *task.Exec) error {
-	_, sp, eng, err := s.load(ctx, e.Task)
+	inst, sp, eng, err := s.load(ctx, e.Task)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,16 @@ func (s *Instances) stepWaitReady(ctx context.Context, e *task.Exec) error {
 		}
 		return err
 	}
+	// As the admin account for engines that only tell a client logged in
+	// that they cannot serve yet (datastore.AdminPinger: Redis answers
+	// LOADING to it, NOAUTH to anyone else); their Ping counts a refused
+	// login (before bootstrap) as an answer.
 	c := s.cfg.Driver.Conn(sp)
+	if ap, ok := eng.(datastore.AdminPinger); ok && ap.PingAsAdmin() {
+		if ac, err := s.adminConn(inst, sp, eng); err == nil {
+			c = ac
+		}
+	}
 	start := time.Now()
 	deadline := start.Add(s.cfg.ReadyTimeout)
 	var last error

@@ -35,16 +35,32 @@ func hashedPassword(pw datastore.Secret) string {
 	return "#" + hex.EncodeToString(sum[:])
 }
 
-// Ping implements datastore.Engine. It sends PING without authenticating:
-// PONG, and the NOAUTH/WRONGPASS/NOPERM refusals of a server that runs with
-// ACLs, count as alive; LOADING (the dataset is still being read) and
-// BUSY do not.
+// PingAsAdmin implements datastore.AdminPinger.
+func (e *Engine) PingAsAdmin() bool { return true }
+
+// Ping implements datastore.Engine. It sends PING, after AUTH as c.User
+// when c has a password: PONG, and the NOAUTH/WRONGPASS/NOPERM refusals of
+// a server that runs with ACLs, count as alive; LOADING (the dataset is
+// still being read) and BUSY do not. Only an authenticated PING is told
+// LOADING: Redis refuses an unauthenticated one with NOAUTH first.
 func (e *Engine) Ping(ctx context.Context, c datastore.Conn) error {
 	cl, err := dial(ctx, c, pingDial, pingIO)
 	if err != nil {
 		return fmt.Errorf("redis: ping: %w", err)
 	}
 	defer cl.Close()
+	// With credentials, authenticate first: Redis answers an
+	// unauthenticated PING with NOAUTH even while it still loads its
+	// dataset, and an authenticated one with LOADING until it can serve.
+	// AUTH itself is allowed while loading.
+	if c.User != "" && c.Password != "" {
+		// A refusal (the account is not there yet, before bootstrap) leaves
+		// the connection unauthenticated: the PING below then tells as
+		// before.
+		if _, err := cl.do(ctx, "AUTH", c.User, string(c.Password)); err != nil && errCode(err) == "" {
+			return fmt.Errorf("redis: ping: %w", err)
+		}
+	}
 	v, err := cl.do(ctx, "PING")
 	switch errCode(err) {
 	case "NOAUTH", "WRONGPASS", "NOPERM":
