@@ -87,14 +87,14 @@ func validName(name string) bool {
 // CreateInstance implements api.Backend.
 func (s *Instances) CreateInstance(ctx context.Context, tenantID string, req CreateInstanceRequest) (*InstanceDetail, error) {
 	const op = "instance.create"
+	if tenantID == WarmPoolTenant {
+		return nil, fault.New(fault.Forbidden, op, "This project is reserved for hoard's warm pool.")
+	}
 	if req.ReplicaOf != "" {
 		return s.createReplicas(ctx, tenantID, req) // replicas.go
 	}
 	if req.ReplicaCount != 0 {
 		return nil, fault.New(fault.Invalid, op, "replica_count is only allowed with replica_of.")
-	}
-	if tenantID == WarmPoolTenant {
-		return nil, fault.New(fault.Forbidden, op, "This project is reserved for hoard's warm pool.")
 	}
 	if !validName(req.Name) {
 		return nil, fault.New(fault.Invalid, op, "Instance name must be 1 to 255 characters, contain at least one letter or digit and no control or bidirectional formatting characters.")

@@ -176,8 +176,11 @@ func TestWarmPool(t *testing.T) {
 	}
 
 	// The reserved project cannot create.
-	if _, err := e.svc.CreateInstance(ctx, WarmPoolTenant, basicRequest()); fault.KindOf(err) != fault.Forbidden {
-		t.Errorf("create in the pool's project: %v, want forbidden", err)
+	replica := CreateInstanceRequest{Name: "r", ReplicaOf: refilled[0]}
+	for name, r := range map[string]CreateInstanceRequest{"instance": basicRequest(), "replica of a pool instance": replica} {
+		if _, err := e.svc.CreateInstance(ctx, WarmPoolTenant, r); fault.KindOf(err) != fault.Forbidden {
+			t.Errorf("create of a %s in the pool's project: %v, want forbidden", name, err)
+		}
 	}
 
 	// Without --warm-pool, the pool's instances are deleted; tenants' stay.

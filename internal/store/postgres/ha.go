@@ -52,13 +52,7 @@ func (s *Store) CreateHAGroup(ctx context.Context, g *model.HAGroup, candidates 
 	sqlrow.DefaultTimes(&source.Created, &source.Updated, now)
 	source.HAID = g.ID
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockQuota(ctx, tx, q, source.TenantID); err != nil {
-			return err
-		}
-		if err := requireProject(ctx, tx, q, source.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, source.TenantID, model.Usage(source)); err != nil {
+		if err := admit(ctx, tx, q, source.TenantID, model.Usage(source)); err != nil {
 			return err
 		}
 		// One group creation at a time picks an address.

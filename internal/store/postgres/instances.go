@@ -95,13 +95,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockQuota(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+		if err := admit(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO instances (`+instanceCols+`)
@@ -134,13 +128,7 @@ func (s *Store) AdoptInstance(ctx context.Context, from string, inst *model.Inst
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockQuota(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+		if err := admit(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
 		var id string

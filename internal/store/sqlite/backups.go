@@ -71,10 +71,7 @@ func (s *Store) StartBackup(ctx context.Context, b *model.Backup, allowed []mode
 		if err := sqlrow.Gate(inst, allowed, func() (bool, error) { return hasUnfinishedTask(ctx, tx, inst.ID) }); err != nil {
 			return err
 		}
-		if err := requireProject(ctx, tx, q, b.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, b.TenantID, model.QuotaUsage{model.QuotaBackups: 1}); err != nil {
+		if err := admit(ctx, tx, q, b.TenantID, model.QuotaUsage{model.QuotaBackups: 1}); err != nil {
 			return err
 		}
 		now := s.now()

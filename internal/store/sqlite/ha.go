@@ -44,10 +44,7 @@ func (s *Store) CreateHAGroup(ctx context.Context, g *model.HAGroup, candidates 
 	sqlrow.DefaultTimes(&source.Created, &source.Updated, now)
 	source.HAID = g.ID
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := requireProject(ctx, tx, q, source.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, source.TenantID, model.Usage(source)); err != nil {
+		if err := admit(ctx, tx, q, source.TenantID, model.Usage(source)); err != nil {
 			return err
 		}
 		g.Address = ""

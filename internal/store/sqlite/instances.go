@@ -94,10 +94,7 @@ func (s *Store) CreateInstance(ctx context.Context, inst *model.Instance, task *
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+		if err := admit(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
@@ -127,10 +124,7 @@ func (s *Store) AdoptInstance(ctx context.Context, from string, inst *model.Inst
 	now := s.now()
 	sqlrow.DefaultTimes(&inst.Created, &inst.Updated, now)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+		if err := admit(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
 		var id string
@@ -522,10 +516,7 @@ func (s *Store) CreateReplica(ctx context.Context, inst *model.Instance, task *m
 		if err != nil {
 			return err
 		}
-		if err := requireProject(ctx, tx, q, inst.TenantID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
+		if err := admit(ctx, tx, q, inst.TenantID, model.Usage(inst)); err != nil {
 			return err
 		}
 		if len(src.ReplicationSecret) == 0 {

@@ -145,3 +145,13 @@ func (s *Store) AllProjectQuotas(ctx context.Context) (map[string]model.QuotaLim
 	}
 	return out, nil
 }
+
+// admit is the check of every write that adds add to project projectID
+// under quota q: the project check and the quota check,
+// in the write's transaction tx.
+func admit(ctx context.Context, tx *sql.Tx, q *store.Quota, projectID string, add model.QuotaUsage) error {
+	if err := requireProject(ctx, tx, q, projectID); err != nil {
+		return err
+	}
+	return checkQuota(ctx, tx, q, projectID, add)
+}
